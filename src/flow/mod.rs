@@ -1,0 +1,207 @@
+//! Flows: the per-worker flow table, TCP stream prefix reassembly and the application layer
+//! of each direction.
+//!
+//! A worker owns its [`FlowTable`]; nothing here is shared or locked. Flows are expired by
+//! idle time measured in *packet* time (so a replay behaves like the live capture did), and
+//! the table holds at most [`MAX_FLOWS`] flows: past that, idle flows are expired early, and
+//! if none can go, the new flow is not tracked (its packets are counted, not inspected).
+
+pub mod key;
+pub mod reassembly;
+pub mod stream;
+
+use hashbrown::HashMap;
+
+pub use key::{FlowKey, Side};
+use reassembly::Reassembly;
+use stream::Stream;
+
+/// Most flows one worker tracks: bounds memory (a flow without buffers is ~300 bytes).
+pub const MAX_FLOWS: usize = 250_000;
+/// Idle timeout of TCP flows that have not been closed (Suricata's `tcp established` default
+/// is 600 s; we keep less per flow than it does, and the same time).
+pub const TCP_IDLE_US: i64 = 600 * 1_000_000;
+/// Idle timeout of TCP flows after a FIN in both directions or an RST.
+pub const TCP_CLOSED_US: i64 = 60 * 1_000_000;
+/// Idle timeout of UDP and other flows (Suricata's `udp established` default).
+pub const OTHER_IDLE_US: i64 = 300 * 1_000_000;
+/// How often (in packet time) the table is swept for idle flows.
+pub const SWEEP_INTERVAL_US: i64 = 10 * 1_000_000;
+
+/// An address indicator hit waiting for the flow's application layer, so that its alert can
+/// say what the flow carried.
+#[derive(Debug, Clone)]
+pub struct PendingAddressHit {
+    /// Indicator entry.
+    pub entry: u32,
+    /// Which endpoint's address matched.
+    pub side: Side,
+    /// Packet time of the first packet of the flow.
+    pub ts_us: i64,
+    /// Side that sent that packet.
+    pub sender: Side,
+    /// VLAN ids of that packet.
+    pub vlans: [u16; 2],
+    /// How many of `vlans` are set.
+    pub vlan_count: u8,
+    /// Capture file of that packet.
+    pub file: Option<std::sync::Arc<str>>,
+}
+
+/// What a flow has alerted on, and the address hits still waiting to be written.
+///
+/// One alert per flow per indicator per match location, however often the name recurs.
+#[derive(Debug, Default)]
+pub struct AlertState {
+    done: Vec<(u8, u32)>,
+    /// Address hits not yet written.
+    pub pending: Vec<PendingAddressHit>,
+}
+
+impl AlertState {
+    /// True (and remembered) the first time this (location, entry) pair is seen in the flow.
+    pub fn first(&mut self, location: u8, entry: u32) -> bool {
+        if self.done.contains(&(location, entry)) {
+            return false;
+        }
+        self.done.push((location, entry));
+        true
+    }
+}
+
+/// One flow's state.
+#[derive(Debug)]
+pub struct Flow {
+    /// Flow id in EVE records.
+    pub id: u64,
+    /// Packet time of the first packet.
+    pub first_seen_us: i64,
+    /// Packet time of the last packet.
+    pub last_seen_us: i64,
+    /// Per side (indexed by [`Side::index`]): reassembly of what that side sends.
+    pub reassembly: [Reassembly; 2],
+    /// Per side: application layer of what that side sends.
+    pub streams: [Stream; 2],
+    /// Alerts written and pending.
+    pub alerts: AlertState,
+    /// FIN seen per side; RST seen.
+    pub fin: [bool; 2],
+    /// RST seen.
+    pub rst: bool,
+}
+
+impl Flow {
+    fn new(key: &FlowKey, ts_us: i64) -> Flow {
+        Flow {
+            id: key.flow_id(ts_us),
+            first_seen_us: ts_us,
+            last_seen_us: ts_us,
+            reassembly: Default::default(),
+            streams: Default::default(),
+            alerts: AlertState::default(),
+            fin: [false; 2],
+            rst: false,
+        }
+    }
+
+    fn idle_timeout_us(&self, proto: u8) -> i64 {
+        if proto != 6 {
+            OTHER_IDLE_US
+        } else if self.rst || (self.fin[0] && self.fin[1]) {
+            TCP_CLOSED_US
+        } else {
+            TCP_IDLE_US
+        }
+    }
+}
+
+/// Result of looking a packet's flow up.
+pub enum Lookup<'a> {
+    /// A flow that existed.
+    Existing(&'a mut Flow),
+    /// A flow created by this packet.
+    New(&'a mut Flow),
+    /// The table is full: not tracked.
+    Full,
+}
+
+/// The flows of one worker.
+pub struct FlowTable {
+    flows: HashMap<FlowKey, Flow, foldhash::fast::RandomState>,
+    next_sweep_us: i64,
+    /// Flows created.
+    pub created: u64,
+    /// Packets whose flow could not be tracked because the table was full.
+    pub untracked_packets: u64,
+}
+
+impl Default for FlowTable {
+    fn default() -> Self {
+        FlowTable { flows: HashMap::default(), next_sweep_us: i64::MIN, created: 0, untracked_packets: 0 }
+    }
+}
+
+impl FlowTable {
+    /// Find or create the flow of `key`.
+    pub fn lookup(&mut self, key: &FlowKey, ts_us: i64) -> Lookup<'_> {
+        if !self.flows.contains_key(key) && self.flows.len() >= MAX_FLOWS {
+            self.untracked_packets += 1;
+            return Lookup::Full;
+        }
+        let mut created = false;
+        let flow = self.flows.entry(*key).or_insert_with(|| {
+            created = true;
+            Flow::new(key, ts_us)
+        });
+        flow.last_seen_us = flow.last_seen_us.max(ts_us);
+        if created {
+            self.created += 1;
+            Lookup::New(flow)
+        } else {
+            Lookup::Existing(flow)
+        }
+    }
+
+    /// True when it is time to call [`FlowTable::expire`] (cheap: call it per packet).
+    #[inline]
+    pub fn sweep_due(&self, now_us: i64) -> bool {
+        now_us >= self.next_sweep_us || self.flows.len() >= MAX_FLOWS
+    }
+
+    /// Remove the flows idle at `now_us`, handing each to `on_expired`.
+    pub fn expire(&mut self, now_us: i64, mut on_expired: impl FnMut(&FlowKey, Flow)) {
+        self.next_sweep_us = now_us.saturating_add(SWEEP_INTERVAL_US);
+        let full = self.flows.len() >= MAX_FLOWS;
+        let expired: Vec<FlowKey> = self
+            .flows
+            .iter()
+            .filter(|(k, f)| {
+                let timeout = if full { f.idle_timeout_us(k.proto) / 10 } else { f.idle_timeout_us(k.proto) };
+                now_us.saturating_sub(f.last_seen_us) > timeout
+            })
+            .map(|(k, _)| *k)
+            .collect();
+        for key in expired {
+            if let Some(flow) = self.flows.remove(&key) {
+                on_expired(&key, flow);
+            }
+        }
+    }
+
+    /// Remove every flow (end of input), handing each to `on_expired`.
+    pub fn drain(&mut self, mut on_expired: impl FnMut(&FlowKey, Flow)) {
+        for (key, flow) in self.flows.drain() {
+            on_expired(&key, flow);
+        }
+    }
+
+    /// Flows currently held.
+    pub fn len(&self) -> usize {
+        self.flows.len()
+    }
+
+    /// True when no flow is held.
+    pub fn is_empty(&self) -> bool {
+        self.flows.is_empty()
+    }
+}

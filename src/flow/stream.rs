@@ -1,0 +1,300 @@
+//! The application layer of one TCP direction: recognise what the stream carries from its
+//! first bytes and pull the names out of it, on any port.
+//!
+//! - a TLS handshake record → gather the ClientHello, report it, stop;
+//! - an HTTP request line → report every request head (keep-alive, pipelining, proxies),
+//!   skipping bodies by `Content-Length`, resynchronising on the next request line after a
+//!   chunked body or a gap;
+//! - port 53 → DNS messages behind their two-byte length prefix (several per segment, one
+//!   across segments);
+//! - an HTTP response, or anything else → stop: nothing to learn from this direction.
+//!
+//! A direction picked up mid-stream that does not start with a request is scanned for a
+//! request line for at most [`MIDSTREAM_SCAN_BUDGET`] bytes.
+//!
+//! Memory: at most one buffer per direction, bounded by [`MAX_BUFFER`], allocated on the first
+//! payload and freed when the direction is done.
+
+use crate::proto::{http, tls};
+
+/// Largest buffer per direction: a whole ClientHello, a DNS message, or a request head.
+pub const MAX_BUFFER: usize = tls::MAX_CLIENT_HELLO + 1024;
+/// Bytes scanned for a request line after a gap or at a mid-stream pickup before giving up.
+pub const MIDSTREAM_SCAN_BUDGET: usize = 64 * 1024;
+/// Bytes kept from a scanned buffer that may still hold the start of a request line.
+const RESYNC_TAIL: usize = 256;
+
+/// What a direction yielded.
+#[derive(Debug)]
+pub enum Found<'a> {
+    /// A complete DNS message (TCP, length prefix removed).
+    Dns(&'a [u8]),
+    /// A ClientHello.
+    Tls(tls::ClientHello<'a>),
+    /// An HTTP request head.
+    Http(http::Request<'a>),
+}
+
+/// The protocol recognised in a direction, for `app_proto`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppProto {
+    /// Not yet known.
+    Unknown,
+    /// TLS.
+    Tls,
+    /// HTTP/1.x.
+    Http,
+    /// DNS over TCP.
+    Dns,
+    /// Recognised as none of ours.
+    Failed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Detect,
+    Tls,
+    Http { body_left: u64, resync: bool },
+    Dns,
+    Done,
+}
+
+/// Application-layer state of one direction.
+#[derive(Debug)]
+pub struct Stream {
+    state: State,
+    buf: Vec<u8>,
+    scan_left: usize,
+    /// Protocol recognised.
+    pub proto: AppProto,
+}
+
+impl Default for Stream {
+    fn default() -> Self {
+        Stream { state: State::Detect, buf: Vec::new(), scan_left: MIDSTREAM_SCAN_BUDGET, proto: AppProto::Unknown }
+    }
+}
+
+impl Stream {
+    /// False once nothing more can be learnt: the caller stops reassembling this direction.
+    pub fn wants_data(&self) -> bool {
+        self.state != State::Done
+    }
+
+    /// Bytes are missing before the next delivery.
+    pub fn gap(&mut self) {
+        match self.state {
+            State::Http { .. } => {
+                self.buf.clear();
+                self.scan_left = MIDSTREAM_SCAN_BUDGET;
+                self.state = State::Http { body_left: 0, resync: true };
+            }
+            State::Detect => {}
+            _ => self.finish(),
+        }
+    }
+
+    /// The next in-order bytes of the direction. `dns_port` says the flow is on a DNS port;
+    /// `midstream` that the direction was picked up without its start.
+    pub fn data(&mut self, mut data: &[u8], dns_port: bool, midstream: bool, scratch: &mut Vec<u8>, found: &mut impl FnMut(Found<'_>)) {
+        if let State::Http { body_left, resync: false } = &mut self.state {
+            if *body_left > 0 && self.buf.is_empty() {
+                let skip = (*body_left).min(data.len() as u64) as usize;
+                *body_left -= skip as u64;
+                data = &data[skip..];
+            }
+        }
+        if data.is_empty() || self.state == State::Done {
+            return;
+        }
+        if self.buf.len() + data.len() > MAX_BUFFER {
+            let room = MAX_BUFFER - self.buf.len();
+            self.buf.extend_from_slice(&data[..room]);
+        } else {
+            self.buf.extend_from_slice(data);
+        }
+        if self.state == State::Detect {
+            self.detect(dns_port, midstream);
+        }
+        match self.state {
+            State::Tls => self.tls(scratch, found),
+            State::Http { .. } => self.http(found),
+            State::Dns => self.dns(found),
+            State::Detect | State::Done => {}
+        }
+        if self.buf.len() >= MAX_BUFFER && self.state != State::Done && !matches!(self.state, State::Http { .. }) {
+            self.finish();
+        }
+    }
+
+    fn detect(&mut self, dns_port: bool, midstream: bool) {
+        let b = &self.buf[..];
+        if dns_port {
+            self.state = State::Dns;
+            self.proto = AppProto::Dns;
+        } else if tls::starts_like_tls(b) {
+            self.state = State::Tls;
+            self.proto = AppProto::Tls;
+        } else if b.len() == 1 && b[0] == 22 {
+            // wait for the second byte
+        } else if http::could_start_request(b) {
+            self.state = State::Http { body_left: 0, resync: false };
+            self.proto = AppProto::Http;
+        } else if midstream && !b.starts_with(b"HTTP/") {
+            self.state = State::Http { body_left: 0, resync: true };
+        } else {
+            self.proto = AppProto::Failed;
+            self.finish();
+        }
+    }
+
+    fn tls(&mut self, scratch: &mut Vec<u8>, found: &mut impl FnMut(Found<'_>)) {
+        match tls::client_hello_in_stream(&self.buf, scratch) {
+            tls::Progress::NeedMore => {}
+            tls::Progress::Done(hello) => {
+                found(Found::Tls(hello));
+                self.finish();
+            }
+            tls::Progress::NotClientHello | tls::Progress::Malformed => self.finish(),
+        }
+    }
+
+    fn http(&mut self, found: &mut impl FnMut(Found<'_>)) {
+        loop {
+            let State::Http { body_left, resync } = &mut self.state else { return };
+            if *body_left > 0 {
+                let skip = (*body_left).min(self.buf.len() as u64) as usize;
+                *body_left -= skip as u64;
+                self.buf.drain(..skip);
+                if self.buf.is_empty() {
+                    return;
+                }
+            }
+            if *resync {
+                match http::find_request_start(&self.buf) {
+                    Some(at) => {
+                        self.buf.drain(..at);
+                        *resync = false;
+                    }
+                    None => {
+                        let drop = self.buf.len().saturating_sub(RESYNC_TAIL);
+                        self.buf.drain(..drop);
+                        self.scan_left = self.scan_left.saturating_sub(drop.max(1));
+                        if self.scan_left == 0 {
+                            self.finish();
+                        }
+                        return;
+                    }
+                }
+            }
+            match http::parse_request(&self.buf) {
+                http::Parse::NeedMore => return,
+                http::Parse::Request(req) => {
+                    self.proto = AppProto::Http;
+                    found(Found::Http(req));
+                    let next = if req.chunked {
+                        State::Http { body_left: 0, resync: true }
+                    } else {
+                        State::Http { body_left: req.content_length.unwrap_or(0), resync: false }
+                    };
+                    self.buf.drain(..req.head_len);
+                    self.scan_left = MIDSTREAM_SCAN_BUDGET;
+                    self.state = next;
+                    if self.buf.is_empty() {
+                        return;
+                    }
+                }
+                http::Parse::NotRequest if self.buf.starts_with(b"HTTP/") => {
+                    self.finish(); // the server's side of the connection
+                    return;
+                }
+                http::Parse::NotRequest | http::Parse::TooLong => {
+                    self.state = State::Http { body_left: 0, resync: true };
+                    if self.buf.len() > 1 {
+                        self.buf.drain(..1);
+                    }
+                }
+            }
+        }
+    }
+
+    fn dns(&mut self, found: &mut impl FnMut(Found<'_>)) {
+        let mut pos = 0;
+        while let Some(len) = self.buf.get(pos..pos + 2).map(|b| u16::from_be_bytes([b[0], b[1]]) as usize) {
+            let Some(msg) = self.buf.get(pos + 2..pos + 2 + len) else { break };
+            if len > 0 {
+                found(Found::Dns(msg));
+            }
+            pos += 2 + len;
+        }
+        self.buf.drain(..pos);
+    }
+
+    fn finish(&mut self) {
+        self.state = State::Done;
+        self.buf = Vec::new();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn feed(chunks: &[&[u8]], dns_port: bool, midstream: bool) -> Vec<String> {
+        let mut s = Stream::default();
+        let mut scratch = Vec::new();
+        let mut out = Vec::new();
+        for c in chunks {
+            s.data(c, dns_port, midstream, &mut scratch, &mut |f| {
+                out.push(match f {
+                    Found::Dns(m) => format!("dns {}", m.len()),
+                    Found::Tls(h) => format!("tls {}", String::from_utf8_lossy(h.sni.unwrap_or(b""))),
+                    Found::Http(r) => format!("http {}", String::from_utf8_lossy(r.host_header.unwrap_or(b""))),
+                })
+            });
+        }
+        out
+    }
+
+    #[test]
+    fn keep_alive_requests_with_bodies_in_any_segmentation() {
+        let stream = b"POST /a HTTP/1.1\r\nHost: one.example\r\nContent-Length: 10\r\n\r\n0123456789GET /b HTTP/1.1\r\nHost: two.example\r\n\r\nGET /c HTTP/1.1\r\nHost: three.example\r\n\r\n";
+        let want = ["http one.example", "http two.example", "http three.example"];
+        assert_eq!(feed(&[stream], false, false), want);
+        let bytes: Vec<&[u8]> = stream.chunks(1).collect();
+        assert_eq!(feed(&bytes, false, false), want);
+        let sevens: Vec<&[u8]> = stream.chunks(7).collect();
+        assert_eq!(feed(&sevens, false, false), want);
+    }
+
+    #[test]
+    fn chunked_body_resynchronises_on_next_request() {
+        let stream = b"POST / HTTP/1.1\r\nHost: a.example\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\nGET / HTTP/1.1\r\nHost: b.example\r\n\r\n";
+        assert_eq!(feed(&[stream], false, false), ["http a.example", "http b.example"]);
+    }
+
+    #[test]
+    fn midstream_pickup_finds_a_later_request() {
+        let stream = b"tail of some body\r\nGET /x HTTP/1.1\r\nHost: late.example\r\n\r\n";
+        assert_eq!(feed(&[stream], false, true), ["http late.example"]);
+        assert!(feed(&[stream], false, false).is_empty(), "without mid-stream pickup, unknown bytes end the direction");
+    }
+
+    #[test]
+    fn dns_over_tcp_messages_across_and_within_segments() {
+        let mut m = Vec::new();
+        for len in [20u16, 30, 12] {
+            m.extend_from_slice(&len.to_be_bytes());
+            m.extend(std::iter::repeat(0u8).take(len as usize));
+        }
+        assert_eq!(feed(&[&m[..10], &m[10..30], &m[30..]], true, false), ["dns 20", "dns 30", "dns 12"]);
+    }
+
+    #[test]
+    fn tls_split_over_segments() {
+        let hs = crate::proto::tls::tests::client_hello("split.example", &[]);
+        let stream = crate::proto::tls::tests::records(&hs, 40);
+        let parts: Vec<&[u8]> = stream.chunks(3).collect();
+        assert_eq!(feed(&parts, false, false), ["tls split.example"]);
+    }
+}

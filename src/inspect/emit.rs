@@ -1,0 +1,403 @@
+//! From names to records: match what a flow revealed against the indicator set, and write
+//! alerts and name events as EVE lines into the worker's output buffer.
+//!
+//! Matching costs nothing but hash probes; allocation happens only for a record that is
+//! actually written (an alert, or a name event the user asked for).
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use crate::eve::escape::Escaped;
+use crate::eve::record::{self, Alert, Dns, DnsAnswer, DnsQuery, Http, Record, Tls};
+use crate::eve::{community_id::community_id, time::format_timestamp, MatchLocation};
+use crate::flow::{AlertState, FlowKey, PendingAddressHit, Side};
+use crate::intel::normalize::mask;
+use crate::intel::{IndicatorSet, Kind};
+use crate::proto::dns::{self, RData};
+use crate::proto::{http, tls};
+
+use super::stats::WorkerStats;
+
+/// Which name events the user asked for (alerts are always on).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NameEvents {
+    /// `dns` events.
+    pub dns: bool,
+    /// `tls` events.
+    pub tls: bool,
+    /// `http` events.
+    pub http: bool,
+}
+
+/// The packet-level fields of a record.
+#[derive(Debug, Clone, Copy)]
+pub struct Head<'a> {
+    /// Packet time.
+    pub ts_us: i64,
+    /// Flow id.
+    pub flow_id: u64,
+    /// Sender.
+    pub src: (IpAddr, u16),
+    /// Receiver.
+    pub dst: (IpAddr, u16),
+    /// IP protocol.
+    pub proto: u8,
+    /// VLAN ids.
+    pub vlans: &'a [u16],
+    /// Capture file.
+    pub file: Option<&'a str>,
+    /// Application protocol of the flow, when known.
+    pub app_proto: Option<&'static str>,
+}
+
+impl<'a> Head<'a> {
+    /// The head for a packet sent by `sender` in the flow `key`.
+    pub fn new(key: &FlowKey, sender: Side, ts_us: i64, flow_id: u64, vlans: &'a [u16], file: Option<&'a str>) -> Self {
+        let (src, dst) = match sender {
+            Side::A => (key.a, key.b),
+            Side::B => (key.b, key.a),
+        };
+        Head { ts_us, flow_id, src, dst, proto: key.proto, vlans, file, app_proto: None }
+    }
+}
+
+/// The application object a record carries.
+#[derive(Clone, Copy)]
+pub enum App<'a> {
+    /// None.
+    None,
+    /// A DNS message.
+    Dns(&'a Dns),
+    /// A ClientHello.
+    Tls(&'a tls::ClientHello<'a>),
+    /// An HTTP request.
+    Http(&'a http::Request<'a>),
+}
+
+/// Writes a worker's records.
+pub struct Emitter {
+    /// The indicators.
+    pub set: Arc<IndicatorSet>,
+    /// Name events asked for.
+    pub events: NameEvents,
+    /// EVE lines not yet handed to the writer.
+    pub out: Vec<u8>,
+    /// Lines in `out`.
+    pub out_lines: u64,
+    /// Counters.
+    pub stats: WorkerStats,
+}
+
+/// A hit on something a packet carried, before it is written.
+struct Hit {
+    location: MatchLocation,
+    entry: u32,
+    indicator: String,
+    observed: Vec<u8>,
+}
+
+impl Emitter {
+    /// A new emitter.
+    pub fn new(set: Arc<IndicatorSet>, events: NameEvents) -> Self {
+        Emitter { set, events, out: Vec::with_capacity(64 * 1024), out_lines: 0, stats: WorkerStats::default() }
+    }
+
+    /// Check both addresses of a new flow; hits wait in `alerts.pending` for the application
+    /// layer, so that their alert can carry what the flow turned out to be.
+    pub fn check_addresses(&mut self, key: &FlowKey, head: &Head<'_>, sender: Side, file: Option<&Arc<str>>, alerts: &mut AlertState) {
+        if !self.set.has_addresses() {
+            return;
+        }
+        let mut vlans = [0u16; 2];
+        vlans[..head.vlans.len().min(2)].copy_from_slice(&head.vlans[..head.vlans.len().min(2)]);
+        for (side, (addr, port)) in [(Side::A, key.a), (Side::B, key.b)] {
+            self.set.match_addr(addr, port, |entry| {
+                alerts.pending.push(PendingAddressHit {
+                    entry,
+                    side,
+                    ts_us: head.ts_us,
+                    sender,
+                    vlans,
+                    vlan_count: head.vlans.len().min(2) as u8,
+                    file: file.cloned(),
+                })
+            });
+        }
+    }
+
+    /// Write the pending address alerts of a flow, carrying `app` and the `app_proto` of
+    /// `current` (each alert keeps the time and direction of the flow's first packet).
+    pub fn flush_pending(&mut self, key: &FlowKey, current: &Head<'_>, app: App<'_>, alerts: &mut AlertState) {
+        let pending = std::mem::take(&mut alerts.pending);
+        for hit in pending {
+            if !alerts.first(MatchLocation::FlowAddress as u8, hit.entry) {
+                continue;
+            }
+            let vlans = &hit.vlans[..hit.vlan_count as usize];
+            let mut head = Head::new(key, hit.sender, hit.ts_us, current.flow_id, vlans, hit.file.as_deref());
+            head.app_proto = current.app_proto;
+            let (addr, port) = if hit.side == Side::A { key.a } else { key.b };
+            let set = Arc::clone(&self.set);
+            let e = set.entry(hit.entry);
+            let indicator = address_indicator(addr, e.kind, e.prefix_len, e.port);
+            let observed = if e.port != 0 { std::net::SocketAddr::new(addr, port).to_string() } else { addr.to_string() };
+            let hit = Hit { location: MatchLocation::FlowAddress, entry: hit.entry, indicator, observed: observed.into_bytes() };
+            self.alert(&head, &hit, app);
+        }
+    }
+
+    /// A DNS message (UDP payload or TCP message).
+    pub fn dns(&mut self, key: &FlowKey, head: &Head<'_>, msg: &[u8], alerts: &mut AlertState) -> bool {
+        let mut finder = DnsHits { set: &self.set, hits: Vec::new(), queries: 0, answers: 0 };
+        let result = dns::parse(msg, &mut finder);
+        self.stats.dns_queries += finder.queries;
+        self.stats.dns_answers += finder.answers;
+        let hits = finder.hits;
+        let header = match result {
+            Ok(header) => header,
+            Err(_) => {
+                self.stats.dns_malformed += 1;
+                // Names read before the error still count; without a header there are none.
+                match dns::read_header(msg) {
+                    Ok(header) => header,
+                    Err(_) => return false,
+                }
+            }
+        };
+        let fresh: Vec<Hit> = hits.into_iter().filter(|h| alerts.first(h.location as u8, h.entry)).collect();
+        if fresh.is_empty() && !self.events.dns && alerts.pending.is_empty() {
+            return true;
+        }
+        let record = dns_record(msg, &header);
+        for hit in &fresh {
+            self.alert(head, hit, App::Dns(&record));
+        }
+        if self.events.dns {
+            self.write(head, "dns", None, App::Dns(&record));
+        }
+        self.flush_pending(key, head, App::Dns(&record), alerts);
+        true
+    }
+
+    /// A ClientHello.
+    pub fn tls(&mut self, key: &FlowKey, head: &Head<'_>, hello: &tls::ClientHello<'_>, alerts: &mut AlertState, location: MatchLocation) {
+        if hello.ech {
+            self.stats.tls_ech += 1;
+        }
+        if let Some(sni) = hello.sni {
+            self.stats.tls_sni += 1;
+            for hit in self.name_hits(sni, location) {
+                if alerts.first(hit.location as u8, hit.entry) {
+                    self.alert(head, &hit, App::Tls(hello));
+                }
+            }
+        }
+        if self.events.tls {
+            self.write(head, "tls", None, App::Tls(hello));
+        }
+        self.flush_pending(key, head, App::Tls(hello), alerts);
+    }
+
+    /// An HTTP request head.
+    pub fn http(&mut self, key: &FlowKey, head: &Head<'_>, req: &http::Request<'_>, alerts: &mut AlertState) {
+        self.stats.http_requests += 1;
+        let header_host = req.host_header.map(|h| http::split_host_port(h).0);
+        let target_host = req.target_authority().map(|a| http::split_host_port(a).0);
+        let mut hits = Vec::new();
+        if let Some(h) = header_host {
+            hits.extend(self.name_hits(h, MatchLocation::HttpHost));
+        }
+        if let Some(t) = target_host.filter(|t| Some(*t) != header_host) {
+            hits.extend(self.name_hits(t, MatchLocation::HttpHost));
+        }
+        if let Some(host) = target_host.or(header_host) {
+            let path = req.path();
+            self.set.match_url(host, path, |entry| {
+                let mut observed = host.to_vec();
+                observed.extend_from_slice(path);
+                let e = self.set.entry(entry);
+                let indicator = if e.kind == Kind::UrlPath { String::from_utf8_lossy(path).into_owned() } else { String::from_utf8_lossy(&observed).to_ascii_lowercase() };
+                hits.push(Hit { location: MatchLocation::HttpUrl, entry, indicator, observed });
+            });
+        }
+        for hit in &hits {
+            if alerts.first(hit.location as u8, hit.entry) {
+                self.alert(head, hit, App::Http(req));
+            }
+        }
+        if self.events.http {
+            self.write(head, "http", None, App::Http(req));
+        }
+        self.flush_pending(key, head, App::Http(req), alerts);
+    }
+
+    fn name_hits(&self, name: &[u8], location: MatchLocation) -> Vec<Hit> {
+        let mut hits = Vec::new();
+        self.set.match_name(name, |h| hits.push(name_hit(name, h, location)));
+        hits
+    }
+
+    fn alert(&mut self, head: &Head<'_>, hit: &Hit, app: App<'_>) {
+        let set = Arc::clone(&self.set);
+        let entry = set.entry(hit.entry);
+        let source = set.source(entry);
+        let alert = Alert::new(hit.location, entry.kind, source, hit.indicator.clone(), &hit.observed);
+        self.stats.alerts += 1;
+        *self.stats.alerts_by_indicator.entry(format!("{} ({})", hit.indicator, source.feed)).or_default() += 1;
+        self.write(head, "alert", Some(alert), app);
+    }
+
+    fn write(&mut self, head: &Head<'_>, event_type: &'static str, alert: Option<Alert<'_>>, app: App<'_>) {
+        let mut rec = Record {
+            timestamp: format_timestamp(head.ts_us),
+            flow_id: head.flow_id,
+            pcap_filename: head.file,
+            event_type,
+            vlan: (!head.vlans.is_empty()).then_some(head.vlans),
+            src_ip: head.src.0,
+            src_port: head.src.1,
+            dest_ip: head.dst.0,
+            dest_port: head.dst.1,
+            proto: record::proto_name(head.proto),
+            app_proto: head.app_proto,
+            community_id: community_id(head.src.0, head.src.1, head.dst.0, head.dst.1, head.proto),
+            alert,
+            dns: None,
+            tls: None,
+            http: None,
+        };
+        match app {
+            App::None => {}
+            App::Dns(d) => rec.dns = Some(d),
+            App::Tls(h) => rec.tls = Some(Tls { sni: h.sni.map(Escaped) }),
+            App::Http(r) => {
+                let (host, port) = match r.target_authority().or(r.host_header) {
+                    Some(a) => {
+                        let (h, p) = http::split_host_port(a);
+                        (Some(h), p)
+                    }
+                    None => (None, None),
+                };
+                rec.http = Some(Http {
+                    hostname: host.map(Escaped),
+                    http_port: port,
+                    url: Escaped(r.target),
+                    http_method: Escaped(r.method),
+                    http_user_agent: r.user_agent.map(Escaped),
+                    protocol: Escaped(r.version),
+                });
+            }
+        }
+        // Serialising plain structs into a Vec cannot fail.
+        if serde_json::to_writer(&mut self.out, &rec).is_ok() {
+            self.out.push(b'\n');
+            self.out_lines += 1;
+        }
+    }
+}
+
+fn name_hit(name: &[u8], h: crate::intel::NameHit, location: MatchLocation) -> Hit {
+    let suffix = &name[h.suffix_start..];
+    let suffix = suffix.strip_suffix(b".").unwrap_or(suffix);
+    Hit { location, entry: h.entry, indicator: String::from_utf8_lossy(suffix).to_ascii_lowercase(), observed: name.to_vec() }
+}
+
+/// The indicator text of an address hit: the address, the network, or `address:port`.
+fn address_indicator(addr: IpAddr, kind: Kind, prefix_len: u8, port: u16) -> String {
+    match kind {
+        Kind::Network => format!("{}/{}", mask(addr, prefix_len), prefix_len),
+        _ if port != 0 => std::net::SocketAddr::new(addr, port).to_string(),
+        _ => addr.to_string(),
+    }
+}
+
+/// First pass over a DNS message: count and match, no allocation unless something matches.
+struct DnsHits<'s> {
+    set: &'s IndicatorSet,
+    hits: Vec<Hit>,
+    queries: u64,
+    answers: u64,
+}
+
+impl dns::Visitor for DnsHits<'_> {
+    fn question(&mut self, name: &dns::Name, _qtype: u16) {
+        self.queries += 1;
+        let n = name.as_bytes();
+        self.set.match_name(n, |h| self.hits.push(name_hit(n, h, MatchLocation::DnsQuery)));
+    }
+
+    fn answer(&mut self, name: &dns::Name, _rtype: u16, _ttl: u32, rdata: RData<'_>) {
+        self.answers += 1;
+        let n = name.as_bytes();
+        self.set.match_name(n, |h| self.hits.push(name_hit(n, h, MatchLocation::DnsAnswer)));
+        match rdata {
+            RData::Name(target) => {
+                let t = target.as_bytes();
+                self.set.match_name(t, |h| self.hits.push(name_hit(t, h, MatchLocation::DnsAnswer)));
+            }
+            RData::Addr(addr) => {
+                let set = self.set;
+                set.match_addr(addr, 0, |entry| {
+                    let e = set.entry(entry);
+                    self.hits.push(Hit {
+                        location: MatchLocation::DnsAnswer,
+                        entry,
+                        indicator: address_indicator(addr, e.kind, e.prefix_len, 0),
+                        observed: addr.to_string().into_bytes(),
+                    })
+                });
+            }
+            RData::Other => {}
+        }
+    }
+}
+
+/// Second pass: the EVE `dns` object (only when a record is written).
+fn dns_record(msg: &[u8], header: &dns::Header) -> Dns {
+    struct Collect(Dns);
+    impl dns::Visitor for Collect {
+        fn question(&mut self, name: &dns::Name, qtype: u16) {
+            self.0.queries.push(DnsQuery {
+                rrname: presentation(name.as_bytes()),
+                rrtype: dns::rrtype::name(qtype).into_owned(),
+                rrname_truncated: name.truncated,
+            });
+        }
+        fn answer(&mut self, name: &dns::Name, rtype: u16, ttl: u32, rdata: RData<'_>) {
+            let rdata = match rdata {
+                RData::Addr(a) => Some(a.to_string()),
+                RData::Name(n) => Some(presentation(n.as_bytes())),
+                RData::Other => None,
+            };
+            self.0.answers.push(DnsAnswer {
+                rrname: presentation(name.as_bytes()),
+                rrtype: dns::rrtype::name(rtype).into_owned(),
+                ttl,
+                rdata,
+            });
+        }
+    }
+    let response = header.is_response();
+    let mut c = Collect(Dns {
+        version: 3,
+        kind: if response { "response" } else { "request" },
+        id: header.id,
+        flags: format!("{:x}", header.flags),
+        qr: response,
+        rd: header.flags & 0x0100 != 0,
+        ra: response.then_some(header.flags & 0x0080 != 0),
+        rcode: response.then(|| record::rcode_name(header.rcode())),
+        ..Dns::default()
+    });
+    let _ = dns::parse(msg, &mut c);
+    c.0
+}
+
+/// A name as Suricata logs it: escaped bytes, `<root>` for the root.
+fn presentation(name: &[u8]) -> String {
+    if name.is_empty() {
+        "<root>".to_string()
+    } else {
+        crate::eve::escape::escape_bytes(name).into_owned()
+    }
+}

@@ -1,0 +1,192 @@
+//! The packet path of a worker: decode, find the flow, reassemble, extract names, match,
+//! write records. One [`Inspector`] per worker thread; it owns its flow table and output
+//! buffer, and shares only the immutable indicator set.
+//!
+//! Per packet, in the common case, nothing is allocated: decoding borrows the frame, the flow
+//! is found in place, in-order TCP payload is parsed without a copy until a parser needs to
+//! wait for more bytes, and matching is hash probes. Allocation happens for a new flow's
+//! buffers, for out-of-order segments, and for each record written.
+
+pub mod emit;
+pub mod stats;
+
+use std::sync::Arc;
+
+use crate::decode::{self, tcp_flags, Transport};
+use crate::eve::MatchLocation;
+use crate::flow::stream::{AppProto, Found, Stream};
+use crate::flow::{reassembly::Delivery, Flow, FlowKey, FlowTable, Lookup, Side};
+use crate::intel::IndicatorSet;
+use crate::proto;
+
+pub use emit::{App, Emitter, Head, NameEvents};
+pub use stats::WorkerStats;
+
+/// One packet as the capture thread handed it over.
+#[derive(Debug, Clone, Copy)]
+pub struct PacketRef<'a> {
+    /// Packet time, microseconds since the epoch.
+    pub ts_us: i64,
+    /// Link type of the capture it came from.
+    pub linktype: i32,
+    /// Captured bytes.
+    pub data: &'a [u8],
+    /// Name of the capture file (file input), for `pcap_filename`.
+    pub file: Option<&'a Arc<str>>,
+}
+
+/// A worker's packet path.
+pub struct Inspector {
+    flows: FlowTable,
+    emit: Emitter,
+    scratch: Vec<u8>,
+}
+
+impl Inspector {
+    /// A worker matching against `set`, writing the name events in `events`.
+    pub fn new(set: Arc<IndicatorSet>, events: NameEvents) -> Self {
+        Inspector { flows: FlowTable::default(), emit: Emitter::new(set, events), scratch: Vec::new() }
+    }
+
+    /// Inspect one packet.
+    pub fn packet(&mut self, p: PacketRef<'_>) {
+        self.emit.stats.packets += 1;
+        self.emit.stats.bytes += p.data.len() as u64;
+        let pkt = match decode::decode(p.linktype, p.data) {
+            Ok(pkt) => pkt,
+            Err(reason) => {
+                self.emit.stats.skipped.add(reason);
+                return;
+            }
+        };
+        if self.flows.sweep_due(p.ts_us) {
+            let emit = &mut self.emit;
+            self.flows.expire(p.ts_us, |key, flow| flow_ended(emit, key, flow));
+        }
+        let (key, side) = FlowKey::of(&pkt);
+        let vlans = &pkt.vlans[..pkt.vlan_count as usize];
+        let (flow, new) = match self.flows.lookup(&key, p.ts_us) {
+            Lookup::New(f) => (f, true),
+            Lookup::Existing(f) => (f, false),
+            Lookup::Full => {
+                self.emit.stats.untracked_packets += 1;
+                return;
+            }
+        };
+        let mut head = Head::new(&key, side, p.ts_us, flow.id, vlans, p.file.map(|f| &**f));
+        if new {
+            self.emit.check_addresses(&key, &head, side, p.file, &mut flow.alerts);
+        }
+        match pkt.transport {
+            Transport::Udp { payload } if proto::is_dns_port(pkt.src_port, pkt.dst_port) => {
+                head.app_proto = Some("dns");
+                if !self.emit.dns(&key, &head, payload, &mut flow.alerts) && !flow.alerts.pending.is_empty() {
+                    self.emit.flush_pending(&key, &head, App::None, &mut flow.alerts);
+                }
+            }
+            Transport::Tcp { seq, flags, payload } => {
+                tcp_segment(&mut self.emit, &mut self.scratch, flow, &key, side, head, seq, flags, payload);
+            }
+            Transport::Udp { .. } | Transport::Other => {
+                if !flow.alerts.pending.is_empty() {
+                    self.emit.flush_pending(&key, &head, App::None, &mut flow.alerts);
+                }
+            }
+        }
+    }
+
+    /// End of input: write what every flow still holds and forget them.
+    pub fn finish(&mut self) {
+        let emit = &mut self.emit;
+        self.flows.drain(|key, flow| flow_ended(emit, key, flow));
+    }
+
+    /// Take the EVE lines written so far (and their count), leaving the buffer empty.
+    pub fn take_output(&mut self, into: &mut Vec<u8>) -> u64 {
+        std::mem::swap(into, &mut self.emit.out);
+        self.emit.out.clear();
+        std::mem::take(&mut self.emit.out_lines)
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> WorkerStats {
+        let mut s = self.emit.stats.clone();
+        s.flows = self.flows.created;
+        s
+    }
+}
+
+/// The `app_proto` of a TCP flow from what its two directions were recognised as.
+fn tcp_app_proto(streams: &[Stream; 2]) -> Option<&'static str> {
+    let name = |p: AppProto| match p {
+        AppProto::Tls => Some("tls"),
+        AppProto::Http => Some("http"),
+        AppProto::Dns => Some("dns"),
+        AppProto::Unknown | AppProto::Failed => None,
+    };
+    name(streams[0].proto).or_else(|| name(streams[1].proto)).or_else(|| {
+        (streams[0].proto == AppProto::Failed && streams[1].proto == AppProto::Failed).then_some("failed")
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn tcp_segment(
+    emit: &mut Emitter,
+    scratch: &mut Vec<u8>,
+    flow: &mut Flow,
+    key: &FlowKey,
+    side: Side,
+    mut head: Head<'_>,
+    seq: u32,
+    flags: u8,
+    payload: &[u8],
+) {
+    let i = side.index();
+    if flags & tcp_flags::RST != 0 {
+        flow.rst = true;
+    }
+    if flags & tcp_flags::FIN != 0 {
+        flow.fin[i] = true;
+    }
+    let Flow { reassembly, streams, alerts, .. } = flow;
+    if streams[i].wants_data() {
+        let syn = flags & tcp_flags::SYN != 0;
+        let dns_port = proto::is_dns_port(key.a.1, key.b.1);
+        let midstream = reassembly[i].picks_up_midstream(syn);
+        let stream = &mut streams[i];
+        let mut on_found = |found: Found<'_>| match found {
+            Found::Dns(msg) => {
+                head.app_proto = Some("dns");
+                emit.dns(key, &head, msg, alerts);
+            }
+            Found::Tls(hello) => {
+                head.app_proto = Some("tls");
+                emit.tls(key, &head, &hello, alerts, MatchLocation::TlsSni);
+            }
+            Found::Http(req) => {
+                head.app_proto = Some("http");
+                emit.http(key, &head, &req, alerts);
+            }
+        };
+        reassembly[i].segment(seq, syn, payload, |delivery| match delivery {
+            Delivery::Data(bytes) => stream.data(bytes, dns_port, midstream, scratch, &mut on_found),
+            Delivery::Gap => stream.gap(),
+        });
+        if !stream.wants_data() {
+            emit.stats.tcp_gaps += u64::from(reassembly[i].gaps);
+            reassembly[i].release();
+        }
+    }
+    if !alerts.pending.is_empty() && !streams[0].wants_data() && !streams[1].wants_data() {
+        head.app_proto = tcp_app_proto(streams);
+        emit.flush_pending(key, &head, App::None, alerts);
+    }
+}
+
+/// A flow leaves the table: write its address alerts if the application layer never spoke.
+fn flow_ended(emit: &mut Emitter, key: &FlowKey, mut flow: Flow) {
+    let Some(first) = flow.alerts.pending.first() else { return };
+    let mut head = Head::new(key, first.sender, first.ts_us, flow.id, &[], None);
+    head.app_proto = if key.proto == 6 { tcp_app_proto(&flow.streams) } else { None };
+    emit.flush_pending(key, &head, App::None, &mut flow.alerts);
+}

@@ -1,0 +1,283 @@
+//! Normalisation of indicator values as feeds write them.
+//!
+//! Feeds are written by people and by other tools: values arrive defanged (`evil[.]com`,
+//! `hxxp://`, `1.2.3[.]4`), in mixed case, with trailing dots, in Unicode, with ports and paths.
+//! [`classify`] turns one value into exactly one [`Indicator`] or says why it cannot.
+//!
+//! Names are normalised once here, so that matching compares like with like: ASCII lowercase,
+//! no trailing dot, Unicode labels turned into punycode (`xn--`), every label 1..=63 bytes and
+//! the whole name at most [`MAX_NAME_LEN`] bytes.
+
+use std::borrow::Cow;
+use std::net::IpAddr;
+
+/// Longest name in presentation form that DNS allows (RFC 1035 2.3.4: 255 octets on the wire).
+pub const MAX_NAME_LEN: usize = 253;
+/// Longest label DNS allows (RFC 1035 2.3.4).
+pub const MAX_LABEL_LEN: usize = 63;
+/// Longest feed value considered at all; longer values are rejected before any parsing so a
+/// 1 MB line costs nothing but the read.
+pub const MAX_VALUE_LEN: usize = 4096;
+
+/// One indicator value, normalised.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Indicator {
+    /// A domain: matches the name itself and every subdomain.
+    Domain(String),
+    /// An address, optionally limited to one port of the flow (`IP:port`).
+    Address { addr: IpAddr, port: Option<u16> },
+    /// A network in CIDR form; `addr` has the host bits cleared.
+    Network { addr: IpAddr, prefix_len: u8 },
+    /// An HTTP URL: host (name or address) and path, query included when the feed gave one.
+    Url { host: String, path: String },
+    /// A bare URL path (Maltrail's generic trails such as `/hftqlbgtg.php`): any host.
+    UrlPath(String),
+}
+
+/// Undo the usual defanging: `[.]`, `(.)`, `{.}`, `[dot]`, `hxxp`, `[:]`, `[://]`.
+pub fn refang(value: &str) -> Cow<'_, str> {
+    let needs = value.contains(['[', '(', '{']) || value.to_ascii_lowercase().starts_with("hxxp");
+    if !needs {
+        return Cow::Borrowed(value);
+    }
+    let mut s = value
+        .replace("[.]", ".")
+        .replace("(.)", ".")
+        .replace("{.}", ".")
+        .replace("[dot]", ".")
+        .replace("(dot)", ".")
+        .replace("[://]", "://")
+        .replace("[:]", ":")
+        .replace("[/]", "/");
+    let lower = s.to_ascii_lowercase();
+    if lower.starts_with("hxxps") {
+        s.replace_range(..5, "https");
+    } else if lower.starts_with("hxxp") {
+        s.replace_range(..4, "http");
+    }
+    Cow::Owned(s)
+}
+
+/// Classify and normalise one feed value (already trimmed, comments removed).
+///
+/// The error is a short reason in words, meant to follow `path:line: `.
+pub fn classify(raw: &str) -> Result<Indicator, String> {
+    if raw.len() > MAX_VALUE_LEN {
+        return Err(format!("value longer than {MAX_VALUE_LEN} bytes"));
+    }
+    let value = refang(raw);
+    let value = value.trim();
+    if value.is_empty() {
+        return Err("empty value".into());
+    }
+    if let Some(idx) = value.find("://") {
+        return classify_url(&value[idx + 3..], raw);
+    }
+    if value.starts_with('/') {
+        return Ok(Indicator::UrlPath(value.to_string()));
+    }
+    if let Some(found) = parse_address(value) {
+        return found;
+    }
+    if value.contains('/') {
+        // `host/path` without a scheme, as Maltrail writes URLs.
+        return classify_url(value, raw).map_err(|why| format!("not an IP, domain or URL: {raw:?} ({why})"));
+    }
+    normalize_domain(value)
+        .map(Indicator::Domain)
+        .map_err(|why| format!("not an IP, domain or URL: {raw:?} ({why})"))
+}
+
+/// Addresses, `IP:port`, `[v6]:port` and CIDRs. `None` when the value is not address-shaped.
+fn parse_address(value: &str) -> Option<Result<Indicator, String>> {
+    if let Ok(addr) = value.parse::<IpAddr>() {
+        return Some(Ok(Indicator::Address { addr, port: None }));
+    }
+    if let Some((net, len)) = value.split_once('/') {
+        if let Ok(addr) = net.parse::<IpAddr>() {
+            let max = if addr.is_ipv4() { 32 } else { 128 };
+            return Some(match len.parse::<u8>() {
+                Ok(prefix_len) if prefix_len <= max => {
+                    Ok(network_or_address(mask(addr, prefix_len), prefix_len))
+                }
+                _ => Err(format!("bad prefix length in CIDR: {value:?}")),
+            });
+        }
+        return None;
+    }
+    let (host, port) = split_host_port(value)?;
+    let addr = host.parse::<IpAddr>().ok()?;
+    Some(match port.parse::<u16>() {
+        Ok(p) if p != 0 => Ok(Indicator::Address { addr, port: Some(p) }),
+        _ => Err(format!("bad port in {value:?}")),
+    })
+}
+
+fn network_or_address(addr: IpAddr, prefix_len: u8) -> Indicator {
+    let full = if addr.is_ipv4() { 32 } else { 128 };
+    if prefix_len == full {
+        Indicator::Address { addr, port: None }
+    } else {
+        Indicator::Network { addr, prefix_len }
+    }
+}
+
+/// `host:port` or `[v6]:port`; `None` when there is no port part.
+fn split_host_port(value: &str) -> Option<(&str, &str)> {
+    if let Some(rest) = value.strip_prefix('[') {
+        let (host, after) = rest.split_once(']')?;
+        return Some((host, after.strip_prefix(':')?));
+    }
+    let (host, port) = value.rsplit_once(':')?;
+    if host.contains(':') {
+        return None; // a bare IPv6 address, not host:port
+    }
+    Some((host, port))
+}
+
+/// Clear the host bits of `addr` beyond `prefix_len`.
+pub fn mask(addr: IpAddr, prefix_len: u8) -> IpAddr {
+    match addr {
+        IpAddr::V4(a) => {
+            let bits = u32::from(a);
+            let m = if prefix_len == 0 { 0 } else { u32::MAX << (32 - prefix_len as u32) };
+            IpAddr::V4((bits & m).into())
+        }
+        IpAddr::V6(a) => {
+            let bits = u128::from(a);
+            let m = if prefix_len == 0 { 0 } else { u128::MAX << (128 - prefix_len as u32) };
+            IpAddr::V6((bits & m).into())
+        }
+    }
+}
+
+/// After `scheme://`: `host[:port][/path]`. A URL without a path names its host: an address
+/// (with the port, if one was given) or a domain; with a path it is a URL indicator.
+fn classify_url(after_scheme: &str, raw: &str) -> Result<Indicator, String> {
+    let (authority, path) = match after_scheme.find(['/', '?']) {
+        Some(i) => (&after_scheme[..i], &after_scheme[i..]),
+        None => (after_scheme, ""),
+    };
+    let authority = authority.rsplit('@').next().unwrap_or(authority);
+    let (host, port) = match split_host_port(authority) {
+        Some((h, p)) => (h, Some(p)),
+        None => (authority.trim_start_matches('[').trim_end_matches(']'), None),
+    };
+    let port = match port {
+        None => None,
+        Some(p) => Some(
+            p.parse::<u16>()
+                .map_err(|_| format!("bad port in URL {raw:?}"))?,
+        ),
+    };
+    let path = path.split('#').next().unwrap_or("");
+    if let Ok(addr) = host.parse::<IpAddr>() {
+        if path.is_empty() || path == "/" {
+            return Ok(Indicator::Address { addr, port });
+        }
+        return Ok(Indicator::Url { host: addr.to_string(), path: path.to_string() });
+    }
+    let host = normalize_domain(host).map_err(|why| format!("bad host in URL: {why}"))?;
+    if path.is_empty() || path == "/" {
+        return Ok(Indicator::Domain(host));
+    }
+    Ok(Indicator::Url { host, path: path.to_string() })
+}
+
+/// Normalise a domain name: lowercase ASCII, no trailing dot, punycode for Unicode labels.
+pub fn normalize_domain(name: &str) -> Result<String, &'static str> {
+    let name = name.strip_suffix('.').unwrap_or(name);
+    if name.is_empty() {
+        return Err("empty name");
+    }
+    let ascii: String = if name.is_ascii() {
+        name.to_ascii_lowercase()
+    } else {
+        idna::domain_to_ascii(name).map_err(|_| "not a valid internationalised name")?
+    };
+    if ascii.len() > MAX_NAME_LEN {
+        return Err("name longer than 253 bytes");
+    }
+    for label in ascii.split('.') {
+        if label.is_empty() {
+            return Err("empty label");
+        }
+        if label.len() > MAX_LABEL_LEN {
+            return Err("label longer than 63 bytes");
+        }
+        if !label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+            return Err("character not allowed in a host name");
+        }
+    }
+    if !ascii.contains('.') && ascii.bytes().all(|b| b.is_ascii_digit()) {
+        return Err("a bare number is not a name");
+    }
+    Ok(ascii)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dom(s: &str) -> Indicator {
+        Indicator::Domain(s.into())
+    }
+
+    #[test]
+    fn refangs_the_usual_forms() {
+        assert_eq!(classify("evil[.]com").unwrap(), dom("evil.com"));
+        assert_eq!(classify("Evil(.)COM.").unwrap(), dom("evil.com"));
+        assert_eq!(
+            classify("hxxp://1.2.3[.]4").unwrap(),
+            Indicator::Address { addr: "1.2.3.4".parse().unwrap(), port: None }
+        );
+        assert_eq!(
+            classify("hxxps[:]//bad[.]example/x.php").unwrap(),
+            Indicator::Url { host: "bad.example".into(), path: "/x.php".into() }
+        );
+    }
+
+    #[test]
+    fn infers_every_type() {
+        let v4: IpAddr = "38.180.207.137".parse().unwrap();
+        assert_eq!(classify("38.180.207.137").unwrap(), Indicator::Address { addr: v4, port: None });
+        assert_eq!(
+            classify("38.180.207.137:45323").unwrap(),
+            Indicator::Address { addr: v4, port: Some(45323) }
+        );
+        assert_eq!(
+            classify("10.1.2.3/8").unwrap(),
+            Indicator::Network { addr: "10.0.0.0".parse().unwrap(), prefix_len: 8 }
+        );
+        assert_eq!(
+            classify("2001:db8::1").unwrap(),
+            Indicator::Address { addr: "2001:db8::1".parse().unwrap(), port: None }
+        );
+        assert_eq!(
+            classify("[2001:db8::1]:443").unwrap(),
+            Indicator::Address { addr: "2001:db8::1".parse().unwrap(), port: Some(443) }
+        );
+        assert_eq!(
+            classify("2001:db8::/32").unwrap(),
+            Indicator::Network { addr: "2001:db8::".parse().unwrap(), prefix_len: 32 }
+        );
+        assert_eq!(classify("/hftqlbgtg.php").unwrap(), Indicator::UrlPath("/hftqlbgtg.php".into()));
+        assert_eq!(
+            classify("evil.com/gate.php?id=1").unwrap(),
+            Indicator::Url { host: "evil.com".into(), path: "/gate.php?id=1".into() }
+        );
+        assert_eq!(classify("http://lookup.ink/").unwrap(), dom("lookup.ink"));
+        assert_eq!(classify("münchen.example").unwrap(), dom("xn--mnchen-3ya.example"));
+    }
+
+    #[test]
+    fn rejects_what_is_not_an_indicator() {
+        assert!(classify("exa mple").unwrap_err().contains("not an IP, domain or URL"));
+        assert!(classify("1.2.3.4/33").is_err());
+        assert!(classify("1.2.3.4:0").is_err());
+        assert!(classify("a..b").is_err());
+        assert!(classify(&"a".repeat(64)).is_err());
+        assert!(classify(&"x".repeat(MAX_VALUE_LEN + 1)).is_err());
+        assert!(classify("12345").is_err());
+    }
+}

@@ -1,0 +1,551 @@
+//! The indicator set: every loaded indicator, held as hashes, ready for lookups.
+//!
+//! What it holds, and what it costs:
+//! - names (domains, exact hostnames): one 64-bit keyed hash per indicator in a hash table.
+//!   The hash of a name is a chain over its labels from the right (`h(com)`, then
+//!   `h(h(com), example)`, ...), so a lookup computes the hashes of *all* suffixes of an
+//!   observed name in one right-to-left pass and probes once per suffix: no string compare,
+//!   no allocation. The hasher is seeded per process, so keys chosen to collide cannot be
+//!   prepared in advance.
+//! - addresses: exact IPv4/IPv6 in one table each; networks in one table per prefix length
+//!   present (a lookup probes each length once, longest first). This layout works for
+//!   hashed (sealed) values too, which a trie would not.
+//! - URLs: a hash of host and path; bare paths: a hash of the path.
+//! - per indicator an [`Entry`] of 12 bytes: its kind, the port it is limited to, and an index
+//!   into the table of [`Source`]s (feed, references, tags), which many indicators share.
+//!
+//! The set does not keep the indicator's text: a hit reports which suffix of the observed name
+//! (or which prefix length of the observed address) matched, and that *is* the indicator.
+//! A 64-bit hash collision can cause a false match with a probability of about n/2^64 per
+//! lookup; it cannot cause a missed match.
+//!
+//! A set is immutable once built: it is shared between workers through an `Arc`.
+
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use hashbrown::HashMap;
+
+use super::normalize::{Indicator, MAX_NAME_LEN};
+
+/// Kind of an indicator, as it appears in alerts (`alert.context.indicator_type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    /// A domain and all its subdomains.
+    Domain,
+    /// One exact host name.
+    Hostname,
+    /// One address (optionally with a port).
+    Address,
+    /// A CIDR network.
+    Network,
+    /// Host and path of an HTTP request.
+    Url,
+    /// Path of an HTTP request on any host.
+    UrlPath,
+}
+
+impl Kind {
+    /// The name used in EVE output and summaries.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Domain => "domain",
+            Kind::Hostname => "hostname",
+            Kind::Address => "ip",
+            Kind::Network => "cidr",
+            Kind::Url => "url",
+            Kind::UrlPath => "url-path",
+        }
+    }
+}
+
+/// Where a group of indicators came from: shared by every indicator of the same feed block.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Source {
+    /// Feed name (the file name without its directory).
+    pub feed: Arc<str>,
+    /// Campaign or threat actor the feed block names, if any.
+    pub campaign: Option<String>,
+    /// Reference URLs the feed gives for the block.
+    pub references: Vec<String>,
+    /// Tags (aliases, malware families).
+    pub tags: Vec<String>,
+}
+
+/// One indicator as stored: 12 bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Entry {
+    /// Index into [`IndicatorSet::source`].
+    pub source: u32,
+    next: u32,
+    /// 0 = any port.
+    pub port: u16,
+    /// What the indicator is.
+    pub kind: Kind,
+    /// For networks: the prefix length; otherwise the full length.
+    pub prefix_len: u8,
+}
+
+const NO_ENTRY: u32 = u32::MAX;
+const URL_TAG: u8 = 1;
+const PATH_TAG: u8 = 2;
+
+/// Identity hasher for keys that already are keyed hashes.
+#[derive(Default)]
+pub struct IdentityHasher(u64);
+impl Hasher for IdentityHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+type HashKeyMap = HashMap<u64, u32, BuildHasherDefault<IdentityHasher>>;
+
+/// The keyed hash of names, seeded per process.
+#[derive(Clone)]
+pub struct NameHasher {
+    state: foldhash::fast::RandomState,
+}
+
+impl NameHasher {
+    fn new() -> Self {
+        NameHasher { state: foldhash::fast::RandomState::default() }
+    }
+
+    /// Hash of the label `label` under the suffix whose hash is `parent`.
+    #[inline]
+    fn step(&self, parent: u64, label: &[u8]) -> u64 {
+        self.state.hash_one((parent, label))
+    }
+
+    /// Hash of a whole normalised name (lowercase, no trailing dot).
+    fn name_key(&self, name: &[u8]) -> u64 {
+        name.rsplit(|&b| b == b'.').fold(0, |h, label| self.step(h, label))
+    }
+
+    fn url_key(&self, host: &[u8], path: &[u8]) -> u64 {
+        self.state.hash_one((URL_TAG, host, path))
+    }
+
+    fn path_key(&self, path: &[u8]) -> u64 {
+        self.state.hash_one((PATH_TAG, path))
+    }
+}
+
+/// Addresses of one family: exact table plus one table per network prefix length.
+struct AddressTable<K> {
+    exact: HashMap<K, u32, foldhash::fast::RandomState>,
+    /// (prefix length, table), longest first.
+    networks: Vec<(u8, HashMap<K, u32, foldhash::fast::RandomState>)>,
+}
+
+impl<K: std::hash::Hash + Eq + Copy> AddressTable<K> {
+    fn new() -> Self {
+        AddressTable { exact: HashMap::default(), networks: Vec::new() }
+    }
+
+    fn slot(&mut self, prefix_len: u8, full: u8) -> &mut HashMap<K, u32, foldhash::fast::RandomState> {
+        if prefix_len == full {
+            return &mut self.exact;
+        }
+        let pos = match self.networks.iter().position(|(len, _)| *len <= prefix_len) {
+            Some(p) if self.networks[p].0 == prefix_len => p,
+            Some(p) => {
+                self.networks.insert(p, (prefix_len, HashMap::default()));
+                p
+            }
+            None => {
+                self.networks.push((prefix_len, HashMap::default()));
+                self.networks.len() - 1
+            }
+        };
+        &mut self.networks[pos].1
+    }
+
+    fn len(&self) -> usize {
+        self.exact.len() + self.networks.iter().map(|(_, m)| m.len()).sum::<usize>()
+    }
+}
+
+/// Counts of loaded indicators by kind.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KindCounts {
+    /// Indexed by `Kind as usize`.
+    pub by_kind: [usize; 6],
+}
+
+impl KindCounts {
+    /// Total indicators.
+    pub fn total(&self) -> usize {
+        self.by_kind.iter().sum()
+    }
+    /// Count for one kind.
+    pub fn get(&self, kind: Kind) -> usize {
+        self.by_kind[kind as usize]
+    }
+}
+
+/// A hit on a name: the entry and where in the observed name the matching suffix starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NameHit {
+    /// Index of the entry (stable for the life of the set; see [`IndicatorSet::entry`]).
+    pub entry: u32,
+    /// Byte offset in the observed name where the indicator's suffix starts.
+    pub suffix_start: usize,
+}
+
+/// All indicators, as hashes. Build it with [`IndicatorSetBuilder`].
+pub struct IndicatorSet {
+    hasher: NameHasher,
+    names: HashKeyMap,
+    urls: HashKeyMap,
+    v4: AddressTable<u32>,
+    v6: AddressTable<u128>,
+    entries: Vec<Entry>,
+    sources: Vec<Source>,
+    counts: KindCounts,
+}
+
+impl IndicatorSet {
+    /// The entry behind a hit.
+    pub fn entry(&self, id: u32) -> &Entry {
+        &self.entries[id as usize]
+    }
+
+    /// The source of an entry.
+    pub fn source(&self, entry: &Entry) -> &Source {
+        &self.sources[entry.source as usize]
+    }
+
+    /// Indicators loaded, by kind.
+    pub fn counts(&self) -> &KindCounts {
+        &self.counts
+    }
+
+    /// True when no indicator was loaded.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Report every domain or hostname indicator that `name` (as seen on the wire: any case,
+    /// trailing dot allowed) falls under. One hash probe per label; no allocation.
+    #[inline]
+    pub fn match_name(&self, name: &[u8], mut on_hit: impl FnMut(NameHit)) {
+        if self.names.is_empty() {
+            return;
+        }
+        let name = name.strip_suffix(b".").unwrap_or(name);
+        if name.is_empty() || name.len() > MAX_NAME_LEN {
+            return;
+        }
+        let mut lower = [0u8; MAX_NAME_LEN];
+        let lower = &mut lower[..name.len()];
+        for (dst, src) in lower.iter_mut().zip(name) {
+            *dst = src.to_ascii_lowercase();
+        }
+        let mut hash = 0u64;
+        let mut end = lower.len();
+        loop {
+            let start = lower[..end].iter().rposition(|&b| b == b'.').map_or(0, |dot| dot + 1);
+            hash = self.hasher.step(hash, &lower[start..end]);
+            if let Some(&head) = self.names.get(&hash) {
+                self.walk(head, |id, e| {
+                    if e.kind == Kind::Domain || start == 0 {
+                        on_hit(NameHit { entry: id, suffix_start: start });
+                    }
+                });
+            }
+            if start == 0 {
+                break;
+            }
+            end = start - 1;
+        }
+    }
+
+    /// Report every address or network indicator that covers `addr` (the `port` is the flow's
+    /// port at that address, for `IP:port` indicators).
+    #[inline]
+    pub fn match_addr(&self, addr: IpAddr, port: u16, mut on_hit: impl FnMut(u32)) {
+        let mut check = |head: u32| {
+            self.walk(head, |id, e| {
+                if e.port == 0 || e.port == port {
+                    on_hit(id)
+                }
+            })
+        };
+        match addr {
+            IpAddr::V4(a) => {
+                let bits = u32::from(a);
+                if let Some(&head) = self.v4.exact.get(&bits) {
+                    check(head);
+                }
+                for (len, table) in &self.v4.networks {
+                    let masked = if *len == 0 { 0 } else { bits & (u32::MAX << (32 - *len as u32)) };
+                    if let Some(&head) = table.get(&masked) {
+                        check(head);
+                    }
+                }
+            }
+            IpAddr::V6(a) => {
+                let bits = u128::from(a);
+                if let Some(&head) = self.v6.exact.get(&bits) {
+                    check(head);
+                }
+                for (len, table) in &self.v6.networks {
+                    let masked = if *len == 0 { 0 } else { bits & (u128::MAX << (128 - *len as u32)) };
+                    if let Some(&head) = table.get(&masked) {
+                        check(head);
+                    }
+                }
+            }
+        }
+    }
+
+    /// True when the set holds any address or network indicator.
+    pub fn has_addresses(&self) -> bool {
+        self.v4.len() + self.v6.len() > 0
+    }
+
+    /// True when the set holds any URL or path indicator.
+    pub fn has_urls(&self) -> bool {
+        !self.urls.is_empty()
+    }
+
+    /// Report URL indicators for an HTTP request: host (any case) and request target path
+    /// (`/a/b?q`). Tries host+path, host+path-without-query, and the bare path forms.
+    pub fn match_url(&self, host: &[u8], path: &[u8], mut on_hit: impl FnMut(u32)) {
+        if self.urls.is_empty() || host.len() > MAX_NAME_LEN {
+            return;
+        }
+        let host = host.strip_suffix(b".").unwrap_or(host);
+        let mut lower = [0u8; MAX_NAME_LEN];
+        let lower = &mut lower[..host.len()];
+        for (dst, src) in lower.iter_mut().zip(host) {
+            *dst = src.to_ascii_lowercase();
+        }
+        let without_query = path.split(|&b| b == b'?').next().unwrap_or(path);
+        let mut seen_head = [NO_ENTRY; 4];
+        let keys = [
+            self.hasher.url_key(lower, path),
+            self.hasher.url_key(lower, without_query),
+            self.hasher.path_key(path),
+            self.hasher.path_key(without_query),
+        ];
+        for (i, key) in keys.iter().enumerate() {
+            if let Some(&head) = self.urls.get(key) {
+                if seen_head[..i].contains(&head) {
+                    continue;
+                }
+                seen_head[i] = head;
+                self.walk(head, |id, _| on_hit(id));
+            }
+        }
+    }
+
+    #[inline]
+    fn walk(&self, mut id: u32, mut f: impl FnMut(u32, &Entry)) {
+        while id != NO_ENTRY {
+            let e = &self.entries[id as usize];
+            f(id, e);
+            id = e.next;
+        }
+    }
+}
+
+/// Builds an [`IndicatorSet`] from normalised indicators.
+pub struct IndicatorSetBuilder {
+    set: IndicatorSet,
+}
+
+impl Default for IndicatorSetBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl IndicatorSetBuilder {
+    /// An empty builder with a fresh per-process hash seed.
+    pub fn new() -> Self {
+        IndicatorSetBuilder {
+            set: IndicatorSet {
+                hasher: NameHasher::new(),
+                names: HashKeyMap::default(),
+                urls: HashKeyMap::default(),
+                v4: AddressTable::new(),
+                v6: AddressTable::new(),
+                entries: Vec::new(),
+                sources: Vec::new(),
+                counts: KindCounts::default(),
+            },
+        }
+    }
+
+    /// Register a source; indicators added with the returned id carry it.
+    pub fn add_source(&mut self, source: Source) -> u32 {
+        if let Some(last) = self.set.sources.last() {
+            if *last == source {
+                return (self.set.sources.len() - 1) as u32;
+            }
+        }
+        self.set.sources.push(source);
+        (self.set.sources.len() - 1) as u32
+    }
+
+    /// Add one indicator. `exact_host` makes a name match only itself, not its subdomains.
+    /// An identical indicator from the same source is stored once; from another source both
+    /// are kept, so an alert can name every feed that lists it.
+    pub fn add(&mut self, indicator: &Indicator, source: u32, exact_host: bool) {
+        let set = &mut self.set;
+        let (kind, port, prefix_len) = match indicator {
+            Indicator::Domain(_) if exact_host => (Kind::Hostname, 0, 0),
+            Indicator::Domain(_) => (Kind::Domain, 0, 0),
+            Indicator::Address { addr, port } => {
+                (Kind::Address, port.unwrap_or(0), if addr.is_ipv4() { 32 } else { 128 })
+            }
+            Indicator::Network { prefix_len, .. } => (Kind::Network, 0, *prefix_len),
+            Indicator::Url { .. } => (Kind::Url, 0, 0),
+            Indicator::UrlPath(_) => (Kind::UrlPath, 0, 0),
+        };
+        let slot: &mut u32 = match indicator {
+            Indicator::Domain(name) => {
+                let key = set.hasher.name_key(name.as_bytes());
+                set.names.entry(key).or_insert(NO_ENTRY)
+            }
+            Indicator::Url { host, path } => {
+                let key = set.hasher.url_key(host.as_bytes(), path.as_bytes());
+                set.urls.entry(key).or_insert(NO_ENTRY)
+            }
+            Indicator::UrlPath(path) => {
+                let key = set.hasher.path_key(path.as_bytes());
+                set.urls.entry(key).or_insert(NO_ENTRY)
+            }
+            Indicator::Address { addr, .. } | Indicator::Network { addr, .. } => match addr {
+                IpAddr::V4(a) => set.v4.slot(prefix_len, 32).entry(u32::from(*a)).or_insert(NO_ENTRY),
+                IpAddr::V6(a) => set.v6.slot(prefix_len, 128).entry(u128::from(*a)).or_insert(NO_ENTRY),
+            },
+        };
+        let mut id = *slot;
+        while id != NO_ENTRY {
+            let e = &set.entries[id as usize];
+            if e.kind == kind && e.port == port && e.source == source {
+                return;
+            }
+            id = e.next;
+        }
+        let new_id = set.entries.len() as u32;
+        set.entries.push(Entry { source, next: *slot, port, kind, prefix_len });
+        *slot = new_id;
+        set.counts.by_kind[kind as usize] += 1;
+    }
+
+    /// Finish: the set, ready to share.
+    pub fn build(mut self) -> IndicatorSet {
+        self.set.names.shrink_to_fit();
+        self.set.urls.shrink_to_fit();
+        self.set.entries.shrink_to_fit();
+        self.set
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::intel::normalize::classify;
+
+    fn set_of(values: &[&str]) -> IndicatorSet {
+        let mut b = IndicatorSetBuilder::new();
+        let src = b.add_source(Source { feed: "t".into(), ..Default::default() });
+        for v in values {
+            b.add(&classify(v).unwrap(), src, false);
+        }
+        b.build()
+    }
+
+    fn name_hits(set: &IndicatorSet, name: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        set.match_name(name.as_bytes(), |h| out.push(name[h.suffix_start..].trim_end_matches('.').to_ascii_lowercase()));
+        out
+    }
+
+    #[test]
+    fn domain_matches_itself_and_subdomains_only() {
+        let set = set_of(&["evil.com", "lookup.ink"]);
+        assert_eq!(name_hits(&set, "evil.com"), ["evil.com"]);
+        assert_eq!(name_hits(&set, "A.B.Evil.COM."), ["evil.com"]);
+        assert!(name_hits(&set, "notevil.com").is_empty());
+        assert!(name_hits(&set, "evil.com.example").is_empty());
+        assert!(name_hits(&set, "com").is_empty());
+        assert!(name_hits(&set, "").is_empty());
+        assert!(name_hits(&set, "..").is_empty());
+    }
+
+    #[test]
+    fn nested_indicators_all_hit() {
+        let set = set_of(&["example.com", "a.example.com"]);
+        let mut hits = name_hits(&set, "x.a.example.com");
+        hits.sort();
+        assert_eq!(hits, ["a.example.com", "example.com"]);
+    }
+
+    #[test]
+    fn hostname_is_exact() {
+        let mut b = IndicatorSetBuilder::new();
+        let src = b.add_source(Source::default());
+        b.add(&classify("host.example").unwrap(), src, true);
+        let set = b.build();
+        assert_eq!(name_hits(&set, "HOST.example"), ["host.example"]);
+        assert!(name_hits(&set, "a.host.example").is_empty());
+    }
+
+    #[test]
+    fn addresses_networks_and_ports() {
+        let set = set_of(&["1.2.3.4", "10.0.0.0/8", "2001:db8::/32", "5.6.7.8:443"]);
+        let hits = |a: &str, p: u16| {
+            let mut n = 0;
+            set.match_addr(a.parse().unwrap(), p, |_| n += 1);
+            n
+        };
+        assert_eq!(hits("1.2.3.4", 1), 1);
+        assert_eq!(hits("10.200.1.1", 1), 1);
+        assert_eq!(hits("11.0.0.1", 1), 0);
+        assert_eq!(hits("2001:db8:1::5", 1), 1);
+        assert_eq!(hits("2001:db9::5", 1), 0);
+        assert_eq!(hits("5.6.7.8", 443), 1);
+        assert_eq!(hits("5.6.7.8", 80), 0);
+    }
+
+    #[test]
+    fn duplicates_keep_each_source_once() {
+        let mut b = IndicatorSetBuilder::new();
+        let a = b.add_source(Source { feed: "a".into(), ..Default::default() });
+        let c = b.add_source(Source { feed: "c".into(), ..Default::default() });
+        let ind = classify("evil.com").unwrap();
+        b.add(&ind, a, false);
+        b.add(&ind, a, false);
+        b.add(&ind, c, false);
+        let set = b.build();
+        assert_eq!(name_hits(&set, "evil.com").len(), 2);
+        assert_eq!(set.counts().get(Kind::Domain), 2);
+    }
+
+    #[test]
+    fn urls_and_paths() {
+        let set = set_of(&["evil.com/gate.php", "/hftqlbgtg.php"]);
+        let hits = |h: &str, p: &str| {
+            let mut n = 0;
+            set.match_url(h.as_bytes(), p.as_bytes(), |_| n += 1);
+            n
+        };
+        assert_eq!(hits("EVIL.com", "/gate.php?x=1"), 1);
+        assert_eq!(hits("other.org", "/hftqlbgtg.php"), 1);
+        assert_eq!(hits("evil.com", "/other.php"), 0);
+    }
+}
