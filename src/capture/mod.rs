@@ -1,1 +1,147 @@
+//! Packet sources: capture files (pcap, pcapng; one or many, directories, standard input)
+//! read with libpcap through the `pcap` crate.
+//!
+//! - [`resolve_inputs`] turns the `-r` arguments into a list of files before any work
+//!   starts: a missing or unreadable file, or one that is not a capture, is a usage error
+//!   (exit 2); inside a directory such files are skipped with a warning (exit 1 at the end).
+//! - [`read_file`] hands every packet of one file to a callback, with its time, link type and
+//!   captured bytes. A file cut off in the middle of a record (common for incident captures)
+//!   ends with [`ReadEnd::CutShort`]: everything before the cut was delivered.
+//!
+//! The callback receives libpcap's buffer: it must copy what it keeps.
 
+use std::io::Read;
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// One capture file to read.
+#[derive(Debug, Clone)]
+pub struct InputFile {
+    /// Path to open (`-` for standard input).
+    pub path: PathBuf,
+    /// Name for messages and `pcap_filename`.
+    pub name: Arc<str>,
+    /// Size in bytes, when known (for progress).
+    pub size: Option<u64>,
+}
+
+/// Inputs resolved from the command line.
+#[derive(Debug, Default)]
+pub struct Inputs {
+    /// Files to read, in order.
+    pub files: Vec<InputFile>,
+    /// Files skipped inside directories, with the reason (`path: reason`).
+    pub skipped: Vec<String>,
+}
+
+impl Inputs {
+    /// Total size of the inputs whose size is known.
+    pub fn total_bytes(&self) -> u64 {
+        self.files.iter().filter_map(|f| f.size).sum()
+    }
+}
+
+/// Magic numbers of capture files: pcap (µs and ns, both byte orders) and pcapng.
+const MAGICS: [[u8; 4]; 5] = [
+    [0xd4, 0xc3, 0xb2, 0xa1],
+    [0xa1, 0xb2, 0xc3, 0xd4],
+    [0x4d, 0x3c, 0xb2, 0xa1],
+    [0xa1, 0xb2, 0x3c, 0x4d],
+    [0x0a, 0x0d, 0x0d, 0x0a],
+];
+
+/// Resolve `-r` arguments. Errors are `path: reason`, for a usage error (exit 2).
+pub fn resolve_inputs(args: &[String]) -> Result<Inputs, String> {
+    let mut inputs = Inputs::default();
+    for arg in args {
+        if arg == "-" {
+            inputs.files.push(InputFile { path: PathBuf::from("-"), name: Arc::from("-"), size: None });
+            continue;
+        }
+        let path = Path::new(arg);
+        let meta = std::fs::metadata(path).map_err(|e| format!("{arg}: {}", crate::intel::io_reason(&e)))?;
+        if meta.is_dir() {
+            let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
+                .map_err(|e| format!("{arg}: {}", crate::intel::io_reason(&e)))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.is_file())
+                .collect();
+            entries.sort();
+            for entry in entries {
+                match check_capture_file(&entry) {
+                    Ok(size) => inputs.files.push(input_file(entry, size)),
+                    Err(reason) => inputs.skipped.push(format!("{}: {reason}", entry.display())),
+                }
+            }
+        } else {
+            let size = check_capture_file(path).map_err(|reason| format!("{arg}: {reason}"))?;
+            inputs.files.push(input_file(path.to_path_buf(), size));
+        }
+    }
+    Ok(inputs)
+}
+
+fn input_file(path: PathBuf, size: u64) -> InputFile {
+    let name = Arc::from(path.display().to_string());
+    InputFile { path, name, size: Some(size) }
+}
+
+/// Check that `path` can be read and starts like a capture file; returns its size.
+pub fn check_capture_file(path: &Path) -> Result<u64, String> {
+    let mut file = std::fs::File::open(path).map_err(|e| crate::intel::io_reason(&e))?;
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut magic = [0u8; 4];
+    match file.read_exact(&mut magic) {
+        Ok(()) if MAGICS.contains(&magic) => Ok(size),
+        Ok(()) => Err("not a pcap or pcapng capture file".into()),
+        Err(_) => Err("too short to be a capture file".into()),
+    }
+}
+
+/// How reading a file ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadEnd {
+    /// Every packet was read.
+    Complete,
+    /// The file ends inside a record or is damaged there; packets before were delivered.
+    CutShort(String),
+    /// The callback asked to stop.
+    Stopped,
+}
+
+/// One packet as read.
+#[derive(Debug, Clone, Copy)]
+pub struct RawPacket<'a> {
+    /// Microseconds since the epoch.
+    pub ts_us: i64,
+    /// Link type of the file (or of the pcapng interface).
+    pub linktype: i32,
+    /// Captured bytes.
+    pub data: &'a [u8],
+    /// Bytes on the wire (may exceed `data.len()` when the snap length cut the packet).
+    pub wire_len: u32,
+}
+
+/// Read every packet of `input`, optionally through a BPF filter.
+pub fn read_file(input: &InputFile, bpf: Option<&str>, mut on_packet: impl FnMut(RawPacket<'_>) -> ControlFlow<()>) -> Result<ReadEnd, String> {
+    let mut cap = pcap::Capture::from_file(&input.path).map_err(|e| format!("{}: {}", input.name, e))?;
+    if let Some(expr) = bpf {
+        cap.filter(expr, true).map_err(|e| format!("--bpf {expr:?}: {e}"))?;
+    }
+    let linktype = cap.get_datalink().0;
+    loop {
+        match cap.next_packet() {
+            Ok(packet) => {
+                let h = packet.header;
+                let ts_us = h.ts.tv_sec as i64 * 1_000_000 + h.ts.tv_usec as i64;
+                let raw = RawPacket { ts_us, linktype, data: packet.data, wire_len: h.len };
+                if on_packet(raw).is_break() {
+                    return Ok(ReadEnd::Stopped);
+                }
+            }
+            Err(pcap::Error::NoMorePackets) => return Ok(ReadEnd::Complete),
+            Err(e) => return Ok(ReadEnd::CutShort(e.to_string())),
+        }
+    }
+}

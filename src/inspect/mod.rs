@@ -108,6 +108,11 @@ impl Inspector {
         std::mem::take(&mut self.emit.out_lines)
     }
 
+    /// Alerts written so far.
+    pub fn alerts_written(&self) -> u64 {
+        self.emit.stats.alerts
+    }
+
     /// Counters so far.
     pub fn stats(&self) -> WorkerStats {
         let mut s = self.emit.stats.clone();

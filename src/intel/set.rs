@@ -69,8 +69,18 @@ pub struct Source {
     pub campaign: Option<String>,
     /// Reference URLs the feed gives for the block.
     pub references: Vec<String>,
-    /// Tags (aliases, malware families).
+    /// Tags (aliases, malware families, labels).
     pub tags: Vec<String>,
+    /// Description (event info, indicator name, comment).
+    pub description: Option<String>,
+    /// Confidence 0..=100, when the feed gives one.
+    pub confidence: Option<u8>,
+    /// Start of validity, microseconds since the epoch.
+    pub valid_from_us: Option<i64>,
+    /// End of validity, microseconds since the epoch: past it the indicator does not alert.
+    pub valid_until_us: Option<i64>,
+    /// Opaque id of the indicator in its feed (STIX id, MISP uuid, sealed-feed id).
+    pub id: Option<String>,
 }
 
 /// One indicator as stored: 12 bytes.

@@ -1,1 +1,226 @@
+//! Threads and channels: one capture thread → N workers → one writer.
+//!
+//! ```text
+//!  capture (this thread)          workers (N threads)              writer (1 thread)
+//!  read packet, flow hash  ──►    Inspector::packet per packet ──► EVE lines to the sink
+//!  batch[h % N], send full        send output per batch            flush ≤ every 100 ms
+//!  ◄── emptied batches come back for reuse
+//! ```
+//! - Every channel is bounded. File input *blocks* when a worker's queue is full: no packet
+//!   is ever dropped when reading files.
+//! - The flow hash is symmetric ([`FlowKey::dispatch_hash`]), so both directions of a flow go
+//!   to the same worker, which owns that flow's state alone: no lock on the packet path.
+//! - Batches are recycled: `N × (QUEUE_DEPTH + 2)` of them exist for the whole run.
+//! - Shutdown by ownership: when input ends the capture thread drops its senders; each worker
+//!   drains its queue, writes what its flows still hold, sends its last lines and ends; the
+//!   writer ends when every worker has, after a final flush. Nothing found is lost.
 
+pub mod batch;
+
+use std::ops::ControlFlow;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
+
+use crate::capture::{self, Inputs, ReadEnd};
+use crate::decode;
+use crate::eve::sink::Sink;
+use crate::flow::FlowKey;
+use crate::inspect::{Inspector, NameEvents, PacketRef, WorkerStats};
+use crate::intel::IndicatorSet;
+use batch::Batch;
+
+/// Batches queued per worker.
+pub const QUEUE_DEPTH: usize = 8;
+/// Longest time an alert waits in the writer before it is flushed to the sink.
+pub const FLUSH_INTERVAL: Duration = Duration::from_millis(100);
+
+/// What a run needs.
+pub struct RunConfig {
+    /// Capture files.
+    pub inputs: Inputs,
+    /// Indicators.
+    pub set: Arc<IndicatorSet>,
+    /// Name events to write.
+    pub events: NameEvents,
+    /// Worker threads (at least 1).
+    pub workers: usize,
+    /// Capture filter.
+    pub bpf: Option<String>,
+    /// Called by the capture thread after each file and every few thousand packets.
+    pub progress: Option<Box<dyn FnMut(Progress) + Send>>,
+}
+
+/// Progress of a run, for a progress bar.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    /// Bytes of input read (file sizes as libpcap consumes them).
+    pub bytes_read: u64,
+    /// Packets read.
+    pub packets: u64,
+    /// Alerts written so far.
+    pub alerts: u64,
+}
+
+/// What a run did.
+#[derive(Debug, Default)]
+pub struct RunReport {
+    /// Merged worker counters.
+    pub stats: WorkerStats,
+    /// Wall time.
+    pub elapsed: Duration,
+    /// Files that ended inside a record (`path: reason`).
+    pub cut_short: Vec<String>,
+    /// Files that could not be read at all (`path: reason`).
+    pub failed: Vec<String>,
+    /// EVE lines written.
+    pub lines_written: u64,
+    /// Error writing the output, if any.
+    pub write_error: Option<String>,
+}
+
+/// Size of a pcap record header: progress counts it as read.
+const RECORD_HEADER: u64 = 16;
+
+/// Run the pipeline over file inputs, writing to `sink`.
+pub fn run_files(mut config: RunConfig, sink: Sink) -> RunReport {
+    let started = Instant::now();
+    let n = config.workers.max(1);
+    let files: Arc<Vec<Arc<str>>> = Arc::new(config.inputs.files.iter().map(|f| f.name.clone()).collect());
+    let alerts = Arc::new(AtomicU64::new(0));
+    let (recycle_tx, recycle_rx) = bounded::<Batch>(n * (QUEUE_DEPTH + 2));
+    for _ in 0..n * (QUEUE_DEPTH + 2) {
+        let _ = recycle_tx.send(Batch::default());
+    }
+    let (out_tx, out_rx) = bounded::<(Vec<u8>, u64)>(n * 4);
+    let mut report = RunReport::default();
+
+    std::thread::scope(|scope| {
+        let writer = scope.spawn(move || write_loop(sink, out_rx));
+        let mut queues = Vec::with_capacity(n);
+        let mut workers = Vec::with_capacity(n);
+        for _ in 0..n {
+            let (tx, rx) = bounded::<Batch>(QUEUE_DEPTH);
+            queues.push(tx);
+            let inspector = Inspector::new(Arc::clone(&config.set), config.events);
+            let (recycle, out, files, alerts) = (recycle_tx.clone(), out_tx.clone(), Arc::clone(&files), Arc::clone(&alerts));
+            workers.push(scope.spawn(move || work_loop(inspector, rx, recycle, out, files, alerts)));
+        }
+        drop(out_tx);
+
+        // The capture thread.
+        let mut current: Vec<Batch> = (0..n).map(|_| recycle_rx.recv().unwrap_or_default()).collect();
+        let mut bytes_read = 0u64;
+        let mut packets = 0u64;
+        for (index, input) in config.inputs.files.iter().enumerate() {
+            let end = capture::read_file(input, config.bpf.as_deref(), |raw| {
+                let worker = match decode::decode(raw.linktype, raw.data) {
+                    Ok(p) => (FlowKey::of(&p).0.dispatch_hash() % n as u64) as usize,
+                    Err(_) => (packets % n as u64) as usize,
+                };
+                if current[worker].is_full_for(raw.data.len()) {
+                    let fresh = recycle_rx.recv().unwrap_or_default();
+                    let full = std::mem::replace(&mut current[worker], fresh);
+                    if queues[worker].send(full).is_err() {
+                        return ControlFlow::Break(());
+                    }
+                }
+                current[worker].push(raw.ts_us, raw.linktype, index as u32, raw.data);
+                packets += 1;
+                bytes_read += raw.data.len() as u64 + RECORD_HEADER;
+                if packets % 4096 == 0 {
+                    if let Some(progress) = config.progress.as_mut() {
+                        progress(Progress { bytes_read, packets, alerts: alerts.load(Ordering::Relaxed) });
+                    }
+                }
+                ControlFlow::Continue(())
+            });
+            match end {
+                Ok(ReadEnd::Complete) | Ok(ReadEnd::Stopped) => {}
+                Ok(ReadEnd::CutShort(reason)) => report.cut_short.push(format!("{}: {reason}", input.name)),
+                Err(e) => report.failed.push(e),
+            }
+            let whole_files: u64 = config.inputs.files[..=index].iter().filter_map(|f| f.size).sum();
+            bytes_read = bytes_read.max(whole_files);
+            if let Some(progress) = config.progress.as_mut() {
+                progress(Progress { bytes_read, packets, alerts: alerts.load(Ordering::Relaxed) });
+            }
+        }
+        for (worker, batch) in current.into_iter().enumerate() {
+            if !batch.is_empty() {
+                let _ = queues[worker].send(batch);
+            }
+        }
+        drop(queues);
+        for w in workers {
+            if let Ok(stats) = w.join() {
+                report.stats.merge(&stats);
+            }
+        }
+        match writer.join() {
+            Ok(Ok(lines)) => report.lines_written = lines,
+            Ok(Err(e)) => report.write_error = Some(e.to_string()),
+            Err(_) => report.write_error = Some("writer thread failed".into()),
+        }
+    });
+    report.elapsed = started.elapsed();
+    report
+}
+
+fn work_loop(
+    mut inspector: Inspector,
+    rx: Receiver<Batch>,
+    recycle: Sender<Batch>,
+    out: Sender<(Vec<u8>, u64)>,
+    files: Arc<Vec<Arc<str>>>,
+    alerts: Arc<AtomicU64>,
+) -> WorkerStats {
+    let mut alerts_reported = 0;
+    for mut batch in rx {
+        for p in &batch.packets {
+            let file = files.get(p.file as usize);
+            inspector.packet(PacketRef { ts_us: p.ts_us, linktype: p.linktype, data: batch.bytes(p), file });
+        }
+        batch.clear();
+        let _ = recycle.try_send(batch);
+        send_output(&mut inspector, &out);
+        let now = inspector.alerts_written();
+        alerts.fetch_add(now - alerts_reported, Ordering::Relaxed);
+        alerts_reported = now;
+    }
+    inspector.finish();
+    send_output(&mut inspector, &out);
+    inspector.stats()
+}
+
+fn send_output(inspector: &mut Inspector, out: &Sender<(Vec<u8>, u64)>) {
+    let mut lines = Vec::new();
+    let count = inspector.take_output(&mut lines);
+    if count > 0 {
+        let _ = out.send((lines, count));
+    }
+}
+
+fn write_loop(mut sink: Sink, rx: Receiver<(Vec<u8>, u64)>) -> std::io::Result<u64> {
+    let mut dirty = false;
+    let mut last_flush = Instant::now();
+    loop {
+        match rx.recv_timeout(FLUSH_INTERVAL) {
+            Ok((lines, count)) => {
+                sink.write_lines(&lines, count)?;
+                dirty = true;
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        if dirty && last_flush.elapsed() >= FLUSH_INTERVAL {
+            sink.flush()?;
+            dirty = false;
+            last_flush = Instant::now();
+        }
+    }
+    sink.flush()?;
+    Ok(sink.lines)
+}

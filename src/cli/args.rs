@@ -1,0 +1,80 @@
+//! The command line as the user typed it (clap). Validation beyond syntax, and building the
+//! working objects, happen in [`super::run`].
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Finds command-and-control contacts in traffic: DNS names, TLS SNI, HTTP hosts and flow
+/// addresses matched against indicator feeds; alerts as Suricata EVE JSON.
+#[derive(Debug, Parser)]
+#[command(name = "ioc-sensor", version, args_conflicts_with_subcommands = true, after_help = EXAMPLES)]
+pub struct Args {
+    /// Subcommands for feeds.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// Read packets from a capture file (pcap or pcapng), a directory of them (name order),
+    /// or `-` for standard input. Repeatable.
+    #[arg(short = 'r', long = "read", value_name = "PCAP|DIR|-")]
+    pub read: Vec<String>,
+
+    /// Capture live from an interface. Repeatable.
+    #[arg(short = 'i', long = "interface", value_name = "IFACE")]
+    pub interface: Vec<String>,
+
+    /// Indicator feed file or directory. Repeatable. Default: the feeds shipped with the
+    /// sensor (compiled in).
+    #[arg(short = 'f', long = "feed", value_name = "FEED|DIR")]
+    pub feeds: Vec<PathBuf>,
+
+    /// Where EVE JSON lines go: a file (appended to) or `-` for standard output.
+    #[arg(short = 'o', long = "output", value_name = "EVE|-", default_value = "-")]
+    pub output: String,
+
+    /// Record types to write, comma-separated: alert,dns,tls,http (alert is always on).
+    #[arg(long = "events", value_name = "LIST", value_delimiter = ',')]
+    pub events: Vec<String>,
+
+    /// Worker threads. Default: the number of CPUs.
+    #[arg(long = "workers", value_name = "N")]
+    pub workers: Option<usize>,
+
+    /// Capture filter in libpcap syntax, applied to files too.
+    #[arg(long = "bpf", value_name = "EXPR")]
+    pub bpf: Option<String>,
+
+    /// No progress bar and no summary on stderr.
+    #[arg(short = 'q', long = "quiet")]
+    pub quiet: bool,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Work with indicator feeds.
+    Feeds {
+        /// What to do.
+        #[command(subcommand)]
+        action: FeedsAction,
+    },
+}
+
+/// `feeds` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum FeedsAction {
+    /// Load feeds exactly as the sensor would and report what they hold and every bad line.
+    Check {
+        /// Feed files or directories.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+}
+
+const EXAMPLES: &str = "Examples:
+  ioc-sensor -r incident.pcap                       shipped feeds, alerts to stdout
+  ioc-sensor -r day1/ -r day2.pcapng -f feeds/ -o alerts.json
+  ioc-sensor -r capture.pcap --events dns,tls,http | jq 'select(.event_type==\"alert\")'
+  ioc-sensor feeds check my-feeds/
+
+Exit status: 0 done, 1 runtime failure (some input could not be read), 2 bad usage or configuration.";
