@@ -56,11 +56,16 @@ pub fn resolve_inputs(args: &[String]) -> Result<Inputs, String> {
     let mut inputs = Inputs::default();
     for arg in args {
         if arg == "-" {
-            inputs.files.push(InputFile { path: PathBuf::from("-"), name: Arc::from("-"), size: None });
+            inputs.files.push(InputFile {
+                path: PathBuf::from("-"),
+                name: Arc::from("-"),
+                size: None,
+            });
             continue;
         }
         let path = Path::new(arg);
-        let meta = std::fs::metadata(path).map_err(|e| format!("{arg}: {}", crate::intel::io_reason(&e)))?;
+        let meta = std::fs::metadata(path)
+            .map_err(|e| format!("{arg}: {}", crate::intel::io_reason(&e)))?;
         if meta.is_dir() {
             let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
                 .map_err(|e| format!("{arg}: {}", crate::intel::io_reason(&e)))?
@@ -71,7 +76,10 @@ pub fn resolve_inputs(args: &[String]) -> Result<Inputs, String> {
             for entry in entries {
                 match check_capture_file(&entry) {
                     Ok(size) => inputs.files.push(input_file(entry, size)),
-                    Err(reason) => inputs.skipped.push(format!("{}: {reason}", entry.display())),
+                    Err(reason) if named_like_capture(&entry) => inputs
+                        .skipped
+                        .push(format!("{}: {reason}", entry.display())),
+                    Err(_) => {} // README, notes, JSON next to the captures: not ours
                 }
             }
         } else {
@@ -82,9 +90,23 @@ pub fn resolve_inputs(args: &[String]) -> Result<Inputs, String> {
     Ok(inputs)
 }
 
+/// Extensions of capture files, and names without one: such a file that is not a capture is
+/// reported; other files in a directory are passed over quietly.
+fn named_like_capture(path: &Path) -> bool {
+    match path.extension().and_then(|e| e.to_str()) {
+        None => true,
+        Some(ext) => ["pcap", "pcapng", "cap", "dmp", "dump", "trace"]
+            .contains(&ext.to_ascii_lowercase().as_str()),
+    }
+}
+
 fn input_file(path: PathBuf, size: u64) -> InputFile {
     let name = Arc::from(path.display().to_string());
-    InputFile { path, name, size: Some(size) }
+    InputFile {
+        path,
+        name,
+        size: Some(size),
+    }
 }
 
 /// Check that `path` can be read and starts like a capture file; returns its size.
@@ -124,18 +146,31 @@ pub struct RawPacket<'a> {
 }
 
 /// Read every packet of `input`, optionally through a BPF filter.
-pub fn read_file(input: &InputFile, bpf: Option<&str>, mut on_packet: impl FnMut(RawPacket<'_>) -> ControlFlow<()>) -> Result<ReadEnd, String> {
-    let mut cap = pcap::Capture::from_file(&input.path).map_err(|e| format!("{}: {}", input.name, e))?;
+pub fn read_file(
+    input: &InputFile,
+    bpf: Option<&str>,
+    mut on_packet: impl FnMut(RawPacket<'_>) -> ControlFlow<()>,
+) -> Result<ReadEnd, String> {
+    let mut cap =
+        pcap::Capture::from_file(&input.path).map_err(|e| format!("{}: {}", input.name, e))?;
     if let Some(expr) = bpf {
-        cap.filter(expr, true).map_err(|e| format!("--bpf {expr:?}: {e}"))?;
+        cap.filter(expr, true)
+            .map_err(|e| format!("--bpf {expr:?}: {e}"))?;
     }
     let linktype = cap.get_datalink().0;
     loop {
         match cap.next_packet() {
             Ok(packet) => {
                 let h = packet.header;
-                let ts_us = h.ts.tv_sec as i64 * 1_000_000 + h.ts.tv_usec as i64;
-                let raw = RawPacket { ts_us, linktype, data: packet.data, wire_len: h.len };
+                // time_t and suseconds_t are i64 on the 64-bit targets we build for, i32 on some others.
+                #[allow(clippy::useless_conversion)]
+                let ts_us = i64::from(h.ts.tv_sec) * 1_000_000 + i64::from(h.ts.tv_usec);
+                let raw = RawPacket {
+                    ts_us,
+                    linktype,
+                    data: packet.data,
+                    wire_len: h.len,
+                };
                 if on_packet(raw).is_break() {
                     return Ok(ReadEnd::Stopped);
                 }

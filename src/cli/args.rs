@@ -29,7 +29,12 @@ pub struct Args {
     pub feeds: Vec<PathBuf>,
 
     /// Where EVE JSON lines go: a file (appended to) or `-` for standard output.
-    #[arg(short = 'o', long = "output", value_name = "EVE|-", default_value = "-")]
+    #[arg(
+        short = 'o',
+        long = "output",
+        value_name = "EVE|-",
+        default_value = "-"
+    )]
     pub output: String,
 
     /// Record types to write, comma-separated: alert,dns,tls,http (alert is always on).

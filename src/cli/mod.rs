@@ -48,20 +48,30 @@ pub fn main() -> ExitCode {
 pub struct Usage(pub String);
 
 fn run(args: Args) -> Result<u8, Usage> {
-    if let Some(Command::Feeds { action: FeedsAction::Check { paths } }) = args.command {
+    if let Some(Command::Feeds {
+        action: FeedsAction::Check { paths },
+    }) = args.command
+    {
         return feeds_check(&paths);
     }
     if !args.interface.is_empty() {
-        return Err(Usage("-i: live capture is not available in this build yet; read capture files with -r".into()));
+        return Err(Usage(
+            "-i: live capture is not available in this build yet; read capture files with -r"
+                .into(),
+        ));
     }
     if args.read.is_empty() {
-        return Err(Usage("nothing to read: give a capture with -r FILE|DIR|- (see --help)".into()));
+        return Err(Usage(
+            "nothing to read: give a capture with -r FILE|DIR|- (see --help)".into(),
+        ));
     }
     let events = parse_events(&args.events)?;
     let workers = match args.workers {
         Some(0) => return Err(Usage("--workers: must be at least 1".into())),
         Some(n) => n,
-        None => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        None => std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
     };
     let loaded = load_feeds(&args.feeds)?;
     let inputs = capture::resolve_inputs(&args.read).map_err(Usage)?;
@@ -69,16 +79,25 @@ fn run(args: Args) -> Result<u8, Usage> {
         complain(format!("{skipped} (skipped)"));
     }
     let dest = Destination::parse(&args.output);
-    let sink = Sink::open(&dest).map_err(|e| Usage(format!("{}: {}", args.output, intel::io_reason(&e))))?;
+    let sink = Sink::open(&dest)
+        .map_err(|e| Usage(format!("{}: {}", args.output, intel::io_reason(&e))))?;
 
     let show_progress = !args.quiet && std::io::stderr().is_terminal();
     let bar = show_progress.then(|| summary::progress_bar(inputs.total_bytes()));
     let progress = bar.clone().map(|bar| {
-        Box::new(move |p: pipeline::Progress| summary::update_progress(&bar, p)) as Box<dyn FnMut(pipeline::Progress) + Send>
+        Box::new(move |p: pipeline::Progress| summary::update_progress(&bar, p))
+            as Box<dyn FnMut(pipeline::Progress) + Send>
     });
     let skipped_inputs = inputs.skipped.len();
     let files = inputs.files.len();
-    let config = RunConfig { inputs, set: Arc::new(loaded.set), events, workers, bpf: args.bpf.clone(), progress };
+    let config = RunConfig {
+        inputs,
+        set: Arc::new(loaded.set),
+        events,
+        workers,
+        bpf: args.bpf.clone(),
+        progress,
+    };
     if let Some(expr) = &args.bpf {
         check_bpf(expr)?;
     }
@@ -87,7 +106,9 @@ fn run(args: Args) -> Result<u8, Usage> {
         bar.finish_and_clear();
     }
     for cut in &report.cut_short {
-        complain(format!("{cut}: capture file cut short; every packet before the cut was processed"));
+        complain(format!(
+            "{cut}: capture file cut short; every packet before the cut was processed"
+        ));
     }
     for failed in &report.failed {
         complain(failed);
@@ -110,15 +131,22 @@ fn parse_events(list: &[String]) -> Result<NameEvents, Usage> {
             "dns" => events.dns = true,
             "tls" => events.tls = true,
             "http" => events.http = true,
-            other => return Err(Usage(format!("--events: unknown record type {other:?}; choose from alert,dns,tls,http"))),
+            other => {
+                return Err(Usage(format!(
+                    "--events: unknown record type {other:?}; choose from alert,dns,tls,http"
+                )))
+            }
         }
     }
     Ok(events)
 }
 
 fn check_bpf(expr: &str) -> Result<(), Usage> {
-    let dead = pcap::Capture::dead(pcap::Linktype::ETHERNET).map_err(|e| Usage(format!("--bpf: {e}")))?;
-    dead.compile(expr, true).map(|_| ()).map_err(|e| Usage(format!("--bpf {expr:?}: {e}")))
+    let dead =
+        pcap::Capture::dead(pcap::Linktype::ETHERNET).map_err(|e| Usage(format!("--bpf: {e}")))?;
+    dead.compile(expr, true)
+        .map(|_| ())
+        .map_err(|e| Usage(format!("--bpf {expr:?}: {e}")))
 }
 
 /// Load `-f` feeds (or the shipped ones), reporting every bad line.
@@ -146,11 +174,26 @@ fn feeds_check(paths: &[std::path::PathBuf]) -> Result<u8, Usage> {
         println!("{e}");
     }
     let counts = loaded.set.counts();
-    println!("{} file(s): {}", loaded.files.len(), loaded.files.join(", "));
-    for kind in [Kind::Domain, Kind::Hostname, Kind::Address, Kind::Network, Kind::Url, Kind::UrlPath] {
+    println!(
+        "{} file(s): {}",
+        loaded.files.len(),
+        loaded.files.join(", ")
+    );
+    for kind in [
+        Kind::Domain,
+        Kind::Hostname,
+        Kind::Address,
+        Kind::Network,
+        Kind::Url,
+        Kind::UrlPath,
+    ] {
         println!("  {:<10} {}", kind.as_str(), counts.get(kind));
     }
     println!("  {:<10} {}", "total", counts.total());
     println!("  {:<10} {}", "bad lines", loaded.errors.len());
-    Ok(if loaded.errors.is_empty() { 0 } else { EXIT_FAILURE })
+    Ok(if loaded.errors.is_empty() {
+        0
+    } else {
+        EXIT_FAILURE
+    })
 }

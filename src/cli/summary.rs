@@ -8,7 +8,8 @@ use crate::pipeline::{Progress, RunReport};
 
 /// A progress bar over `total` input bytes.
 pub fn progress_bar(total: u64) -> ProgressBar {
-    let bar = ProgressBar::with_draw_target(Some(total.max(1)), ProgressDrawTarget::stderr_with_hz(4));
+    let bar =
+        ProgressBar::with_draw_target(Some(total.max(1)), ProgressDrawTarget::stderr_with_hz(4));
     let style = ProgressStyle::with_template("{bar:30} {bytes}/{total_bytes} {msg} ETA {eta}")
         .unwrap_or_else(|_| ProgressStyle::default_bar());
     bar.set_style(style);
@@ -19,7 +20,11 @@ pub fn progress_bar(total: u64) -> ProgressBar {
 pub fn update_progress(bar: &ProgressBar, p: Progress) {
     bar.set_position(p.bytes_read);
     let secs = bar.elapsed().as_secs_f64().max(1e-3);
-    bar.set_message(format!("{:.0} pkt/s, {} alerts", p.packets as f64 / secs, p.alerts));
+    bar.set_message(format!(
+        "{:.0} pkt/s, {} alerts",
+        p.packets as f64 / secs,
+        p.alerts
+    ));
 }
 
 /// The end-of-run summary.
@@ -41,11 +46,19 @@ pub fn render(report: &RunReport, files: usize) -> String {
         "  flows {}, dns queries {}, dns answers {}, tls sni {} (ech {}), http requests {}",
         s.flows, s.dns_queries, s.dns_answers, s.tls_sni, s.tls_ech, s.http_requests
     );
-    let _ = writeln!(out, "  alerts {} ({} EVE lines written)", s.alerts, report.lines_written);
+    let _ = writeln!(
+        out,
+        "  alerts {} ({} EVE lines written)",
+        s.alerts, report.lines_written
+    );
     for (indicator, n) in &s.alerts_by_indicator {
         let _ = writeln!(out, "    {n:>6}  {indicator}");
     }
-    let mut skipped: Vec<String> = s.skipped.nonzero().map(|(r, n)| format!("{} {n}", r.as_str())).collect();
+    let mut skipped: Vec<String> = s
+        .skipped
+        .nonzero()
+        .map(|(r, n)| format!("{} {n}", r.as_str()))
+        .collect();
     if s.dns_malformed > 0 {
         skipped.push(format!("malformed DNS {}", s.dns_malformed));
     }

@@ -62,7 +62,14 @@ pub struct NetworkLayer<'a> {
 /// Find the network layer of `frame` captured with link type `linktype`.
 pub fn network_layer(linktype: i32, frame: &[u8]) -> Result<NetworkLayer<'_>, Skip> {
     use linktype::*;
-    let raw = |bytes| Ok(NetworkLayer { ether_type: 0, bytes, vlans: [0; 2], vlan_count: 0 });
+    let raw = |bytes| {
+        Ok(NetworkLayer {
+            ether_type: 0,
+            bytes,
+            vlans: [0; 2],
+            vlan_count: 0,
+        })
+    };
     match linktype {
         ETHERNET => {
             if frame.len() < 14 {
@@ -91,7 +98,9 @@ pub fn network_layer(linktype: i32, frame: &[u8]) -> Result<NetworkLayer<'_>, Sk
             }
             after_ether_type(be16(frame, 0), &frame[20..])
         }
-        NFLOG => nflog_payload(frame).map(raw).unwrap_or(Err(Skip::TruncatedLinkHeader)),
+        NFLOG => nflog_payload(frame)
+            .map(raw)
+            .unwrap_or(Err(Skip::TruncatedLinkHeader)),
         _ => Err(Skip::UnsupportedLinkType),
     }
 }
@@ -100,7 +109,10 @@ fn after_ether_type(mut ether_type: u16, mut rest: &[u8]) -> Result<NetworkLayer
     let mut vlans = [0u16; 2];
     let mut vlan_count = 0u8;
     let mut tags = 0;
-    while matches!(ether_type, ETHERTYPE_VLAN | ETHERTYPE_QINQ | ETHERTYPE_QINQ_OLD) {
+    while matches!(
+        ether_type,
+        ETHERTYPE_VLAN | ETHERTYPE_QINQ | ETHERTYPE_QINQ_OLD
+    ) {
         tags += 1;
         if tags > MAX_VLAN_TAGS {
             return Err(Skip::TooManyVlanTags);
@@ -116,7 +128,12 @@ fn after_ether_type(mut ether_type: u16, mut rest: &[u8]) -> Result<NetworkLayer
         rest = &rest[4..];
     }
     match ether_type {
-        ETHERTYPE_IPV4 | ETHERTYPE_IPV6 => Ok(NetworkLayer { ether_type, bytes: rest, vlans, vlan_count }),
+        ETHERTYPE_IPV4 | ETHERTYPE_IPV6 => Ok(NetworkLayer {
+            ether_type,
+            bytes: rest,
+            vlans,
+            vlan_count,
+        }),
         _ => Err(Skip::NotIp),
     }
 }
@@ -153,7 +170,9 @@ mod tests {
     #[test]
     fn qinq_tags_are_walked_and_kept() {
         let mut f = vec![0u8; 12];
-        f.extend_from_slice(&[0x88, 0xA8, 0x00, 0x64, 0x81, 0x00, 0x00, 0xC8, 0x08, 0x00, 0x45]);
+        f.extend_from_slice(&[
+            0x88, 0xA8, 0x00, 0x64, 0x81, 0x00, 0x00, 0xC8, 0x08, 0x00, 0x45,
+        ]);
         let n = network_layer(linktype::ETHERNET, &f).ok().unwrap();
         assert_eq!(n.ether_type, ETHERTYPE_IPV4);
         assert_eq!(&n.vlans[..n.vlan_count as usize], &[100, 200]);
@@ -162,18 +181,36 @@ mod tests {
 
     #[test]
     fn short_and_unknown_frames_are_reasons_not_panics() {
-        assert_eq!(network_layer(linktype::ETHERNET, &[0; 13]).err(), Some(Skip::TruncatedLinkHeader));
-        assert_eq!(network_layer(linktype::LINUX_SLL, &[0; 15]).err(), Some(Skip::TruncatedLinkHeader));
-        assert_eq!(network_layer(linktype::LINUX_SLL2, &[0; 19]).err(), Some(Skip::TruncatedLinkHeader));
-        assert_eq!(network_layer(9999, &[0; 40]).err(), Some(Skip::UnsupportedLinkType));
+        assert_eq!(
+            network_layer(linktype::ETHERNET, &[0; 13]).err(),
+            Some(Skip::TruncatedLinkHeader)
+        );
+        assert_eq!(
+            network_layer(linktype::LINUX_SLL, &[0; 15]).err(),
+            Some(Skip::TruncatedLinkHeader)
+        );
+        assert_eq!(
+            network_layer(linktype::LINUX_SLL2, &[0; 19]).err(),
+            Some(Skip::TruncatedLinkHeader)
+        );
+        assert_eq!(
+            network_layer(9999, &[0; 40]).err(),
+            Some(Skip::UnsupportedLinkType)
+        );
         let mut arp = vec![0u8; 12];
         arp.extend_from_slice(&[0x08, 0x06]);
-        assert_eq!(network_layer(linktype::ETHERNET, &arp).err(), Some(Skip::NotIp));
+        assert_eq!(
+            network_layer(linktype::ETHERNET, &arp).err(),
+            Some(Skip::NotIp)
+        );
         let mut deep = vec![0u8; 12];
         for _ in 0..=MAX_VLAN_TAGS {
             deep.extend_from_slice(&[0x81, 0x00, 0, 1]);
         }
-        assert_eq!(network_layer(linktype::ETHERNET, &deep).err(), Some(Skip::TooManyVlanTags));
+        assert_eq!(
+            network_layer(linktype::ETHERNET, &deep).err(),
+            Some(Skip::TooManyVlanTags)
+        );
     }
 
     #[test]
@@ -181,7 +218,10 @@ mod tests {
         let mut f = vec![2, 0, 0, 0];
         f.extend_from_slice(&[8, 0, 1, 0, 0, 0, 0, 0]); // some TLV, padded
         f.extend_from_slice(&[6, 0, 9, 0, 0x45, 0x00]);
-        assert_eq!(network_layer(linktype::NFLOG, &f).ok().unwrap().bytes, &[0x45, 0x00]);
+        assert_eq!(
+            network_layer(linktype::NFLOG, &f).ok().unwrap().bytes,
+            &[0x45, 0x00]
+        );
         assert!(network_layer(linktype::NFLOG, &[2, 0, 0, 0, 200, 0, 9, 0]).is_err());
     }
 }

@@ -81,7 +81,11 @@ impl SkipCounts {
     }
     /// (reason, count) for every reason with a non-zero count.
     pub fn nonzero(&self) -> impl Iterator<Item = (Skip, u64)> + '_ {
-        Skip::ALL.iter().zip(self.0).filter(|(_, n)| *n > 0).map(|(s, n)| (*s, n))
+        Skip::ALL
+            .iter()
+            .zip(self.0)
+            .filter(|(_, n)| *n > 0)
+            .map(|(s, n)| (*s, n))
     }
 }
 
@@ -168,13 +172,19 @@ pub fn decode(linktype: i32, frame: &[u8]) -> Result<Packet<'_>, Skip> {
                 | (tcp.syn() as u8 * tcp_flags::SYN)
                 | (tcp.rst() as u8 * tcp_flags::RST)
                 | (tcp.ack() as u8 * tcp_flags::ACK);
-            packet.transport = Transport::Tcp { seq: tcp.sequence_number(), flags, payload: tcp.payload() };
+            packet.transport = Transport::Tcp {
+                seq: tcp.sequence_number(),
+                flags,
+                payload: tcp.payload(),
+            };
         }
         IpNumber::UDP => {
             let udp = UdpSlice::from_slice_lax(payload.payload).map_err(|_| Skip::BadUdpHeader)?;
             packet.src_port = udp.source_port();
             packet.dst_port = udp.destination_port();
-            packet.transport = Transport::Udp { payload: udp.payload() };
+            packet.transport = Transport::Udp {
+                payload: udp.payload(),
+            };
         }
         _ => {}
     }
@@ -214,7 +224,14 @@ mod tests {
             .write(&mut out, b"")
             .unwrap();
         let p = decode(link::linktype::RAW, &out).unwrap();
-        assert_eq!(p.transport, Transport::Tcp { seq: 1000, flags: tcp_flags::SYN, payload: b"" });
+        assert_eq!(
+            p.transport,
+            Transport::Tcp {
+                seq: 1000,
+                flags: tcp_flags::SYN,
+                payload: b""
+            }
+        );
     }
 
     #[test]
@@ -223,7 +240,13 @@ mod tests {
         for cut in 0..f.len() {
             let _ = decode(link::linktype::ETHERNET, &f[..cut]);
         }
-        assert_eq!(decode(link::linktype::ETHERNET, &f[..20]), Err(Skip::BadIpHeader));
-        assert_eq!(decode(link::linktype::ETHERNET, &f[..36]), Err(Skip::BadUdpHeader));
+        assert_eq!(
+            decode(link::linktype::ETHERNET, &f[..20]),
+            Err(Skip::BadIpHeader)
+        );
+        assert_eq!(
+            decode(link::linktype::ETHERNET, &f[..36]),
+            Err(Skip::BadUdpHeader)
+        );
     }
 }

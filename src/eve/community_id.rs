@@ -32,7 +32,10 @@ pub fn community_id(src: IpAddr, src_port: u16, dst: IpAddr, dst_port: u16, prot
         h.update(a.1.to_be_bytes());
         h.update(b.1.to_be_bytes());
     }
-    format!("1:{}", base64::engine::general_purpose::STANDARD.encode(h.finalize()))
+    format!(
+        "1:{}",
+        base64::engine::general_purpose::STANDARD.encode(h.finalize())
+    )
 }
 
 #[cfg(test)]
@@ -44,7 +47,13 @@ mod tests {
         // From the specification's README: TCP 128.232.110.120:34855 -> 66.35.250.204:80.
         let a: IpAddr = "128.232.110.120".parse().unwrap();
         let b: IpAddr = "66.35.250.204".parse().unwrap();
-        assert_eq!(community_id(a, 34855, b, 80, 6), "1:LQU9qZlK+B5F3KDmev6m5PMibrg=");
-        assert_eq!(community_id(b, 80, a, 34855, 6), "1:LQU9qZlK+B5F3KDmev6m5PMibrg=");
+        assert_eq!(
+            community_id(a, 34855, b, 80, 6),
+            "1:LQU9qZlK+B5F3KDmev6m5PMibrg="
+        );
+        assert_eq!(
+            community_id(b, 80, a, 34855, 6),
+            "1:LQU9qZlK+B5F3KDmev6m5PMibrg="
+        );
     }
 }

@@ -51,7 +51,10 @@ mod tests {
 
     #[test]
     fn text_is_kept_and_other_bytes_escaped() {
-        assert!(matches!(escape_bytes(b"example.com"), Cow::Borrowed("example.com")));
+        assert!(matches!(
+            escape_bytes(b"example.com"),
+            Cow::Borrowed("example.com")
+        ));
         assert_eq!(escape_bytes("bücher.de".as_bytes()), "bücher.de");
         assert_eq!(escape_bytes(b"a\xffb\x00c\\"), "a\\xffb\\x00c\\\\");
     }

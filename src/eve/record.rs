@@ -127,7 +127,13 @@ pub struct AlertContext<'a> {
 
 impl<'a> Alert<'a> {
     /// The alert for a match of `kind` from `source` at `location`.
-    pub fn new(location: MatchLocation, kind: Kind, source: &'a Source, indicator: String, observed: &'a [u8]) -> Self {
+    pub fn new(
+        location: MatchLocation,
+        kind: Kind,
+        source: &'a Source,
+        indicator: String,
+        observed: &'a [u8],
+    ) -> Self {
         Alert {
             action: "allowed",
             gid: 1,

@@ -43,7 +43,11 @@ impl Sink {
             Destination::Stdout => Box::new(io::stdout()),
             Destination::File(path) => Box::new(open_append(path)?),
         };
-        Ok(Sink { out: BufWriter::with_capacity(256 * 1024, out), lines: 0, broken: false })
+        Ok(Sink {
+            out: BufWriter::with_capacity(256 * 1024, out),
+            lines: 0,
+            broken: false,
+        })
     }
 
     /// Write a batch of complete lines. A closed pipe (`| head`) is not an error: output

@@ -37,8 +37,14 @@ mod tests {
     #[test]
     fn known_instants() {
         assert_eq!(format_timestamp(0), "1970-01-01T00:00:00.000000+0000");
-        assert_eq!(format_timestamp(1_736_936_430_123_456), "2025-01-15T10:20:30.123456+0000");
-        assert_eq!(format_timestamp(951_782_400_000_001), "2000-02-29T00:00:00.000001+0000");
+        assert_eq!(
+            format_timestamp(1_736_936_430_123_456),
+            "2025-01-15T10:20:30.123456+0000"
+        );
+        assert_eq!(
+            format_timestamp(951_782_400_000_001),
+            "2000-02-29T00:00:00.000001+0000"
+        );
         assert_eq!(format_timestamp(-1), "1969-12-31T23:59:59.999999+0000");
     }
 }

@@ -44,9 +44,23 @@ impl FlowKey {
         let src = (p.src, p.src_port);
         let dst = (p.dst, p.dst_port);
         if src <= dst {
-            (FlowKey { a: src, b: dst, proto: p.proto }, Side::A)
+            (
+                FlowKey {
+                    a: src,
+                    b: dst,
+                    proto: p.proto,
+                },
+                Side::A,
+            )
         } else {
-            (FlowKey { a: dst, b: src, proto: p.proto }, Side::B)
+            (
+                FlowKey {
+                    a: dst,
+                    b: src,
+                    proto: p.proto,
+                },
+                Side::B,
+            )
         }
     }
 
@@ -60,7 +74,8 @@ impl FlowKey {
     /// JavaScript-based consumers read it exactly. Derived from the key and the time the flow
     /// was first seen, so a reused 5-tuple later in a capture is a different flow.
     pub fn flow_id(&self, first_seen_us: i64) -> u64 {
-        let h = foldhash::fast::FixedState::with_seed(FIXED_SEED ^ 0xF10).hash_one((self, first_seen_us));
+        let h = foldhash::fast::FixedState::with_seed(FIXED_SEED ^ 0xF10)
+            .hash_one((self, first_seen_us));
         (h & ((1 << 51) - 1)).max(1)
     }
 }

@@ -137,7 +137,12 @@ pub struct FlowTable {
 
 impl Default for FlowTable {
     fn default() -> Self {
-        FlowTable { flows: HashMap::default(), next_sweep_us: i64::MIN, created: 0, untracked_packets: 0 }
+        FlowTable {
+            flows: HashMap::default(),
+            next_sweep_us: i64::MIN,
+            created: 0,
+            untracked_packets: 0,
+        }
     }
 }
 
@@ -176,7 +181,11 @@ impl FlowTable {
             .flows
             .iter()
             .filter(|(k, f)| {
-                let timeout = if full { f.idle_timeout_us(k.proto) / 10 } else { f.idle_timeout_us(k.proto) };
+                let timeout = if full {
+                    f.idle_timeout_us(k.proto) / 10
+                } else {
+                    f.idle_timeout_us(k.proto)
+                };
                 now_us.saturating_sub(f.last_seen_us) > timeout
             })
             .map(|(k, _)| *k)

@@ -51,7 +51,13 @@ impl Reassembly {
     }
 
     /// Feed one segment. `syn` marks a SYN (its sequence number is the ISN).
-    pub fn segment(&mut self, seq: u32, syn: bool, payload: &[u8], mut deliver: impl FnMut(Delivery<'_>)) {
+    pub fn segment(
+        &mut self,
+        seq: u32,
+        syn: bool,
+        payload: &[u8],
+        mut deliver: impl FnMut(Delivery<'_>),
+    ) {
         let data_seq = if syn { seq.wrapping_add(1) } else { seq };
         if syn && self.next_seq.is_none() {
             self.next_seq = Some(data_seq);
@@ -65,7 +71,9 @@ impl Reassembly {
         });
         let ahead = seq_diff(data_seq, next);
         if ahead > 0 {
-            if self.pending.len() >= MAX_PENDING_SEGMENTS || self.pending_bytes + payload.len() > MAX_PENDING_BYTES {
+            if self.pending.len() >= MAX_PENDING_SEGMENTS
+                || self.pending_bytes + payload.len() > MAX_PENDING_BYTES
+            {
                 self.give_up_hole(&mut deliver);
                 self.segment(data_seq, false, payload, deliver);
                 return;
@@ -85,7 +93,11 @@ impl Reassembly {
     /// Deliver held segments that have become contiguous.
     fn drain(&mut self, deliver: &mut impl FnMut(Delivery<'_>)) {
         while let Some(next) = self.next_seq {
-            let Some(i) = self.pending.iter().position(|(s, _)| seq_diff(*s, next) <= 0) else {
+            let Some(i) = self
+                .pending
+                .iter()
+                .position(|(s, _)| seq_diff(*s, next) <= 0)
+            else {
                 return;
             };
             let (seq, data) = self.pending.swap_remove(i);
@@ -101,7 +113,12 @@ impl Reassembly {
     /// Stop waiting for the current hole: resume at the lowest held segment.
     fn give_up_hole(&mut self, deliver: &mut impl FnMut(Delivery<'_>)) {
         let Some(next) = self.next_seq else { return };
-        let Some(lowest) = self.pending.iter().map(|(s, _)| *s).min_by_key(|s| seq_diff(*s, next)) else {
+        let Some(lowest) = self
+            .pending
+            .iter()
+            .map(|(s, _)| *s)
+            .min_by_key(|s| seq_diff(*s, next))
+        else {
             return;
         };
         self.gaps += 1;
@@ -138,7 +155,13 @@ mod tests {
         let mut r = Reassembly::default();
         let (out, gaps) = run(
             &mut r,
-            &[(99, true, b""), (106, false, b"world"), (100, false, b"hello "), (100, false, b"HELLO "), (108, false, b"RLD!")],
+            &[
+                (99, true, b""),
+                (106, false, b"world"),
+                (100, false, b"hello "),
+                (100, false, b"HELLO "),
+                (108, false, b"RLD!"),
+            ],
         );
         assert_eq!(out, b"hello world!");
         assert_eq!(gaps, 0);
@@ -148,14 +171,24 @@ mod tests {
     #[test]
     fn first_copy_wins_on_overlap() {
         let mut r = Reassembly::default();
-        let (out, _) = run(&mut r, &[(0, true, b""), (1, false, b"abc"), (2, false, b"XYZd")]);
+        let (out, _) = run(
+            &mut r,
+            &[(0, true, b""), (1, false, b"abc"), (2, false, b"XYZd")],
+        );
         assert_eq!(out, b"abcZd");
     }
 
     #[test]
     fn sequence_wraparound() {
         let mut r = Reassembly::default();
-        let (out, _) = run(&mut r, &[(u32::MAX - 1, true, b""), (u32::MAX, false, b"ab"), (1, false, b"cd")]);
+        let (out, _) = run(
+            &mut r,
+            &[
+                (u32::MAX - 1, true, b""),
+                (u32::MAX, false, b"ab"),
+                (1, false, b"cd"),
+            ],
+        );
         assert_eq!(out, b"abcd");
     }
 
@@ -175,7 +208,10 @@ mod tests {
     #[test]
     fn midstream_pickup() {
         let mut r = Reassembly::default();
-        let (out, _) = run(&mut r, &[(5000, false, b"GET / "), (5006, false, b"HTTP/1.1")]);
+        let (out, _) = run(
+            &mut r,
+            &[(5000, false, b"GET / "), (5006, false, b"HTTP/1.1")],
+        );
         assert_eq!(out, b"GET / HTTP/1.1");
         assert!(r.midstream);
     }

@@ -71,7 +71,12 @@ pub struct Stream {
 
 impl Default for Stream {
     fn default() -> Self {
-        Stream { state: State::Detect, buf: Vec::new(), scan_left: MIDSTREAM_SCAN_BUDGET, proto: AppProto::Unknown }
+        Stream {
+            state: State::Detect,
+            buf: Vec::new(),
+            scan_left: MIDSTREAM_SCAN_BUDGET,
+            proto: AppProto::Unknown,
+        }
     }
 }
 
@@ -87,7 +92,10 @@ impl Stream {
             State::Http { .. } => {
                 self.buf.clear();
                 self.scan_left = MIDSTREAM_SCAN_BUDGET;
-                self.state = State::Http { body_left: 0, resync: true };
+                self.state = State::Http {
+                    body_left: 0,
+                    resync: true,
+                };
             }
             State::Detect => {}
             _ => self.finish(),
@@ -96,8 +104,19 @@ impl Stream {
 
     /// The next in-order bytes of the direction. `dns_port` says the flow is on a DNS port;
     /// `midstream` that the direction was picked up without its start.
-    pub fn data(&mut self, mut data: &[u8], dns_port: bool, midstream: bool, scratch: &mut Vec<u8>, found: &mut impl FnMut(Found<'_>)) {
-        if let State::Http { body_left, resync: false } = &mut self.state {
+    pub fn data(
+        &mut self,
+        mut data: &[u8],
+        dns_port: bool,
+        midstream: bool,
+        scratch: &mut Vec<u8>,
+        found: &mut impl FnMut(Found<'_>),
+    ) {
+        if let State::Http {
+            body_left,
+            resync: false,
+        } = &mut self.state
+        {
             if *body_left > 0 && self.buf.is_empty() {
                 let skip = (*body_left).min(data.len() as u64) as usize;
                 *body_left -= skip as u64;
@@ -113,22 +132,34 @@ impl Stream {
         } else {
             self.buf.extend_from_slice(data);
         }
-        if self.state == State::Detect {
-            self.detect(dns_port, midstream);
+        // Twice at most: an HTTP CONNECT hands the rest of the stream back to detection.
+        for _ in 0..2 {
+            if self.state == State::Detect {
+                self.detect(dns_port, midstream);
+            }
+            match self.state {
+                State::Tls => self.tls(scratch, found),
+                State::Http { .. } => self.http(found),
+                State::Dns => self.dns(found),
+                State::Detect | State::Done => {}
+            }
+            if self.state != State::Detect || self.buf.is_empty() {
+                break;
+            }
         }
-        match self.state {
-            State::Tls => self.tls(scratch, found),
-            State::Http { .. } => self.http(found),
-            State::Dns => self.dns(found),
-            State::Detect | State::Done => {}
-        }
-        if self.buf.len() >= MAX_BUFFER && self.state != State::Done && !matches!(self.state, State::Http { .. }) {
+        if self.buf.len() >= MAX_BUFFER
+            && self.state != State::Done
+            && !matches!(self.state, State::Http { .. })
+        {
             self.finish();
         }
     }
 
     fn detect(&mut self, dns_port: bool, midstream: bool) {
         let b = &self.buf[..];
+        if b.is_empty() {
+            return;
+        }
         if dns_port {
             self.state = State::Dns;
             self.proto = AppProto::Dns;
@@ -138,10 +169,16 @@ impl Stream {
         } else if b.len() == 1 && b[0] == 22 {
             // wait for the second byte
         } else if http::could_start_request(b) {
-            self.state = State::Http { body_left: 0, resync: false };
+            self.state = State::Http {
+                body_left: 0,
+                resync: false,
+            };
             self.proto = AppProto::Http;
         } else if midstream && !b.starts_with(b"HTTP/") {
-            self.state = State::Http { body_left: 0, resync: true };
+            self.state = State::Http {
+                body_left: 0,
+                resync: true,
+            };
         } else {
             self.proto = AppProto::Failed;
             self.finish();
@@ -161,7 +198,9 @@ impl Stream {
 
     fn http(&mut self, found: &mut impl FnMut(Found<'_>)) {
         loop {
-            let State::Http { body_left, resync } = &mut self.state else { return };
+            let State::Http { body_left, resync } = &mut self.state else {
+                return;
+            };
             if *body_left > 0 {
                 let skip = (*body_left).min(self.buf.len() as u64) as usize;
                 *body_left -= skip as u64;
@@ -192,15 +231,24 @@ impl Stream {
                 http::Parse::Request(req) => {
                     self.proto = AppProto::Http;
                     found(Found::Http(req));
-                    let next = if req.chunked {
-                        State::Http { body_left: 0, resync: true }
+                    let next = if req.method == b"CONNECT" {
+                        // What follows the proxy's answer is the tunnelled protocol (often TLS).
+                        State::Detect
+                    } else if req.chunked {
+                        State::Http {
+                            body_left: 0,
+                            resync: true,
+                        }
                     } else {
-                        State::Http { body_left: req.content_length.unwrap_or(0), resync: false }
+                        State::Http {
+                            body_left: req.content_length.unwrap_or(0),
+                            resync: false,
+                        }
                     };
                     self.buf.drain(..req.head_len);
                     self.scan_left = MIDSTREAM_SCAN_BUDGET;
                     self.state = next;
-                    if self.buf.is_empty() {
+                    if self.buf.is_empty() || next == State::Detect {
                         return;
                     }
                 }
@@ -209,7 +257,10 @@ impl Stream {
                     return;
                 }
                 http::Parse::NotRequest | http::Parse::TooLong => {
-                    self.state = State::Http { body_left: 0, resync: true };
+                    self.state = State::Http {
+                        body_left: 0,
+                        resync: true,
+                    };
                     if self.buf.len() > 1 {
                         self.buf.drain(..1);
                     }
@@ -220,8 +271,14 @@ impl Stream {
 
     fn dns(&mut self, found: &mut impl FnMut(Found<'_>)) {
         let mut pos = 0;
-        while let Some(len) = self.buf.get(pos..pos + 2).map(|b| u16::from_be_bytes([b[0], b[1]]) as usize) {
-            let Some(msg) = self.buf.get(pos + 2..pos + 2 + len) else { break };
+        while let Some(len) = self
+            .buf
+            .get(pos..pos + 2)
+            .map(|b| u16::from_be_bytes([b[0], b[1]]) as usize)
+        {
+            let Some(msg) = self.buf.get(pos + 2..pos + 2 + len) else {
+                break;
+            };
             if len > 0 {
                 found(Found::Dns(msg));
             }
@@ -248,8 +305,13 @@ mod tests {
             s.data(c, dns_port, midstream, &mut scratch, &mut |f| {
                 out.push(match f {
                     Found::Dns(m) => format!("dns {}", m.len()),
-                    Found::Tls(h) => format!("tls {}", String::from_utf8_lossy(h.sni.unwrap_or(b""))),
-                    Found::Http(r) => format!("http {}", String::from_utf8_lossy(r.host_header.unwrap_or(b""))),
+                    Found::Tls(h) => {
+                        format!("tls {}", String::from_utf8_lossy(h.sni.unwrap_or(b"")))
+                    }
+                    Found::Http(r) => format!(
+                        "http {}",
+                        String::from_utf8_lossy(r.host_header.unwrap_or(b""))
+                    ),
                 })
             });
         }
@@ -270,14 +332,20 @@ mod tests {
     #[test]
     fn chunked_body_resynchronises_on_next_request() {
         let stream = b"POST / HTTP/1.1\r\nHost: a.example\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\nGET / HTTP/1.1\r\nHost: b.example\r\n\r\n";
-        assert_eq!(feed(&[stream], false, false), ["http a.example", "http b.example"]);
+        assert_eq!(
+            feed(&[stream], false, false),
+            ["http a.example", "http b.example"]
+        );
     }
 
     #[test]
     fn midstream_pickup_finds_a_later_request() {
         let stream = b"tail of some body\r\nGET /x HTTP/1.1\r\nHost: late.example\r\n\r\n";
         assert_eq!(feed(&[stream], false, true), ["http late.example"]);
-        assert!(feed(&[stream], false, false).is_empty(), "without mid-stream pickup, unknown bytes end the direction");
+        assert!(
+            feed(&[stream], false, false).is_empty(),
+            "without mid-stream pickup, unknown bytes end the direction"
+        );
     }
 
     #[test]
@@ -285,9 +353,29 @@ mod tests {
         let mut m = Vec::new();
         for len in [20u16, 30, 12] {
             m.extend_from_slice(&len.to_be_bytes());
-            m.extend(std::iter::repeat(0u8).take(len as usize));
+            m.extend(std::iter::repeat_n(0u8, len as usize));
         }
-        assert_eq!(feed(&[&m[..10], &m[10..30], &m[30..]], true, false), ["dns 20", "dns 30", "dns 12"]);
+        assert_eq!(
+            feed(&[&m[..10], &m[10..30], &m[30..]], true, false),
+            ["dns 20", "dns 30", "dns 12"]
+        );
+    }
+
+    #[test]
+    fn tls_inside_an_http_connect_tunnel() {
+        let hs = crate::proto::tls::tests::client_hello("inner.example", &[]);
+        let mut stream =
+            b"CONNECT inner.example:443 HTTP/1.1\r\nHost: inner.example:443\r\n\r\n".to_vec();
+        stream.extend(crate::proto::tls::tests::records(&hs, 100));
+        assert_eq!(
+            feed(&[&stream], false, false),
+            ["http inner.example:443", "tls inner.example"]
+        );
+        let (head, tail) = stream.split_at(70);
+        assert_eq!(
+            feed(&[head, tail], false, false),
+            ["http inner.example:443", "tls inner.example"]
+        );
     }
 
     #[test]

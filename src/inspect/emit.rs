@@ -52,12 +52,28 @@ pub struct Head<'a> {
 
 impl<'a> Head<'a> {
     /// The head for a packet sent by `sender` in the flow `key`.
-    pub fn new(key: &FlowKey, sender: Side, ts_us: i64, flow_id: u64, vlans: &'a [u16], file: Option<&'a str>) -> Self {
+    pub fn new(
+        key: &FlowKey,
+        sender: Side,
+        ts_us: i64,
+        flow_id: u64,
+        vlans: &'a [u16],
+        file: Option<&'a str>,
+    ) -> Self {
         let (src, dst) = match sender {
             Side::A => (key.a, key.b),
             Side::B => (key.b, key.a),
         };
-        Head { ts_us, flow_id, src, dst, proto: key.proto, vlans, file, app_proto: None }
+        Head {
+            ts_us,
+            flow_id,
+            src,
+            dst,
+            proto: key.proto,
+            vlans,
+            file,
+            app_proto: None,
+        }
     }
 }
 
@@ -99,12 +115,25 @@ struct Hit {
 impl Emitter {
     /// A new emitter.
     pub fn new(set: Arc<IndicatorSet>, events: NameEvents) -> Self {
-        Emitter { set, events, out: Vec::with_capacity(64 * 1024), out_lines: 0, stats: WorkerStats::default() }
+        Emitter {
+            set,
+            events,
+            out: Vec::with_capacity(64 * 1024),
+            out_lines: 0,
+            stats: WorkerStats::default(),
+        }
     }
 
     /// Check both addresses of a new flow; hits wait in `alerts.pending` for the application
     /// layer, so that their alert can carry what the flow turned out to be.
-    pub fn check_addresses(&mut self, key: &FlowKey, head: &Head<'_>, sender: Side, file: Option<&Arc<str>>, alerts: &mut AlertState) {
+    pub fn check_addresses(
+        &mut self,
+        key: &FlowKey,
+        head: &Head<'_>,
+        sender: Side,
+        file: Option<&Arc<str>>,
+        alerts: &mut AlertState,
+    ) {
         if !self.set.has_addresses() {
             return;
         }
@@ -127,28 +156,61 @@ impl Emitter {
 
     /// Write the pending address alerts of a flow, carrying `app` and the `app_proto` of
     /// `current` (each alert keeps the time and direction of the flow's first packet).
-    pub fn flush_pending(&mut self, key: &FlowKey, current: &Head<'_>, app: App<'_>, alerts: &mut AlertState) {
+    pub fn flush_pending(
+        &mut self,
+        key: &FlowKey,
+        current: &Head<'_>,
+        app: App<'_>,
+        alerts: &mut AlertState,
+    ) {
         let pending = std::mem::take(&mut alerts.pending);
         for hit in pending {
             if !alerts.first(MatchLocation::FlowAddress as u8, hit.entry) {
                 continue;
             }
             let vlans = &hit.vlans[..hit.vlan_count as usize];
-            let mut head = Head::new(key, hit.sender, hit.ts_us, current.flow_id, vlans, hit.file.as_deref());
+            let mut head = Head::new(
+                key,
+                hit.sender,
+                hit.ts_us,
+                current.flow_id,
+                vlans,
+                hit.file.as_deref(),
+            );
             head.app_proto = current.app_proto;
             let (addr, port) = if hit.side == Side::A { key.a } else { key.b };
             let set = Arc::clone(&self.set);
             let e = set.entry(hit.entry);
             let indicator = address_indicator(addr, e.kind, e.prefix_len, e.port);
-            let observed = if e.port != 0 { std::net::SocketAddr::new(addr, port).to_string() } else { addr.to_string() };
-            let hit = Hit { location: MatchLocation::FlowAddress, entry: hit.entry, indicator, observed: observed.into_bytes() };
+            let observed = if e.port != 0 {
+                std::net::SocketAddr::new(addr, port).to_string()
+            } else {
+                addr.to_string()
+            };
+            let hit = Hit {
+                location: MatchLocation::FlowAddress,
+                entry: hit.entry,
+                indicator,
+                observed: observed.into_bytes(),
+            };
             self.alert(&head, &hit, app);
         }
     }
 
     /// A DNS message (UDP payload or TCP message).
-    pub fn dns(&mut self, key: &FlowKey, head: &Head<'_>, msg: &[u8], alerts: &mut AlertState) -> bool {
-        let mut finder = DnsHits { set: &self.set, hits: Vec::new(), queries: 0, answers: 0 };
+    pub fn dns(
+        &mut self,
+        key: &FlowKey,
+        head: &Head<'_>,
+        msg: &[u8],
+        alerts: &mut AlertState,
+    ) -> bool {
+        let mut finder = DnsHits {
+            set: &self.set,
+            hits: Vec::new(),
+            queries: 0,
+            answers: 0,
+        };
         let result = dns::parse(msg, &mut finder);
         self.stats.dns_queries += finder.queries;
         self.stats.dns_answers += finder.answers;
@@ -164,7 +226,10 @@ impl Emitter {
                 }
             }
         };
-        let fresh: Vec<Hit> = hits.into_iter().filter(|h| alerts.first(h.location as u8, h.entry)).collect();
+        let fresh: Vec<Hit> = hits
+            .into_iter()
+            .filter(|h| alerts.first(h.location as u8, h.entry))
+            .collect();
         if fresh.is_empty() && !self.events.dns && alerts.pending.is_empty() {
             return true;
         }
@@ -180,7 +245,14 @@ impl Emitter {
     }
 
     /// A ClientHello.
-    pub fn tls(&mut self, key: &FlowKey, head: &Head<'_>, hello: &tls::ClientHello<'_>, alerts: &mut AlertState, location: MatchLocation) {
+    pub fn tls(
+        &mut self,
+        key: &FlowKey,
+        head: &Head<'_>,
+        hello: &tls::ClientHello<'_>,
+        alerts: &mut AlertState,
+        location: MatchLocation,
+    ) {
         if hello.ech {
             self.stats.tls_ech += 1;
         }
@@ -199,7 +271,13 @@ impl Emitter {
     }
 
     /// An HTTP request head.
-    pub fn http(&mut self, key: &FlowKey, head: &Head<'_>, req: &http::Request<'_>, alerts: &mut AlertState) {
+    pub fn http(
+        &mut self,
+        key: &FlowKey,
+        head: &Head<'_>,
+        req: &http::Request<'_>,
+        alerts: &mut AlertState,
+    ) {
         self.stats.http_requests += 1;
         let header_host = req.host_header.map(|h| http::split_host_port(h).0);
         let target_host = req.target_authority().map(|a| http::split_host_port(a).0);
@@ -216,8 +294,17 @@ impl Emitter {
                 let mut observed = host.to_vec();
                 observed.extend_from_slice(path);
                 let e = self.set.entry(entry);
-                let indicator = if e.kind == Kind::UrlPath { String::from_utf8_lossy(path).into_owned() } else { String::from_utf8_lossy(&observed).to_ascii_lowercase() };
-                hits.push(Hit { location: MatchLocation::HttpUrl, entry, indicator, observed });
+                let indicator = if e.kind == Kind::UrlPath {
+                    String::from_utf8_lossy(path).into_owned()
+                } else {
+                    String::from_utf8_lossy(&observed).to_ascii_lowercase()
+                };
+                hits.push(Hit {
+                    location: MatchLocation::HttpUrl,
+                    entry,
+                    indicator,
+                    observed,
+                });
             });
         }
         for hit in &hits {
@@ -233,7 +320,8 @@ impl Emitter {
 
     fn name_hits(&self, name: &[u8], location: MatchLocation) -> Vec<Hit> {
         let mut hits = Vec::new();
-        self.set.match_name(name, |h| hits.push(name_hit(name, h, location)));
+        self.set
+            .match_name(name, |h| hits.push(name_hit(name, h, location)));
         hits
     }
 
@@ -241,13 +329,29 @@ impl Emitter {
         let set = Arc::clone(&self.set);
         let entry = set.entry(hit.entry);
         let source = set.source(entry);
-        let alert = Alert::new(hit.location, entry.kind, source, hit.indicator.clone(), &hit.observed);
+        let alert = Alert::new(
+            hit.location,
+            entry.kind,
+            source,
+            hit.indicator.clone(),
+            &hit.observed,
+        );
         self.stats.alerts += 1;
-        *self.stats.alerts_by_indicator.entry(format!("{} ({})", hit.indicator, source.feed)).or_default() += 1;
+        *self
+            .stats
+            .alerts_by_indicator
+            .entry(format!("{} ({})", hit.indicator, source.feed))
+            .or_default() += 1;
         self.write(head, "alert", Some(alert), app);
     }
 
-    fn write(&mut self, head: &Head<'_>, event_type: &'static str, alert: Option<Alert<'_>>, app: App<'_>) {
+    fn write(
+        &mut self,
+        head: &Head<'_>,
+        event_type: &'static str,
+        alert: Option<Alert<'_>>,
+        app: App<'_>,
+    ) {
         let mut rec = Record {
             timestamp: format_timestamp(head.ts_us),
             flow_id: head.flow_id,
@@ -269,7 +373,11 @@ impl Emitter {
         match app {
             App::None => {}
             App::Dns(d) => rec.dns = Some(d),
-            App::Tls(h) => rec.tls = Some(Tls { sni: h.sni.map(Escaped) }),
+            App::Tls(h) => {
+                rec.tls = Some(Tls {
+                    sni: h.sni.map(Escaped),
+                })
+            }
             App::Http(r) => {
                 let (host, port) = match r.target_authority().or(r.host_header) {
                     Some(a) => {
@@ -299,7 +407,12 @@ impl Emitter {
 fn name_hit(name: &[u8], h: crate::intel::NameHit, location: MatchLocation) -> Hit {
     let suffix = &name[h.suffix_start..];
     let suffix = suffix.strip_suffix(b".").unwrap_or(suffix);
-    Hit { location, entry: h.entry, indicator: String::from_utf8_lossy(suffix).to_ascii_lowercase(), observed: name.to_vec() }
+    Hit {
+        location,
+        entry: h.entry,
+        indicator: String::from_utf8_lossy(suffix).to_ascii_lowercase(),
+        observed: name.to_vec(),
+    }
 }
 
 /// The indicator text of an address hit: the address, the network, or `address:port`.
@@ -323,17 +436,21 @@ impl dns::Visitor for DnsHits<'_> {
     fn question(&mut self, name: &dns::Name, _qtype: u16) {
         self.queries += 1;
         let n = name.as_bytes();
-        self.set.match_name(n, |h| self.hits.push(name_hit(n, h, MatchLocation::DnsQuery)));
+        self.set.match_name(n, |h| {
+            self.hits.push(name_hit(n, h, MatchLocation::DnsQuery))
+        });
     }
 
     fn answer(&mut self, name: &dns::Name, _rtype: u16, _ttl: u32, rdata: RData<'_>) {
+        // Owner names are the question or the target of an earlier CNAME: both matched already.
+        let _ = name;
         self.answers += 1;
-        let n = name.as_bytes();
-        self.set.match_name(n, |h| self.hits.push(name_hit(n, h, MatchLocation::DnsAnswer)));
         match rdata {
             RData::Name(target) => {
                 let t = target.as_bytes();
-                self.set.match_name(t, |h| self.hits.push(name_hit(t, h, MatchLocation::DnsAnswer)));
+                self.set.match_name(t, |h| {
+                    self.hits.push(name_hit(t, h, MatchLocation::DnsAnswer))
+                });
             }
             RData::Addr(addr) => {
                 let set = self.set;

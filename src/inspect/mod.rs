@@ -45,7 +45,11 @@ pub struct Inspector {
 impl Inspector {
     /// A worker matching against `set`, writing the name events in `events`.
     pub fn new(set: Arc<IndicatorSet>, events: NameEvents) -> Self {
-        Inspector { flows: FlowTable::default(), emit: Emitter::new(set, events), scratch: Vec::new() }
+        Inspector {
+            flows: FlowTable::default(),
+            emit: Emitter::new(set, events),
+            scratch: Vec::new(),
+        }
     }
 
     /// Inspect one packet.
@@ -61,7 +65,8 @@ impl Inspector {
         };
         if self.flows.sweep_due(p.ts_us) {
             let emit = &mut self.emit;
-            self.flows.expire(p.ts_us, |key, flow| flow_ended(emit, key, flow));
+            self.flows
+                .expire(p.ts_us, |key, flow| flow_ended(emit, key, flow));
         }
         let (key, side) = FlowKey::of(&pkt);
         let vlans = &pkt.vlans[..pkt.vlan_count as usize];
@@ -75,21 +80,49 @@ impl Inspector {
         };
         let mut head = Head::new(&key, side, p.ts_us, flow.id, vlans, p.file.map(|f| &**f));
         if new {
-            self.emit.check_addresses(&key, &head, side, p.file, &mut flow.alerts);
+            self.emit
+                .check_addresses(&key, &head, side, p.file, &mut flow.alerts);
         }
         match pkt.transport {
             Transport::Udp { payload } if proto::is_dns_port(pkt.src_port, pkt.dst_port) => {
                 head.app_proto = Some("dns");
-                if !self.emit.dns(&key, &head, payload, &mut flow.alerts) && !flow.alerts.pending.is_empty() {
-                    self.emit.flush_pending(&key, &head, App::None, &mut flow.alerts);
+                if !self.emit.dns(&key, &head, payload, &mut flow.alerts)
+                    && !flow.alerts.pending.is_empty()
+                {
+                    self.emit
+                        .flush_pending(&key, &head, App::None, &mut flow.alerts);
                 }
             }
-            Transport::Tcp { seq, flags, payload } => {
-                tcp_segment(&mut self.emit, &mut self.scratch, flow, &key, side, head, seq, flags, payload);
+            Transport::Tcp {
+                seq,
+                flags,
+                payload,
+            } => {
+                tcp_segment(
+                    &mut self.emit,
+                    &mut self.scratch,
+                    flow,
+                    &key,
+                    side,
+                    head,
+                    seq,
+                    flags,
+                    payload,
+                );
+            }
+            Transport::Udp { payload } if proto::http::could_start_request(payload) => {
+                if let proto::http::Parse::Request(req) = proto::http::parse_request(payload) {
+                    head.app_proto = Some("http");
+                    self.emit.http(&key, &head, &req, &mut flow.alerts);
+                } else if !flow.alerts.pending.is_empty() {
+                    self.emit
+                        .flush_pending(&key, &head, App::None, &mut flow.alerts);
+                }
             }
             Transport::Udp { .. } | Transport::Other => {
                 if !flow.alerts.pending.is_empty() {
-                    self.emit.flush_pending(&key, &head, App::None, &mut flow.alerts);
+                    self.emit
+                        .flush_pending(&key, &head, App::None, &mut flow.alerts);
                 }
             }
         }
@@ -129,9 +162,12 @@ fn tcp_app_proto(streams: &[Stream; 2]) -> Option<&'static str> {
         AppProto::Dns => Some("dns"),
         AppProto::Unknown | AppProto::Failed => None,
     };
-    name(streams[0].proto).or_else(|| name(streams[1].proto)).or_else(|| {
-        (streams[0].proto == AppProto::Failed && streams[1].proto == AppProto::Failed).then_some("failed")
-    })
+    name(streams[0].proto)
+        .or_else(|| name(streams[1].proto))
+        .or_else(|| {
+            (streams[0].proto == AppProto::Failed && streams[1].proto == AppProto::Failed)
+                .then_some("failed")
+        })
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -153,7 +189,12 @@ fn tcp_segment(
     if flags & tcp_flags::FIN != 0 {
         flow.fin[i] = true;
     }
-    let Flow { reassembly, streams, alerts, .. } = flow;
+    let Flow {
+        reassembly,
+        streams,
+        alerts,
+        ..
+    } = flow;
     if streams[i].wants_data() {
         let syn = flags & tcp_flags::SYN != 0;
         let dns_port = proto::is_dns_port(key.a.1, key.b.1);
@@ -174,7 +215,9 @@ fn tcp_segment(
             }
         };
         reassembly[i].segment(seq, syn, payload, |delivery| match delivery {
-            Delivery::Data(bytes) => stream.data(bytes, dns_port, midstream, scratch, &mut on_found),
+            Delivery::Data(bytes) => {
+                stream.data(bytes, dns_port, midstream, scratch, &mut on_found)
+            }
             Delivery::Gap => stream.gap(),
         });
         if !stream.wants_data() {
@@ -190,8 +233,14 @@ fn tcp_segment(
 
 /// A flow leaves the table: write its address alerts if the application layer never spoke.
 fn flow_ended(emit: &mut Emitter, key: &FlowKey, mut flow: Flow) {
-    let Some(first) = flow.alerts.pending.first() else { return };
+    let Some(first) = flow.alerts.pending.first() else {
+        return;
+    };
     let mut head = Head::new(key, first.sender, first.ts_us, flow.id, &[], None);
-    head.app_proto = if key.proto == 6 { tcp_app_proto(&flow.streams) } else { None };
+    head.app_proto = if key.proto == 6 {
+        tcp_app_proto(&flow.streams)
+    } else {
+        None
+    };
     emit.flush_pending(key, &head, App::None, &mut flow.alerts);
 }

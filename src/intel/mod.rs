@@ -30,7 +30,11 @@ pub struct FeedError {
 impl FeedError {
     /// An error at `path:line`.
     pub fn new(path: &str, line: usize, reason: impl Into<String>) -> Self {
-        FeedError { path: path.to_string(), line, reason: reason.into() }
+        FeedError {
+            path: path.to_string(),
+            line,
+            reason: reason.into(),
+        }
     }
 }
 
@@ -76,11 +80,18 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Loaded, UnreadableFeed> {
     let mut names = Vec::new();
     for file in &files {
         let display = file.display().to_string();
-        let bytes = std::fs::read(file).map_err(|e| UnreadableFeed { path: display.clone(), reason: io_reason(&e) })?;
+        let bytes = std::fs::read(file).map_err(|e| UnreadableFeed {
+            path: display.clone(),
+            reason: io_reason(&e),
+        })?;
         plain::load(&display, &bytes, &mut builder, &mut errors);
         names.push(display);
     }
-    Ok(Loaded { set: builder.build(), files: names, errors })
+    Ok(Loaded {
+        set: builder.build(),
+        files: names,
+        errors,
+    })
 }
 
 /// Load the feeds compiled into the binary.
@@ -92,18 +103,26 @@ pub fn load_shipped() -> Loaded {
         plain::load(name, text.as_bytes(), &mut builder, &mut errors);
         names.push(name.to_string());
     }
-    Loaded { set: builder.build(), files: names, errors }
+    Loaded {
+        set: builder.build(),
+        files: names,
+        errors,
+    }
 }
 
 fn expand(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), UnreadableFeed> {
-    let meta = std::fs::metadata(path)
-        .map_err(|e| UnreadableFeed { path: path.display().to_string(), reason: io_reason(&e) })?;
+    let meta = std::fs::metadata(path).map_err(|e| UnreadableFeed {
+        path: path.display().to_string(),
+        reason: io_reason(&e),
+    })?;
     if !meta.is_dir() {
         out.push(path.to_path_buf());
         return Ok(());
     }
-    let entries = std::fs::read_dir(path)
-        .map_err(|e| UnreadableFeed { path: path.display().to_string(), reason: io_reason(&e) })?;
+    let entries = std::fs::read_dir(path).map_err(|e| UnreadableFeed {
+        path: path.display().to_string(),
+        reason: io_reason(&e),
+    })?;
     let mut inside: Vec<PathBuf> = entries
         .filter_map(|e| e.ok())
         .map(|e| e.path())

@@ -81,7 +81,8 @@ pub fn classify(raw: &str) -> Result<Indicator, String> {
     }
     if value.contains('/') {
         // `host/path` without a scheme, as Maltrail writes URLs.
-        return classify_url(value, raw).map_err(|why| format!("not an IP, domain or URL: {raw:?} ({why})"));
+        return classify_url(value, raw)
+            .map_err(|why| format!("not an IP, domain or URL: {raw:?} ({why})"));
     }
     normalize_domain(value)
         .map(Indicator::Domain)
@@ -108,7 +109,10 @@ fn parse_address(value: &str) -> Option<Result<Indicator, String>> {
     let (host, port) = split_host_port(value)?;
     let addr = host.parse::<IpAddr>().ok()?;
     Some(match port.parse::<u16>() {
-        Ok(p) if p != 0 => Ok(Indicator::Address { addr, port: Some(p) }),
+        Ok(p) if p != 0 => Ok(Indicator::Address {
+            addr,
+            port: Some(p),
+        }),
         _ => Err(format!("bad port in {value:?}")),
     })
 }
@@ -140,12 +144,20 @@ pub fn mask(addr: IpAddr, prefix_len: u8) -> IpAddr {
     match addr {
         IpAddr::V4(a) => {
             let bits = u32::from(a);
-            let m = if prefix_len == 0 { 0 } else { u32::MAX << (32 - prefix_len as u32) };
+            let m = if prefix_len == 0 {
+                0
+            } else {
+                u32::MAX << (32 - prefix_len as u32)
+            };
             IpAddr::V4((bits & m).into())
         }
         IpAddr::V6(a) => {
             let bits = u128::from(a);
-            let m = if prefix_len == 0 { 0 } else { u128::MAX << (128 - prefix_len as u32) };
+            let m = if prefix_len == 0 {
+                0
+            } else {
+                u128::MAX << (128 - prefix_len as u32)
+            };
             IpAddr::V6((bits & m).into())
         }
     }
@@ -161,7 +173,10 @@ fn classify_url(after_scheme: &str, raw: &str) -> Result<Indicator, String> {
     let authority = authority.rsplit('@').next().unwrap_or(authority);
     let (host, port) = match split_host_port(authority) {
         Some((h, p)) => (h, Some(p)),
-        None => (authority.trim_start_matches('[').trim_end_matches(']'), None),
+        None => (
+            authority.trim_start_matches('[').trim_end_matches(']'),
+            None,
+        ),
     };
     let port = match port {
         None => None,
@@ -175,13 +190,19 @@ fn classify_url(after_scheme: &str, raw: &str) -> Result<Indicator, String> {
         if path.is_empty() || path == "/" {
             return Ok(Indicator::Address { addr, port });
         }
-        return Ok(Indicator::Url { host: addr.to_string(), path: path.to_string() });
+        return Ok(Indicator::Url {
+            host: addr.to_string(),
+            path: path.to_string(),
+        });
     }
     let host = normalize_domain(host).map_err(|why| format!("bad host in URL: {why}"))?;
     if path.is_empty() || path == "/" {
         return Ok(Indicator::Domain(host));
     }
-    Ok(Indicator::Url { host, path: path.to_string() })
+    Ok(Indicator::Url {
+        host,
+        path: path.to_string(),
+    })
 }
 
 /// Normalise a domain name: lowercase ASCII, no trailing dot, punycode for Unicode labels.
@@ -205,7 +226,10 @@ pub fn normalize_domain(name: &str) -> Result<String, &'static str> {
         if label.len() > MAX_LABEL_LEN {
             return Err("label longer than 63 bytes");
         }
-        if !label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+        if !label
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
             return Err("character not allowed in a host name");
         }
     }
@@ -229,50 +253,88 @@ mod tests {
         assert_eq!(classify("Evil(.)COM.").unwrap(), dom("evil.com"));
         assert_eq!(
             classify("hxxp://1.2.3[.]4").unwrap(),
-            Indicator::Address { addr: "1.2.3.4".parse().unwrap(), port: None }
+            Indicator::Address {
+                addr: "1.2.3.4".parse().unwrap(),
+                port: None
+            }
         );
         assert_eq!(
             classify("hxxps[:]//bad[.]example/x.php").unwrap(),
-            Indicator::Url { host: "bad.example".into(), path: "/x.php".into() }
+            Indicator::Url {
+                host: "bad.example".into(),
+                path: "/x.php".into()
+            }
         );
     }
 
     #[test]
     fn infers_every_type() {
         let v4: IpAddr = "38.180.207.137".parse().unwrap();
-        assert_eq!(classify("38.180.207.137").unwrap(), Indicator::Address { addr: v4, port: None });
+        assert_eq!(
+            classify("38.180.207.137").unwrap(),
+            Indicator::Address {
+                addr: v4,
+                port: None
+            }
+        );
         assert_eq!(
             classify("38.180.207.137:45323").unwrap(),
-            Indicator::Address { addr: v4, port: Some(45323) }
+            Indicator::Address {
+                addr: v4,
+                port: Some(45323)
+            }
         );
         assert_eq!(
             classify("10.1.2.3/8").unwrap(),
-            Indicator::Network { addr: "10.0.0.0".parse().unwrap(), prefix_len: 8 }
+            Indicator::Network {
+                addr: "10.0.0.0".parse().unwrap(),
+                prefix_len: 8
+            }
         );
         assert_eq!(
             classify("2001:db8::1").unwrap(),
-            Indicator::Address { addr: "2001:db8::1".parse().unwrap(), port: None }
+            Indicator::Address {
+                addr: "2001:db8::1".parse().unwrap(),
+                port: None
+            }
         );
         assert_eq!(
             classify("[2001:db8::1]:443").unwrap(),
-            Indicator::Address { addr: "2001:db8::1".parse().unwrap(), port: Some(443) }
+            Indicator::Address {
+                addr: "2001:db8::1".parse().unwrap(),
+                port: Some(443)
+            }
         );
         assert_eq!(
             classify("2001:db8::/32").unwrap(),
-            Indicator::Network { addr: "2001:db8::".parse().unwrap(), prefix_len: 32 }
+            Indicator::Network {
+                addr: "2001:db8::".parse().unwrap(),
+                prefix_len: 32
+            }
         );
-        assert_eq!(classify("/hftqlbgtg.php").unwrap(), Indicator::UrlPath("/hftqlbgtg.php".into()));
+        assert_eq!(
+            classify("/hftqlbgtg.php").unwrap(),
+            Indicator::UrlPath("/hftqlbgtg.php".into())
+        );
         assert_eq!(
             classify("evil.com/gate.php?id=1").unwrap(),
-            Indicator::Url { host: "evil.com".into(), path: "/gate.php?id=1".into() }
+            Indicator::Url {
+                host: "evil.com".into(),
+                path: "/gate.php?id=1".into()
+            }
         );
         assert_eq!(classify("http://lookup.ink/").unwrap(), dom("lookup.ink"));
-        assert_eq!(classify("münchen.example").unwrap(), dom("xn--mnchen-3ya.example"));
+        assert_eq!(
+            classify("münchen.example").unwrap(),
+            dom("xn--mnchen-3ya.example")
+        );
     }
 
     #[test]
     fn rejects_what_is_not_an_indicator() {
-        assert!(classify("exa mple").unwrap_err().contains("not an IP, domain or URL"));
+        assert!(classify("exa mple")
+            .unwrap_err()
+            .contains("not an IP, domain or URL"));
         assert!(classify("1.2.3.4/33").is_err());
         assert!(classify("1.2.3.4:0").is_err());
         assert!(classify("a..b").is_err());

@@ -19,10 +19,18 @@ use super::FeedError;
 
 /// Load the plain list `text`, read from `path`, into `builder`. Returns the number of
 /// indicators added and pushes one error per bad line onto `errors`.
-pub fn load(path: &str, text: &[u8], builder: &mut IndicatorSetBuilder, errors: &mut Vec<FeedError>) -> usize {
+pub fn load(
+    path: &str,
+    text: &[u8],
+    builder: &mut IndicatorSetBuilder,
+    errors: &mut Vec<FeedError>,
+) -> usize {
     let text = text.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(text);
     let feed: Arc<str> = Arc::from(feed_name(path));
-    let mut source = Source { feed, ..Default::default() };
+    let mut source = Source {
+        feed,
+        ..Default::default()
+    };
     let mut source_id: Option<u32> = None;
     let mut in_reference_block = false;
     let mut added = 0;
@@ -46,7 +54,11 @@ pub fn load(path: &str, text: &[u8], builder: &mut IndicatorSetBuilder, errors: 
                 source.campaign = Some(name.to_string());
                 source_id = None;
             } else if let Some(list) = strip_key(comment, "aliases:") {
-                source.tags = list.split(',').map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect();
+                source.tags = list
+                    .split(',')
+                    .map(|t| t.trim().to_string())
+                    .filter(|t| !t.is_empty())
+                    .collect();
                 source_id = None;
             }
             continue;
@@ -70,7 +82,8 @@ pub fn load(path: &str, text: &[u8], builder: &mut IndicatorSetBuilder, errors: 
 
 fn strip_key<'a>(comment: &'a str, key: &str) -> Option<&'a str> {
     let head = comment.get(..key.len())?;
-    head.eq_ignore_ascii_case(key).then(|| comment[key.len()..].trim())
+    head.eq_ignore_ascii_case(key)
+        .then(|| comment[key.len()..].trim())
 }
 
 fn strip_inline_comment(line: &str) -> &str {
@@ -98,11 +111,16 @@ mod tests {
         assert_eq!(n, 2);
         let msgs: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
         assert_eq!(msgs.len(), 2, "{msgs:?}");
-        assert!(msgs[0].starts_with("feeds/x.txt:3: not an IP, domain or URL: \"exa mple\""), "{msgs:?}");
+        assert!(
+            msgs[0].starts_with("feeds/x.txt:3: not an IP, domain or URL: \"exa mple\""),
+            "{msgs:?}"
+        );
         assert_eq!(msgs[1], "feeds/x.txt:4: line is not valid UTF-8");
         let set = b.build();
         let mut src = None;
-        set.match_name(b"www.evil.com", |h| src = Some(set.source(set.entry(h.entry)).clone()));
+        set.match_name(b"www.evil.com", |h| {
+            src = Some(set.source(set.entry(h.entry)).clone())
+        });
         let src = src.expect("evil.com loaded");
         assert_eq!(&*src.feed, "x.txt");
         assert_eq!(src.references, ["https://a.example/1"]);
@@ -116,7 +134,9 @@ mod tests {
         let set = b.build();
         let refs = |n: &str| {
             let mut r = Vec::new();
-            set.match_name(n.as_bytes(), |h| r = set.source(set.entry(h.entry)).references.clone());
+            set.match_name(n.as_bytes(), |h| {
+                r = set.source(set.entry(h.entry)).references.clone()
+            });
             r
         };
         assert_eq!(refs("a.example"), ["r1", "r2"]);

@@ -127,7 +127,9 @@ pub struct NameHasher {
 
 impl NameHasher {
     fn new() -> Self {
-        NameHasher { state: foldhash::fast::RandomState::default() }
+        NameHasher {
+            state: foldhash::fast::RandomState::default(),
+        }
     }
 
     /// Hash of the label `label` under the suffix whose hash is `parent`.
@@ -138,7 +140,8 @@ impl NameHasher {
 
     /// Hash of a whole normalised name (lowercase, no trailing dot).
     fn name_key(&self, name: &[u8]) -> u64 {
-        name.rsplit(|&b| b == b'.').fold(0, |h, label| self.step(h, label))
+        name.rsplit(|&b| b == b'.')
+            .fold(0, |h, label| self.step(h, label))
     }
 
     fn url_key(&self, host: &[u8], path: &[u8]) -> u64 {
@@ -159,10 +162,17 @@ struct AddressTable<K> {
 
 impl<K: std::hash::Hash + Eq + Copy> AddressTable<K> {
     fn new() -> Self {
-        AddressTable { exact: HashMap::default(), networks: Vec::new() }
+        AddressTable {
+            exact: HashMap::default(),
+            networks: Vec::new(),
+        }
     }
 
-    fn slot(&mut self, prefix_len: u8, full: u8) -> &mut HashMap<K, u32, foldhash::fast::RandomState> {
+    fn slot(
+        &mut self,
+        prefix_len: u8,
+        full: u8,
+    ) -> &mut HashMap<K, u32, foldhash::fast::RandomState> {
         if prefix_len == full {
             return &mut self.exact;
         }
@@ -264,12 +274,18 @@ impl IndicatorSet {
         let mut hash = 0u64;
         let mut end = lower.len();
         loop {
-            let start = lower[..end].iter().rposition(|&b| b == b'.').map_or(0, |dot| dot + 1);
+            let start = lower[..end]
+                .iter()
+                .rposition(|&b| b == b'.')
+                .map_or(0, |dot| dot + 1);
             hash = self.hasher.step(hash, &lower[start..end]);
             if let Some(&head) = self.names.get(&hash) {
                 self.walk(head, |id, e| {
                     if e.kind == Kind::Domain || start == 0 {
-                        on_hit(NameHit { entry: id, suffix_start: start });
+                        on_hit(NameHit {
+                            entry: id,
+                            suffix_start: start,
+                        });
                     }
                 });
             }
@@ -298,7 +314,11 @@ impl IndicatorSet {
                     check(head);
                 }
                 for (len, table) in &self.v4.networks {
-                    let masked = if *len == 0 { 0 } else { bits & (u32::MAX << (32 - *len as u32)) };
+                    let masked = if *len == 0 {
+                        0
+                    } else {
+                        bits & (u32::MAX << (32 - *len as u32))
+                    };
                     if let Some(&head) = table.get(&masked) {
                         check(head);
                     }
@@ -310,7 +330,11 @@ impl IndicatorSet {
                     check(head);
                 }
                 for (len, table) in &self.v6.networks {
-                    let masked = if *len == 0 { 0 } else { bits & (u128::MAX << (128 - *len as u32)) };
+                    let masked = if *len == 0 {
+                        0
+                    } else {
+                        bits & (u128::MAX << (128 - *len as u32))
+                    };
                     if let Some(&head) = table.get(&masked) {
                         check(head);
                     }
@@ -417,9 +441,11 @@ impl IndicatorSetBuilder {
         let (kind, port, prefix_len) = match indicator {
             Indicator::Domain(_) if exact_host => (Kind::Hostname, 0, 0),
             Indicator::Domain(_) => (Kind::Domain, 0, 0),
-            Indicator::Address { addr, port } => {
-                (Kind::Address, port.unwrap_or(0), if addr.is_ipv4() { 32 } else { 128 })
-            }
+            Indicator::Address { addr, port } => (
+                Kind::Address,
+                port.unwrap_or(0),
+                if addr.is_ipv4() { 32 } else { 128 },
+            ),
             Indicator::Network { prefix_len, .. } => (Kind::Network, 0, *prefix_len),
             Indicator::Url { .. } => (Kind::Url, 0, 0),
             Indicator::UrlPath(_) => (Kind::UrlPath, 0, 0),
@@ -438,8 +464,16 @@ impl IndicatorSetBuilder {
                 set.urls.entry(key).or_insert(NO_ENTRY)
             }
             Indicator::Address { addr, .. } | Indicator::Network { addr, .. } => match addr {
-                IpAddr::V4(a) => set.v4.slot(prefix_len, 32).entry(u32::from(*a)).or_insert(NO_ENTRY),
-                IpAddr::V6(a) => set.v6.slot(prefix_len, 128).entry(u128::from(*a)).or_insert(NO_ENTRY),
+                IpAddr::V4(a) => set
+                    .v4
+                    .slot(prefix_len, 32)
+                    .entry(u32::from(*a))
+                    .or_insert(NO_ENTRY),
+                IpAddr::V6(a) => set
+                    .v6
+                    .slot(prefix_len, 128)
+                    .entry(u128::from(*a))
+                    .or_insert(NO_ENTRY),
             },
         };
         let mut id = *slot;
@@ -451,7 +485,13 @@ impl IndicatorSetBuilder {
             id = e.next;
         }
         let new_id = set.entries.len() as u32;
-        set.entries.push(Entry { source, next: *slot, port, kind, prefix_len });
+        set.entries.push(Entry {
+            source,
+            next: *slot,
+            port,
+            kind,
+            prefix_len,
+        });
         *slot = new_id;
         set.counts.by_kind[kind as usize] += 1;
     }
@@ -472,7 +512,10 @@ mod tests {
 
     fn set_of(values: &[&str]) -> IndicatorSet {
         let mut b = IndicatorSetBuilder::new();
-        let src = b.add_source(Source { feed: "t".into(), ..Default::default() });
+        let src = b.add_source(Source {
+            feed: "t".into(),
+            ..Default::default()
+        });
         for v in values {
             b.add(&classify(v).unwrap(), src, false);
         }
@@ -481,7 +524,13 @@ mod tests {
 
     fn name_hits(set: &IndicatorSet, name: &str) -> Vec<String> {
         let mut out = Vec::new();
-        set.match_name(name.as_bytes(), |h| out.push(name[h.suffix_start..].trim_end_matches('.').to_ascii_lowercase()));
+        set.match_name(name.as_bytes(), |h| {
+            out.push(
+                name[h.suffix_start..]
+                    .trim_end_matches('.')
+                    .to_ascii_lowercase(),
+            )
+        });
         out
     }
 
@@ -535,8 +584,14 @@ mod tests {
     #[test]
     fn duplicates_keep_each_source_once() {
         let mut b = IndicatorSetBuilder::new();
-        let a = b.add_source(Source { feed: "a".into(), ..Default::default() });
-        let c = b.add_source(Source { feed: "c".into(), ..Default::default() });
+        let a = b.add_source(Source {
+            feed: "a".into(),
+            ..Default::default()
+        });
+        let c = b.add_source(Source {
+            feed: "c".into(),
+            ..Default::default()
+        });
         let ind = classify("evil.com").unwrap();
         b.add(&ind, a, false);
         b.add(&ind, a, false);

@@ -34,7 +34,10 @@ pub struct Batch {
 
 impl Default for Batch {
     fn default() -> Self {
-        Batch { data: Vec::with_capacity(BATCH_BYTES), packets: Vec::with_capacity(BATCH_PACKETS) }
+        Batch {
+            data: Vec::with_capacity(BATCH_BYTES),
+            packets: Vec::with_capacity(BATCH_PACKETS),
+        }
     }
 }
 
@@ -42,7 +45,8 @@ impl Batch {
     /// True when the next packet of `len` bytes should go into a fresh batch.
     #[inline]
     pub fn is_full_for(&self, len: usize) -> bool {
-        self.packets.len() >= BATCH_PACKETS || (!self.packets.is_empty() && self.data.len() + len > BATCH_BYTES)
+        self.packets.len() >= BATCH_PACKETS
+            || (!self.packets.is_empty() && self.data.len() + len > BATCH_BYTES)
     }
 
     /// Append a packet (copies its bytes).
@@ -50,7 +54,13 @@ impl Batch {
     pub fn push(&mut self, ts_us: i64, linktype: i32, file: u32, bytes: &[u8]) {
         let offset = self.data.len() as u32;
         self.data.extend_from_slice(bytes);
-        self.packets.push(BatchPacket { ts_us, offset, len: bytes.len() as u32, linktype, file });
+        self.packets.push(BatchPacket {
+            ts_us,
+            offset,
+            len: bytes.len() as u32,
+            linktype,
+            file,
+        });
     }
 
     /// The bytes of a packet.

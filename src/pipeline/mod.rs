@@ -88,7 +88,8 @@ const RECORD_HEADER: u64 = 16;
 pub fn run_files(mut config: RunConfig, sink: Sink) -> RunReport {
     let started = Instant::now();
     let n = config.workers.max(1);
-    let files: Arc<Vec<Arc<str>>> = Arc::new(config.inputs.files.iter().map(|f| f.name.clone()).collect());
+    let files: Arc<Vec<Arc<str>>> =
+        Arc::new(config.inputs.files.iter().map(|f| f.name.clone()).collect());
     let alerts = Arc::new(AtomicU64::new(0));
     let (recycle_tx, recycle_rx) = bounded::<Batch>(n * (QUEUE_DEPTH + 2));
     for _ in 0..n * (QUEUE_DEPTH + 2) {
@@ -105,13 +106,21 @@ pub fn run_files(mut config: RunConfig, sink: Sink) -> RunReport {
             let (tx, rx) = bounded::<Batch>(QUEUE_DEPTH);
             queues.push(tx);
             let inspector = Inspector::new(Arc::clone(&config.set), config.events);
-            let (recycle, out, files, alerts) = (recycle_tx.clone(), out_tx.clone(), Arc::clone(&files), Arc::clone(&alerts));
-            workers.push(scope.spawn(move || work_loop(inspector, rx, recycle, out, files, alerts)));
+            let (recycle, out, files, alerts) = (
+                recycle_tx.clone(),
+                out_tx.clone(),
+                Arc::clone(&files),
+                Arc::clone(&alerts),
+            );
+            workers
+                .push(scope.spawn(move || work_loop(inspector, rx, recycle, out, files, alerts)));
         }
         drop(out_tx);
 
         // The capture thread.
-        let mut current: Vec<Batch> = (0..n).map(|_| recycle_rx.recv().unwrap_or_default()).collect();
+        let mut current: Vec<Batch> = (0..n)
+            .map(|_| recycle_rx.recv().unwrap_or_default())
+            .collect();
         let mut bytes_read = 0u64;
         let mut packets = 0u64;
         for (index, input) in config.inputs.files.iter().enumerate() {
@@ -130,22 +139,35 @@ pub fn run_files(mut config: RunConfig, sink: Sink) -> RunReport {
                 current[worker].push(raw.ts_us, raw.linktype, index as u32, raw.data);
                 packets += 1;
                 bytes_read += raw.data.len() as u64 + RECORD_HEADER;
-                if packets % 4096 == 0 {
+                if packets.is_multiple_of(4096) {
                     if let Some(progress) = config.progress.as_mut() {
-                        progress(Progress { bytes_read, packets, alerts: alerts.load(Ordering::Relaxed) });
+                        progress(Progress {
+                            bytes_read,
+                            packets,
+                            alerts: alerts.load(Ordering::Relaxed),
+                        });
                     }
                 }
                 ControlFlow::Continue(())
             });
             match end {
                 Ok(ReadEnd::Complete) | Ok(ReadEnd::Stopped) => {}
-                Ok(ReadEnd::CutShort(reason)) => report.cut_short.push(format!("{}: {reason}", input.name)),
+                Ok(ReadEnd::CutShort(reason)) => {
+                    report.cut_short.push(format!("{}: {reason}", input.name))
+                }
                 Err(e) => report.failed.push(e),
             }
-            let whole_files: u64 = config.inputs.files[..=index].iter().filter_map(|f| f.size).sum();
+            let whole_files: u64 = config.inputs.files[..=index]
+                .iter()
+                .filter_map(|f| f.size)
+                .sum();
             bytes_read = bytes_read.max(whole_files);
             if let Some(progress) = config.progress.as_mut() {
-                progress(Progress { bytes_read, packets, alerts: alerts.load(Ordering::Relaxed) });
+                progress(Progress {
+                    bytes_read,
+                    packets,
+                    alerts: alerts.load(Ordering::Relaxed),
+                });
             }
         }
         for (worker, batch) in current.into_iter().enumerate() {
@@ -181,7 +203,12 @@ fn work_loop(
     for mut batch in rx {
         for p in &batch.packets {
             let file = files.get(p.file as usize);
-            inspector.packet(PacketRef { ts_us: p.ts_us, linktype: p.linktype, data: batch.bytes(p), file });
+            inspector.packet(PacketRef {
+                ts_us: p.ts_us,
+                linktype: p.linktype,
+                data: batch.bytes(p),
+                file,
+            });
         }
         batch.clear();
         let _ = recycle.try_send(batch);

@@ -112,7 +112,11 @@ pub struct Name {
 
 impl Default for Name {
     fn default() -> Self {
-        Name { buf: [0; MAX_NAME_LEN], len: 0, truncated: false }
+        Name {
+            buf: [0; MAX_NAME_LEN],
+            len: 0,
+            truncated: false,
+        }
     }
 }
 
@@ -216,10 +220,12 @@ pub fn parse(msg: &[u8], visitor: &mut impl Visitor) -> Result<Header, DnsError>
                 b.copy_from_slice(rdata);
                 visitor.answer(&name, rtype, ttl, RData::Addr(Ipv6Addr::from(b).into()));
             }
-            rrtype::CNAME | rrtype::DNAME | rrtype::NS | rrtype::PTR => match read_name(msg, start, &mut target) {
-                Ok(_) => visitor.answer(&name, rtype, ttl, RData::Name(&target)),
-                Err(_) => visitor.answer(&name, rtype, ttl, RData::Other),
-            },
+            rrtype::CNAME | rrtype::DNAME | rrtype::NS | rrtype::PTR => {
+                match read_name(msg, start, &mut target) {
+                    Ok(_) => visitor.answer(&name, rtype, ttl, RData::Name(&target)),
+                    Err(_) => visitor.answer(&name, rtype, ttl, RData::Other),
+                }
+            }
             _ => visitor.answer(&name, rtype, ttl, RData::Other),
         }
         pos = start + rdlen;
@@ -232,7 +238,12 @@ pub fn read_header(msg: &[u8]) -> Result<Header, DnsError> {
     if msg.len() < HEADER_LEN {
         return Err(DnsError::ShortHeader);
     }
-    Ok(Header { id: be16(msg, 0), flags: be16(msg, 2), qdcount: be16(msg, 4), ancount: be16(msg, 6) })
+    Ok(Header {
+        id: be16(msg, 0),
+        flags: be16(msg, 2),
+        qdcount: be16(msg, 4),
+        ancount: be16(msg, 6),
+    })
 }
 
 /// Read the name at `pos` into `out`; returns the position after the name *in place* (after
@@ -294,7 +305,8 @@ mod tests {
     }
     impl Visitor for Collect {
         fn question(&mut self, name: &Name, qtype: u16) {
-            self.questions.push((String::from_utf8_lossy(name.as_bytes()).into(), qtype));
+            self.questions
+                .push((String::from_utf8_lossy(name.as_bytes()).into(), qtype));
         }
         fn answer(&mut self, name: &Name, rtype: u16, _ttl: u32, rdata: RData<'_>) {
             let data = match rdata {
@@ -302,7 +314,8 @@ mod tests {
                 RData::Name(n) => String::from_utf8_lossy(n.as_bytes()).into(),
                 RData::Other => String::new(),
             };
-            self.answers.push((String::from_utf8_lossy(name.as_bytes()).into(), rtype, data));
+            self.answers
+                .push((String::from_utf8_lossy(name.as_bytes()).into(), rtype, data));
         }
     }
 
@@ -364,9 +377,16 @@ mod tests {
             let mut c = Collect::default();
             let _ = parse(&m[..cut], &mut c);
         }
-        assert_eq!(parse(&m[..5], &mut Collect::default()), Err(DnsError::ShortHeader));
+        assert_eq!(
+            parse(&m[..5], &mut Collect::default()),
+            Err(DnsError::ShortHeader)
+        );
         let mut c = Collect::default();
         assert_eq!(parse(&m[..40], &mut c), Err(DnsError::Truncated));
-        assert_eq!(c.questions.len(), 1, "the question before the cut is still reported");
+        assert_eq!(
+            c.questions.len(),
+            1,
+            "the question before the cut is still reported"
+        );
     }
 }

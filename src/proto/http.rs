@@ -18,8 +18,26 @@ pub const MAX_HEAD_LEN: usize = 16 * 1024;
 const MAX_METHOD_LEN: usize = 16;
 
 const METHODS: &[&[u8]] = &[
-    b"GET", b"POST", b"HEAD", b"PUT", b"DELETE", b"OPTIONS", b"CONNECT", b"TRACE", b"PATCH",
-    b"PROPFIND", b"PROPPATCH", b"MKCOL", b"COPY", b"MOVE", b"LOCK", b"UNLOCK", b"SEARCH",
+    b"GET",
+    b"POST",
+    b"HEAD",
+    b"PUT",
+    b"DELETE",
+    b"OPTIONS",
+    b"CONNECT",
+    b"TRACE",
+    b"PATCH",
+    b"PROPFIND",
+    b"PROPPATCH",
+    b"MKCOL",
+    b"COPY",
+    b"MOVE",
+    b"LOCK",
+    b"UNLOCK",
+    b"SEARCH",
+    b"M-SEARCH",
+    b"NOTIFY",
+    b"SUBSCRIBE",
 ];
 
 /// One request head.
@@ -56,7 +74,10 @@ impl<'a> Request<'a> {
             return None;
         }
         let rest = &t[scheme_end + 3..];
-        let end = rest.iter().position(|&b| b == b'/' || b == b'?' || b == b'#').unwrap_or(rest.len());
+        let end = rest
+            .iter()
+            .position(|&b| b == b'/' || b == b'?' || b == b'#')
+            .unwrap_or(rest.len());
         let authority = &rest[..end];
         let authority = match authority.iter().rposition(|&b| b == b'@') {
             Some(at) => &authority[at + 1..],
@@ -86,13 +107,18 @@ impl<'a> Request<'a> {
 pub fn split_host_port(authority: &[u8]) -> (&[u8], Option<u16>) {
     if authority.first() == Some(&b'[') {
         if let Some(close) = authority.iter().position(|&b| b == b']') {
-            let port = authority.get(close + 1..).and_then(|r| r.strip_prefix(b":")).and_then(parse_port);
+            let port = authority
+                .get(close + 1..)
+                .and_then(|r| r.strip_prefix(b":"))
+                .and_then(parse_port);
             return (&authority[1..close], port);
         }
         return (authority, None);
     }
     match authority.iter().rposition(|&b| b == b':') {
-        Some(colon) if !authority[..colon].contains(&b':') => (&authority[..colon], parse_port(&authority[colon + 1..])),
+        Some(colon) if !authority[..colon].contains(&b':') => {
+            (&authority[..colon], parse_port(&authority[colon + 1..]))
+        }
         _ => (authority, None),
     }
 }
@@ -118,12 +144,12 @@ pub enum Parse<'a> {
 pub fn could_start_request(buf: &[u8]) -> bool {
     !buf.is_empty()
         && METHODS.iter().any(|m| {
-        if buf.len() > m.len() {
-            buf.starts_with(m) && buf[m.len()] == b' '
-        } else {
-            m.starts_with(buf)
-        }
-    })
+            if buf.len() > m.len() {
+                buf.starts_with(m) && buf[m.len()] == b' '
+            } else {
+                m.starts_with(buf)
+            }
+        })
 }
 
 /// Parse the request head at the start of `buf`.
@@ -132,21 +158,35 @@ pub fn parse_request(buf: &[u8]) -> Parse<'_> {
         return Parse::NotRequest;
     }
     let Some(line_end) = find_line_end(buf) else {
-        return if buf.len() > MAX_HEAD_LEN { Parse::TooLong } else { Parse::NeedMore };
+        return if buf.len() > MAX_HEAD_LEN {
+            Parse::TooLong
+        } else {
+            Parse::NeedMore
+        };
     };
     let line = trim_cr(&buf[..line_end]);
     let mut parts = line.splitn(3, |&b| b == b' ');
-    let (Some(method), Some(target), Some(version)) = (parts.next(), parts.next(), parts.next()) else {
+    let (Some(method), Some(target), Some(version)) = (parts.next(), parts.next(), parts.next())
+    else {
         return Parse::NotRequest;
     };
     if method.len() > MAX_METHOD_LEN || target.is_empty() || !version.starts_with(b"HTTP/") {
         return Parse::NotRequest;
     }
-    let mut req = Request { method, target, version, ..Request::default() };
+    let mut req = Request {
+        method,
+        target,
+        version,
+        ..Request::default()
+    };
     let mut pos = line_end + 1;
     loop {
         let Some(rel_end) = find_line_end(&buf[pos..]) else {
-            return if buf.len() > MAX_HEAD_LEN { Parse::TooLong } else { Parse::NeedMore };
+            return if buf.len() > MAX_HEAD_LEN {
+                Parse::TooLong
+            } else {
+                Parse::NeedMore
+            };
         };
         let line = trim_cr(&buf[pos..pos + rel_end]);
         pos += rel_end + 1;
@@ -157,7 +197,9 @@ pub fn parse_request(buf: &[u8]) -> Parse<'_> {
             req.head_len = pos;
             return Parse::Request(req);
         }
-        let Some(colon) = line.iter().position(|&b| b == b':') else { continue };
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
+            continue;
+        };
         let (name, value) = (&line[..colon], trim(&line[colon + 1..]));
         if name.eq_ignore_ascii_case(b"host") {
             req.host_header.get_or_insert(value);
@@ -197,8 +239,14 @@ fn trim_cr(line: &[u8]) -> &[u8] {
 }
 
 fn trim(v: &[u8]) -> &[u8] {
-    let start = v.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(v.len());
-    let end = v.iter().rposition(|b| !b.is_ascii_whitespace()).map_or(start, |e| e + 1);
+    let start = v
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(v.len());
+    let end = v
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(start, |e| e + 1);
     &v[start..end]
 }
 
@@ -218,7 +266,10 @@ mod tests {
         let r = req(b"POST /gate.php HTTP/1.1\r\nHOST: C2.example:8080\r\nUser-Agent: x\r\nContent-Length: 5\r\n\r\nhello");
         assert_eq!(r.method, b"POST");
         assert_eq!(r.host_header, Some(&b"C2.example:8080"[..]));
-        assert_eq!(split_host_port(r.host_header.unwrap()), (&b"C2.example"[..], Some(8080)));
+        assert_eq!(
+            split_host_port(r.host_header.unwrap()),
+            (&b"C2.example"[..], Some(8080))
+        );
         assert_eq!(r.user_agent, Some(&b"x"[..]));
         assert_eq!(r.content_length, Some(5));
         assert_eq!(r.head_len, 84);
@@ -230,7 +281,10 @@ mod tests {
         assert_eq!(r.target_authority(), Some(&b"proxy.example:3128"[..]));
         assert_eq!(r.path(), b"/a?b");
         let r = req(b"CONNECT apache.org:443 HTTP/1.1\r\n\r\n");
-        assert_eq!(split_host_port(r.target_authority().unwrap()), (&b"apache.org"[..], Some(443)));
+        assert_eq!(
+            split_host_port(r.target_authority().unwrap()),
+            (&b"apache.org"[..], Some(443))
+        );
         assert_eq!(split_host_port(b"[::1]:8000"), (&b"::1"[..], Some(8000)));
         assert_eq!(split_host_port(b"::1"), (&b"::1"[..], None));
     }

@@ -71,7 +71,11 @@ pub fn client_hello_in_stream<'s>(stream: &[u8], scratch: &'s mut Vec<u8>) -> Pr
             };
         };
         if header[0] != CONTENT_HANDSHAKE || header[1] != 3 {
-            return if pos == 0 { Progress::NotClientHello } else { Progress::Malformed };
+            return if pos == 0 {
+                Progress::NotClientHello
+            } else {
+                Progress::Malformed
+            };
         }
         let len = u16::from_be_bytes([header[3], header[4]]) as usize;
         if len == 0 || len > MAX_RECORD {
@@ -111,7 +115,11 @@ pub fn client_hello_body(body: &[u8]) -> Option<ClientHello<'_>> {
     pos += 2 + cs_len;
     let comp_len = *body.get(pos)? as usize;
     pos += 1 + comp_len;
-    let mut hello = ClientHello { sni: None, ech: false, version };
+    let mut hello = ClientHello {
+        sni: None,
+        ech: false,
+        version,
+    };
     if pos == body.len() {
         return Some(hello); // no extensions at all (old clients)
     }
@@ -121,7 +129,10 @@ pub fn client_hello_body(body: &[u8]) -> Option<ClientHello<'_>> {
     for e in &extensions {
         match e {
             TlsExtension::SNI(names) => {
-                hello.sni = names.iter().find(|(t, _)| *t == SNIType::HostName).map(|(_, n)| *n);
+                hello.sni = names
+                    .iter()
+                    .find(|(t, _)| *t == SNIType::HostName)
+                    .map(|(_, n)| *n);
             }
             other => {
                 let code = u16::from(TlsExtensionType::from(other));
@@ -191,10 +202,20 @@ pub(crate) mod tests {
         let stream = records(&client_hello("a.example", &[]), 16);
         let mut scratch = Vec::new();
         for cut in 1..stream.len() {
-            assert_eq!(client_hello_in_stream(&stream[..cut], &mut scratch), Progress::NeedMore, "cut {cut}");
+            assert_eq!(
+                client_hello_in_stream(&stream[..cut], &mut scratch),
+                Progress::NeedMore,
+                "cut {cut}"
+            );
         }
-        assert_eq!(client_hello_in_stream(b"GET / HTTP/1.1\r\n", &mut scratch), Progress::NotClientHello);
-        assert_eq!(client_hello_in_stream(&[22, 3, 3, 0, 4, 2, 0, 0, 0], &mut scratch), Progress::NotClientHello);
+        assert_eq!(
+            client_hello_in_stream(b"GET / HTTP/1.1\r\n", &mut scratch),
+            Progress::NotClientHello
+        );
+        assert_eq!(
+            client_hello_in_stream(&[22, 3, 3, 0, 4, 2, 0, 0, 0], &mut scratch),
+            Progress::NotClientHello
+        );
     }
 
     #[test]
@@ -204,7 +225,10 @@ pub(crate) mod tests {
         let mut odd = hs[4..].to_vec();
         odd[35..37].copy_from_slice(&[0, 3]); // cipher_suites length 3, as some clients send
         odd.insert(39, 0xff);
-        assert_eq!(client_hello_body(&odd).unwrap().sni, Some(&b"public.example"[..]));
+        assert_eq!(
+            client_hello_body(&odd).unwrap().sni,
+            Some(&b"public.example"[..])
+        );
         for cut in 0..hs.len() {
             let _ = client_hello_body(&hs[4..cut.max(4)]);
         }

@@ -1,0 +1,287 @@
+//! The command line's contract: inputs, outputs, feeds, exit codes and messages.
+
+mod common;
+
+use common::*;
+
+fn s(p: &std::path::Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn missing_or_non_capture_input_is_a_usage_error_before_any_work() {
+    let r = run(&["-r", "/nonexistent/x.pcap"]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr
+            .starts_with("ioc-sensor: /nonexistent/x.pcap: no such file or directory"),
+        "{}",
+        r.stderr
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let not = dir.path().join("notes.pcap");
+    std::fs::write(&not, "hello, not a capture").unwrap();
+    let r = run(&["-r", s(&not)]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr
+            .contains("notes.pcap: not a pcap or pcapng capture file"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.records.is_empty());
+}
+
+#[test]
+fn a_directory_with_a_bad_capture_processes_the_rest_and_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        capture("ndpi__http_connect.pcap"),
+        dir.path().join("a.pcap"),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("b.pcap"), "garbage").unwrap();
+    std::fs::write(dir.path().join("README.txt"), "notes about the captures").unwrap();
+    let feeds = tempfile::tempdir().unwrap();
+    let f = feed(feeds.path(), "t.txt", &["apache.org"]);
+    let r = run(&["-q", "-r", s(dir.path()), "-f", s(&f)]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("b.pcap: not a pcap or pcapng capture file (skipped)"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        !r.stderr.contains("README.txt"),
+        "non-capture names are passed over quietly: {}",
+        r.stderr
+    );
+    assert!(!r.alerts().is_empty(), "a.pcap was still processed");
+}
+
+#[test]
+fn a_capture_cut_off_mid_record_is_processed_up_to_the_cut() {
+    let bytes = std::fs::read(capture("ndpi__http_connect.pcap")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cut = dir.path().join("cut.pcap");
+    std::fs::write(&cut, &bytes[..bytes.len() * 2 / 3 + 7]).unwrap();
+    let f = feed(dir.path(), "t.txt", &["apache.org"]);
+    let r = run(&["-r", s(&cut), "-f", s(&f)]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("cut.pcap: ") && r.stderr.contains("cut short"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.alerts().is_empty(), "alerts from before the cut");
+}
+
+#[test]
+fn stdin_is_read_with_dash() {
+    let bytes = std::fs::read(capture("ndpi__http_connect.pcap")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let f = feed(dir.path(), "t.txt", &["apache.org"]);
+    let r = run_with_stdin(&["-q", "-r", "-", "-f", s(&f)], Some(&bytes));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(!r.alerts().is_empty());
+    assert_eq!(r.alerts()[0]["pcap_filename"], "-");
+}
+
+#[test]
+fn bad_feed_lines_are_each_reported_and_good_lines_still_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = feed(
+        dir.path(),
+        "x.txt",
+        &[
+            "# comment",
+            "exa mple",
+            "apache[.]org",
+            "1.2.3.4/99",
+            "",
+            "hxxp://151.101.2[.]132",
+        ],
+    );
+    let r = run(&[
+        "-q",
+        "-r",
+        s(&capture("ndpi__http_connect.pcap")),
+        "-f",
+        s(&f),
+    ]);
+    assert_eq!(r.code, 0);
+    let path = s(&f);
+    assert!(
+        r.stderr.contains(&format!(
+            "ioc-sensor: {path}:2: not an IP, domain or URL: \"exa mple\""
+        )),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains(&format!("ioc-sensor: {path}:4: bad prefix length in CIDR")),
+        "{}",
+        r.stderr
+    );
+    let indicators: Vec<String> = alert_keys(&r).into_iter().map(|k| k.0).collect();
+    assert!(indicators.contains(&"apache.org".to_string()));
+    assert!(indicators.contains(&"151.101.2.132".to_string()));
+}
+
+#[test]
+fn feeds_without_any_usable_indicator_are_a_configuration_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = feed(
+        dir.path(),
+        "empty.txt",
+        &["# nothing here", "not a domain!"],
+    );
+    let r = run(&["-r", s(&capture("ndpi__http_connect.pcap")), "-f", s(&f)]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("no usable indicator"), "{}", r.stderr);
+    let r = run(&[
+        "-r",
+        s(&capture("ndpi__http_connect.pcap")),
+        "-f",
+        "/nonexistent/feed.txt",
+    ]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr
+            .contains("/nonexistent/feed.txt: no such file or directory"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn unwritable_output_fails_before_reading() {
+    let r = run(&[
+        "-r",
+        s(&capture("ndpi__http_connect.pcap")),
+        "-o",
+        "/nonexistent/dir/eve.json",
+    ]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr
+            .contains("/nonexistent/dir/eve.json: no such file or directory"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        !r.stderr.contains("packets"),
+        "no packet was read: {}",
+        r.stderr
+    );
+}
+
+#[test]
+fn output_file_is_appended_and_holds_every_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = feed(dir.path(), "t.txt", &["apache.org"]);
+    let out = dir.path().join("eve.json");
+    for _ in 0..2 {
+        let r = run(&[
+            "-q",
+            "-r",
+            s(&capture("ndpi__http_connect.pcap")),
+            "-f",
+            s(&f),
+            "-o",
+            s(&out),
+            "--events",
+            "dns",
+        ]);
+        assert_eq!(r.code, 0);
+        assert!(r.records.is_empty(), "nothing on stdout with -o FILE");
+    }
+    let records = parse_eve(&std::fs::read_to_string(&out).unwrap());
+    let alerts = records
+        .iter()
+        .filter(|r| r["event_type"] == "alert")
+        .count();
+    let dns = records.iter().filter(|r| r["event_type"] == "dns").count();
+    assert_eq!(dns, 4, "two DNS messages per run, two runs");
+    assert!(alerts >= 2 && alerts % 2 == 0);
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    assert_eq!(run(&[]).code, 2);
+    let r = run(&[
+        "-r",
+        s(&capture("ndpi__http_connect.pcap")),
+        "--events",
+        "dns,bogus",
+    ]);
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("unknown record type \"bogus\""),
+        "{}",
+        r.stderr
+    );
+    let r = run(&[
+        "-r",
+        s(&capture("ndpi__http_connect.pcap")),
+        "--workers",
+        "0",
+    ]);
+    assert_eq!(r.code, 2);
+    let r = run(&[
+        "-r",
+        s(&capture("ndpi__http_connect.pcap")),
+        "--bpf",
+        "tcp port port",
+    ]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("--bpf"), "{}", r.stderr);
+}
+
+#[test]
+fn bpf_filter_applies_to_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = feed(dir.path(), "t.txt", &["apache.org"]);
+    let all = run(&[
+        "-q",
+        "-r",
+        s(&capture("ndpi__http_connect.pcap")),
+        "-f",
+        s(&f),
+    ]);
+    let udp = run(&[
+        "-q",
+        "-r",
+        s(&capture("ndpi__http_connect.pcap")),
+        "-f",
+        s(&f),
+        "--bpf",
+        "udp",
+    ]);
+    assert!(udp.alerts().len() < all.alerts().len());
+    assert!(udp.alerts().iter().all(|a| a["proto"] == "UDP"));
+}
+
+#[test]
+fn summary_counts_names_and_alerts() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = feed(dir.path(), "t.txt", &["apache.org"]);
+    let r = run(&["-r", s(&capture("ndpi__http_connect.pcap")), "-f", s(&f)]);
+    assert!(r.stderr.contains("100 packets"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("tls sni 2"),
+        "one direct, one inside the CONNECT tunnel: {}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("apache.org (t.txt)"), "{}", r.stderr);
+    let quiet = run(&[
+        "-q",
+        "-r",
+        s(&capture("ndpi__http_connect.pcap")),
+        "-f",
+        s(&f),
+    ]);
+    assert!(quiet.stderr.is_empty(), "{}", quiet.stderr);
+}

@@ -1,0 +1,183 @@
+//! Helpers for the end-to-end tests: run the built binary, validate every EVE line it writes
+//! against Suricata's schema, and read the shared corpus.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+
+use serde_json::Value;
+
+/// The shared folder beside the repository (corpus, feeds, EVE schema).
+pub fn shared() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared");
+    assert!(
+        dir.join("corpus").is_dir(),
+        "{} not found: the tests need ../shared beside the repository",
+        dir.display()
+    );
+    dir
+}
+
+/// The corpus folder.
+pub fn corpus() -> PathBuf {
+    shared().join("corpus")
+}
+
+/// A capture of the corpus by file name.
+pub fn capture(name: &str) -> PathBuf {
+    corpus().join(name)
+}
+
+/// Every capture in the corpus with its expected.json, sorted by name.
+pub fn corpus_captures() -> Vec<(PathBuf, Value)> {
+    let mut out = Vec::new();
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(corpus())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    entries.sort();
+    for path in entries {
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if let Some(stem) = name.strip_suffix(".expected.json") {
+            let cap = ["pcap", "pcapng"]
+                .iter()
+                .map(|ext| corpus().join(format!("{stem}.{ext}")))
+                .find(|p| p.exists());
+            let expected: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+            out.push((cap.expect("capture beside expected.json"), expected));
+        }
+    }
+    out
+}
+
+/// What a run of the sensor produced.
+pub struct Run {
+    /// Exit status code.
+    pub code: i32,
+    /// EVE records from stdout (each validated against the schema).
+    pub records: Vec<Value>,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl Run {
+    /// Alert records.
+    pub fn alerts(&self) -> Vec<&Value> {
+        self.records
+            .iter()
+            .filter(|r| r["event_type"] == "alert")
+            .collect()
+    }
+}
+
+fn schema() -> &'static jsonschema::Validator {
+    static SCHEMA: OnceLock<jsonschema::Validator> = OnceLock::new();
+    SCHEMA.get_or_init(|| {
+        let schema: Value =
+            serde_json::from_slice(&std::fs::read(shared().join("eve-schema.json")).unwrap())
+                .unwrap();
+        jsonschema::validator_for(&schema).expect("EVE schema compiles")
+    })
+}
+
+/// Parse EVE lines, asserting that each is valid JSON and valid against the EVE schema.
+pub fn parse_eve(text: &str) -> Vec<Value> {
+    text.lines()
+        .map(|line| {
+            let v: Value =
+                serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+            if let Err(e) = schema().validate(&v) {
+                panic!("EVE line not valid against the schema: {e}\n{line}");
+            }
+            v
+        })
+        .collect()
+}
+
+/// Run the sensor with `args` (and optional stdin bytes).
+pub fn run(args: &[&str]) -> Run {
+    run_with_stdin(args, None)
+}
+
+/// Run the sensor, feeding `stdin`.
+pub fn run_with_stdin(args: &[&str], stdin: Option<&[u8]>) -> Run {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ioc-sensor"));
+    cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    });
+    let mut child = cmd.spawn().expect("run ioc-sensor");
+    if let Some(bytes) = stdin {
+        use std::io::Write;
+        let mut pipe = child.stdin.take().unwrap();
+        let bytes = bytes.to_vec();
+        std::thread::spawn(move || {
+            let _ = pipe.write_all(&bytes);
+        });
+    }
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8(out.stdout).expect("EVE output is UTF-8");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        records: parse_eve(&stdout),
+        stderr: String::from_utf8_lossy(&out.stderr).into(),
+    }
+}
+
+/// Write a feed file into `dir` and return its path.
+pub fn feed(dir: &Path, name: &str, lines: &[&str]) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    path
+}
+
+/// `alert.context.indicator` and `alert.signature_id` of every alert, sorted.
+pub fn alert_keys(run: &Run) -> Vec<(String, u64)> {
+    let mut keys: Vec<(String, u64)> = run
+        .alerts()
+        .iter()
+        .map(|a| {
+            (
+                a["alert"]["context"]["indicator"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+                a["alert"]["signature_id"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    keys.sort();
+    keys
+}
+
+/// Undo the sensor's escaping of wire bytes (`\xNN`, `\\`).
+pub fn unescape(s: &str) -> Vec<u8> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' && b.get(i + 1) == Some(&b'\\') {
+            out.push(b'\\');
+            i += 2;
+        } else if b[i] == b'\\' && b.get(i + 1) == Some(&b'x') && i + 3 < b.len() + 1 {
+            let hex = std::str::from_utf8(&b[i + 2..(i + 4).min(b.len())]).unwrap_or("");
+            match u8::from_str_radix(hex, 16) {
+                Ok(v) => {
+                    out.push(v);
+                    i += 4;
+                }
+                Err(_) => {
+                    out.push(b[i]);
+                    i += 1;
+                }
+            }
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    out
+}
