@@ -27,10 +27,6 @@ const NOT_COVERED_YET: &[(&str, &str)] = &[
     ("zeek__tunnels__vxlan-encapsulated-http.pcap", "VXLAN"),
     ("zeek__tunnels__Teredo.pcap", "Teredo"),
     ("ndpi__fuzz-2006-06-26-2594.pcap", "IPv4 fragments"),
-    (
-        "pcpp__pcapng-example.pcapng",
-        "pcapng interfaces of different link types (libpcap refuses)",
-    ),
 ];
 
 fn strings(v: &Value, field: &str) -> Vec<String> {

@@ -1,5 +1,6 @@
-//! Packet sources: capture files (pcap, pcapng; one or many, directories, standard input)
-//! read with libpcap through the `pcap` crate.
+//! Packet sources: capture files (pcap, pcapng; one or many, directories, standard input).
+//! Regular files are memory-mapped and parsed with `pcap-parser` ([`mapped`]); standard input
+//! is read with libpcap through the `pcap` crate, which also compiles `--bpf` filters.
 //!
 //! - [`resolve_inputs`] turns the `-r` arguments into a list of files before any work
 //!   starts: a missing or unreadable file, or one that is not a capture, is a usage error
@@ -14,6 +15,8 @@ use std::io::Read;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+pub mod mapped;
 
 /// One capture file to read.
 #[derive(Debug, Clone)]
@@ -145,18 +148,63 @@ pub struct RawPacket<'a> {
     pub wire_len: u32,
 }
 
-/// Read every packet of `input`, optionally through a BPF filter.
-pub fn read_file(
-    input: &InputFile,
-    bpf: Option<&str>,
-    mut on_packet: impl FnMut(RawPacket<'_>) -> ControlFlow<()>,
-) -> Result<ReadEnd, String> {
-    let mut cap =
-        pcap::Capture::from_file(&input.path).map_err(|e| format!("{}: {}", input.name, e))?;
-    if let Some(expr) = bpf {
-        cap.filter(expr, true)
-            .map_err(|e| format!("--bpf {expr:?}: {e}"))?;
+/// A capture filter (libpcap syntax), compiled once per link type it meets.
+pub struct Filter {
+    expr: Option<String>,
+    programs: Vec<(i32, pcap::BpfProgram)>,
+}
+
+impl Filter {
+    /// No filter: every packet passes.
+    pub fn none() -> Filter {
+        Filter { expr: None, programs: Vec::new() }
     }
+
+    /// A filter from a libpcap expression. Errors name the expression.
+    pub fn new(expr: &str) -> Result<Filter, String> {
+        let mut f = Filter { expr: Some(expr.to_string()), programs: Vec::new() };
+        f.program(1)?; // check the syntax now, against Ethernet
+        Ok(f)
+    }
+
+    fn program(&mut self, linktype: i32) -> Result<&pcap::BpfProgram, String> {
+        let expr = self.expr.as_deref().unwrap_or("");
+        if let Some(i) = self.programs.iter().position(|(l, _)| *l == linktype) {
+            return Ok(&self.programs[i].1);
+        }
+        let dead = pcap::Capture::dead(pcap::Linktype(linktype)).map_err(|e| format!("--bpf {expr:?}: {e}"))?;
+        let program = dead.compile(expr, true).map_err(|e| format!("--bpf {expr:?}: {e}"))?;
+        self.programs.push((linktype, program));
+        Ok(&self.programs.last().expect("just pushed").1)
+    }
+
+    /// True when the packet passes (always, without a filter). A link type the expression
+    /// cannot be compiled for lets nothing through.
+    #[inline]
+    pub fn accepts(&mut self, linktype: i32, data: &[u8], _wire_len: u32) -> bool {
+        if self.expr.is_none() {
+            return true;
+        }
+        match self.program(linktype) {
+            Ok(p) => p.filter(data),
+            Err(_) => false,
+        }
+    }
+}
+
+/// Read every packet of `input` through `filter`: regular files through a memory map
+/// ([`mapped`]), standard input through libpcap.
+pub fn read_file(input: &InputFile, filter: &mut Filter, on_packet: impl FnMut(RawPacket<'_>) -> ControlFlow<()>) -> Result<ReadEnd, String> {
+    if input.path.as_os_str() == "-" {
+        read_with_libpcap(input, filter, on_packet)
+    } else {
+        mapped::read(input, filter, on_packet)
+    }
+}
+
+/// Read with libpcap (standard input, where no map is possible).
+fn read_with_libpcap(input: &InputFile, filter: &mut Filter, mut on_packet: impl FnMut(RawPacket<'_>) -> ControlFlow<()>) -> Result<ReadEnd, String> {
+    let mut cap = pcap::Capture::from_file(&input.path).map_err(|e| format!("{}: {}", input.name, e))?;
     let linktype = cap.get_datalink().0;
     loop {
         match cap.next_packet() {
@@ -165,12 +213,10 @@ pub fn read_file(
                 // time_t and suseconds_t are i64 on the 64-bit targets we build for, i32 on some others.
                 #[allow(clippy::useless_conversion)]
                 let ts_us = i64::from(h.ts.tv_sec) * 1_000_000 + i64::from(h.ts.tv_usec);
-                let raw = RawPacket {
-                    ts_us,
-                    linktype,
-                    data: packet.data,
-                    wire_len: h.len,
-                };
+                if !filter.accepts(linktype, packet.data, h.len) {
+                    continue;
+                }
+                let raw = RawPacket { ts_us, linktype, data: packet.data, wire_len: h.len };
                 if on_packet(raw).is_break() {
                     return Ok(ReadEnd::Stopped);
                 }

@@ -73,6 +73,10 @@ fn run(args: Args) -> Result<u8, Usage> {
             .map(|n| n.get())
             .unwrap_or(1),
     };
+    let filter = match &args.bpf {
+        Some(expr) => capture::Filter::new(expr).map_err(Usage)?,
+        None => capture::Filter::none(),
+    };
     let loaded = load_feeds(&args.feeds)?;
     let inputs = capture::resolve_inputs(&args.read).map_err(Usage)?;
     for skipped in &inputs.skipped {
@@ -95,12 +99,9 @@ fn run(args: Args) -> Result<u8, Usage> {
         set: Arc::new(loaded.set),
         events,
         workers,
-        bpf: args.bpf.clone(),
+        filter,
         progress,
     };
-    if let Some(expr) = &args.bpf {
-        check_bpf(expr)?;
-    }
     let report = pipeline::run_files(config, sink);
     if let Some(bar) = bar {
         bar.finish_and_clear();
@@ -139,14 +140,6 @@ fn parse_events(list: &[String]) -> Result<NameEvents, Usage> {
         }
     }
     Ok(events)
-}
-
-fn check_bpf(expr: &str) -> Result<(), Usage> {
-    let dead =
-        pcap::Capture::dead(pcap::Linktype::ETHERNET).map_err(|e| Usage(format!("--bpf: {e}")))?;
-    dead.compile(expr, true)
-        .map(|_| ())
-        .map_err(|e| Usage(format!("--bpf {expr:?}: {e}")))
 }
 
 /// Load `-f` feeds (or the shipped ones), reporting every bad line.

@@ -48,7 +48,7 @@ pub struct RunConfig {
     /// Worker threads (at least 1).
     pub workers: usize,
     /// Capture filter.
-    pub bpf: Option<String>,
+    pub filter: capture::Filter,
     /// Called by the capture thread after each file and every few thousand packets.
     pub progress: Option<Box<dyn FnMut(Progress) + Send>>,
 }
@@ -124,7 +124,7 @@ pub fn run_files(mut config: RunConfig, sink: Sink) -> RunReport {
         let mut bytes_read = 0u64;
         let mut packets = 0u64;
         for (index, input) in config.inputs.files.iter().enumerate() {
-            let end = capture::read_file(input, config.bpf.as_deref(), |raw| {
+            let end = capture::read_file(input, &mut config.filter, |raw| {
                 let worker = match decode::decode(raw.linktype, raw.data) {
                     Ok(p) => (FlowKey::of(&p).0.dispatch_hash() % n as u64) as usize,
                     Err(_) => (packets % n as u64) as usize,

@@ -1,0 +1,186 @@
+//! Criterion micro-benchmarks over fixture bytes: decode per link type, DNS / ClientHello /
+//! HTTP parsing, and indicator lookups (hit and miss, 1 k and 1 M names, 2 and 6 labels),
+//! with a `HashSet<String>` baseline measured side by side.
+//!
+//! Run: `cargo bench --bench micro` (add `-- lookup` to run only the lookup group). Larger
+//! sets (10 M) are measured by `scripts/bench.sh`, which also reports memory.
+
+use std::collections::HashSet;
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use etherparse::PacketBuilder;
+use ioc_sensor::decode::{self, link::linktype};
+use ioc_sensor::intel::normalize::classify;
+use ioc_sensor::intel::{IndicatorSet, IndicatorSetBuilder, Source};
+use ioc_sensor::proto::{dns, http, tls};
+
+fn udp_frame(payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    PacketBuilder::ethernet2([1; 6], [2; 6]).ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64).udp(5000, 53).write(&mut out, payload).unwrap();
+    out
+}
+
+fn tcp_frame_v6(payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    PacketBuilder::ipv6([1; 16], [2; 16], 64).tcp(40000, 443, 1000, 65535).ack(1).write(&mut out, payload).unwrap();
+    out
+}
+
+fn dns_query(name: &str) -> Vec<u8> {
+    let mut m = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+    for label in name.split('.') {
+        m.push(label.len() as u8);
+        m.extend_from_slice(label.as_bytes());
+    }
+    m.extend_from_slice(&[0, 0, 1, 0, 1]);
+    m
+}
+
+fn client_hello_record(sni: &str) -> Vec<u8> {
+    let name = sni.as_bytes();
+    let mut ext = vec![0, 0];
+    ext.extend_from_slice(&((name.len() + 5) as u16).to_be_bytes());
+    ext.extend_from_slice(&((name.len() + 3) as u16).to_be_bytes());
+    ext.push(0);
+    ext.extend_from_slice(&(name.len() as u16).to_be_bytes());
+    ext.extend_from_slice(name);
+    ext.extend_from_slice(&[0x00, 0x2b, 0, 3, 2, 3, 4]); // supported_versions
+    let mut body = vec![3, 3];
+    body.extend_from_slice(&[7; 32]);
+    body.push(32);
+    body.extend_from_slice(&[9; 32]);
+    body.extend_from_slice(&[0, 6, 0x13, 1, 0x13, 2, 0x13, 3, 1, 0]);
+    body.extend_from_slice(&(ext.len() as u16).to_be_bytes());
+    body.extend_from_slice(&ext);
+    let mut hs = vec![1];
+    hs.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+    hs.extend_from_slice(&body);
+    let mut rec = vec![22, 3, 1];
+    rec.extend_from_slice(&(hs.len() as u16).to_be_bytes());
+    rec.extend_from_slice(&hs);
+    rec
+}
+
+fn bench_decode(c: &mut Criterion) {
+    let mut g = c.benchmark_group("decode");
+    g.throughput(Throughput::Elements(1));
+    let eth = udp_frame(&dns_query("www.example.com"));
+    g.bench_function("ethernet_ipv4_udp", |b| b.iter(|| decode::decode(linktype::ETHERNET, black_box(&eth))));
+    let raw6 = tcp_frame_v6(&[0u8; 512]);
+    g.bench_function("raw_ipv6_tcp", |b| b.iter(|| decode::decode(linktype::RAW, black_box(&raw6))));
+    let mut sll = vec![0, 0, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0, 0x08, 0x00];
+    sll.extend_from_slice(&eth[14..]);
+    g.bench_function("linux_sll_ipv4_udp", |b| b.iter(|| decode::decode(linktype::LINUX_SLL, black_box(&sll))));
+    g.finish();
+}
+
+struct Count(usize);
+impl dns::Visitor for Count {
+    fn question(&mut self, name: &dns::Name, _: u16) {
+        self.0 += name.as_bytes().len();
+    }
+    fn answer(&mut self, name: &dns::Name, _: u16, _: u32, _: dns::RData<'_>) {
+        self.0 += name.as_bytes().len();
+    }
+}
+
+fn bench_parse(c: &mut Criterion) {
+    let mut g = c.benchmark_group("parse");
+    g.throughput(Throughput::Elements(1));
+    let q = dns_query("a.b.c.www.example.com");
+    g.bench_function("dns_query", |b| {
+        b.iter(|| {
+            let mut v = Count(0);
+            let _ = dns::parse(black_box(&q), &mut v);
+            v.0
+        })
+    });
+    let ch = client_hello_record("www.example.com");
+    let mut scratch = Vec::new();
+    g.bench_function("tls_client_hello_sni", |b| {
+        b.iter(|| matches!(tls::client_hello_in_stream(black_box(&ch), &mut scratch), tls::Progress::Done(_)))
+    });
+    let req = b"GET /index.html HTTP/1.1\r\nHost: www.example.com\r\nUser-Agent: Mozilla/5.0\r\nAccept: */*\r\nAccept-Language: en\r\nConnection: keep-alive\r\n\r\n";
+    g.bench_function("http_request_head", |b| b.iter(|| matches!(http::parse_request(black_box(req)), http::Parse::Request(_))));
+    g.finish();
+}
+
+/// Deterministic pseudo-random domain names.
+fn names(n: usize, seed: u64) -> Vec<String> {
+    let mut x = seed | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            format!("h{:x}.example{}.com", x & 0xffff_ffff, x % 97)
+        })
+        .collect()
+}
+
+fn set_of(names: &[String]) -> IndicatorSet {
+    let mut b = IndicatorSetBuilder::new();
+    let src = b.add_source(Source { feed: "bench".into(), ..Default::default() });
+    for n in names {
+        b.add(&classify(n).unwrap(), src, false);
+    }
+    b.build()
+}
+
+fn bench_lookup(c: &mut Criterion) {
+    let mut g = c.benchmark_group("lookup");
+    g.throughput(Throughput::Elements(1));
+    for size in [1_000usize, 1_000_000] {
+        let listed = names(size, 42);
+        let set = set_of(&listed);
+        let baseline: HashSet<String> = listed.iter().cloned().collect();
+        let hit2 = listed[size / 2].split_once('.').map(|(_, rest)| rest.to_string()).unwrap();
+        let cases = [
+            ("hit_3_labels", listed[size / 3].clone()),
+            ("hit_6_labels", format!("a.b.c.{}", listed[size / 3])),
+            ("miss_2_labels", "notlisted.org".to_string()),
+            ("miss_6_labels", "a.b.c.d.notlisted.org".to_string()),
+        ];
+        let _ = hit2;
+        for (label, name) in &cases {
+            g.bench_with_input(BenchmarkId::new(format!("indicator_set_{label}"), size), name, |b, n| {
+                b.iter(|| {
+                    let mut hits = 0;
+                    set.match_name(black_box(n.as_bytes()), |_| hits += 1);
+                    hits
+                })
+            });
+            g.bench_with_input(BenchmarkId::new(format!("hashset_string_{label}"), size), name, |b, n| {
+                b.iter(|| {
+                    // The baseline does the same work: lowercase, then every suffix.
+                    let lower = black_box(n).to_ascii_lowercase();
+                    let mut hits = 0;
+                    let mut rest = lower.as_str();
+                    loop {
+                        if baseline.contains(rest) {
+                            hits += 1;
+                        }
+                        match rest.split_once('.') {
+                            Some((_, tail)) => rest = tail,
+                            None => break,
+                        }
+                    }
+                    hits
+                })
+            });
+        }
+        let addr: std::net::IpAddr = "198.51.100.7".parse().unwrap();
+        g.bench_with_input(BenchmarkId::new("address_miss", size), &addr, |b, a| {
+            b.iter(|| {
+                let mut hits = 0;
+                set.match_addr(black_box(*a), 443, |_| hits += 1);
+                hits
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench_decode, bench_parse, bench_lookup);
+criterion_main!(benches);
