@@ -1,7 +1,8 @@
 //! Link layers: from a captured frame to the network-layer bytes and their EtherType.
 //!
 //! Link types (numbers as libpcap reports them for savefiles and live handles):
-//! Ethernet (1) with any stack of 802.1Q / 802.1ad / QinQ tags, BSD null (0, host byte order)
+//! Ethernet (1) with any stack of 802.1Q / 802.1ad / QinQ tags, MPLS labels (IPv4, IPv6 or
+//! an Ethernet pseudowire behind them) and PPPoE sessions, BSD null (0, host byte order)
 //! and loop (108, network byte order), raw IP (12, 14, 101), IPv4 (228), IPv6 (229), Linux
 //! cooked SLL (113) and SLL2 (276), Linux NFLOG (239).
 //!
@@ -17,9 +18,15 @@ pub const ETHERTYPE_IPV6: u16 = 0x86DD;
 const ETHERTYPE_VLAN: u16 = 0x8100;
 const ETHERTYPE_QINQ: u16 = 0x88A8;
 const ETHERTYPE_QINQ_OLD: u16 = 0x9100;
+const ETHERTYPE_MPLS: u16 = 0x8847;
+const ETHERTYPE_MPLS_MULTICAST: u16 = 0x8848;
+const ETHERTYPE_PPPOE_SESSION: u16 = 0x8864;
+const PPP_IPV4: u16 = 0x0021;
+const PPP_IPV6: u16 = 0x0057;
 
-/// Most VLAN tags followed on one frame; real networks use one or two.
-pub const MAX_VLAN_TAGS: usize = 8;
+/// Most link-layer headers (VLAN tags, MPLS labels, PPPoE) walked on one frame.
+pub const MAX_LINK_LAYERS: usize = 16;
+
 
 /// Link types handled by [`network_layer`].
 pub mod linktype {
@@ -71,12 +78,7 @@ pub fn network_layer(linktype: i32, frame: &[u8]) -> Result<NetworkLayer<'_>, Sk
         })
     };
     match linktype {
-        ETHERNET => {
-            if frame.len() < 14 {
-                return Err(Skip::TruncatedLinkHeader);
-            }
-            after_ether_type(be16(frame, 12), &frame[14..])
-        }
+        ETHERNET => ethernet(frame),
         RAW | RAW_12 | RAW_14 | IPV4 | IPV6 => raw(frame),
         NULL | LOOP => {
             if frame.len() < 4 {
@@ -105,36 +107,79 @@ pub fn network_layer(linktype: i32, frame: &[u8]) -> Result<NetworkLayer<'_>, Sk
     }
 }
 
+/// An Ethernet frame (also one carried in a tunnel): its network layer.
+pub fn ethernet(frame: &[u8]) -> Result<NetworkLayer<'_>, Skip> {
+    if frame.len() < 14 {
+        return Err(Skip::TruncatedLinkHeader);
+    }
+    after_ether_type(be16(frame, 12), &frame[14..])
+}
+
+/// Walk VLAN tags, MPLS label stacks and PPPoE session headers to the IP layer.
 fn after_ether_type(mut ether_type: u16, mut rest: &[u8]) -> Result<NetworkLayer<'_>, Skip> {
     let mut vlans = [0u16; 2];
     let mut vlan_count = 0u8;
-    let mut tags = 0;
-    while matches!(
-        ether_type,
-        ETHERTYPE_VLAN | ETHERTYPE_QINQ | ETHERTYPE_QINQ_OLD
-    ) {
-        tags += 1;
-        if tags > MAX_VLAN_TAGS {
-            return Err(Skip::TooManyVlanTags);
+    let mut layers = 0;
+    loop {
+        layers += 1;
+        if layers > MAX_LINK_LAYERS {
+            return Err(Skip::TooManyLinkLayers);
         }
-        if rest.len() < 4 {
-            return Err(Skip::TruncatedLinkHeader);
+        match ether_type {
+            ETHERTYPE_VLAN | ETHERTYPE_QINQ | ETHERTYPE_QINQ_OLD => {
+                if rest.len() < 4 {
+                    return Err(Skip::TruncatedLinkHeader);
+                }
+                if (vlan_count as usize) < vlans.len() {
+                    vlans[vlan_count as usize] = be16(rest, 0) & 0x0FFF;
+                    vlan_count += 1;
+                }
+                ether_type = be16(rest, 2);
+                rest = &rest[4..];
+            }
+            ETHERTYPE_MPLS | ETHERTYPE_MPLS_MULTICAST => {
+                // Label stack entries of 4 bytes; the bottom one has the S bit (0x100).
+                loop {
+                    if rest.len() < 4 {
+                        return Err(Skip::TruncatedLinkHeader);
+                    }
+                    let bottom = rest[2] & 0x01 != 0;
+                    rest = &rest[4..];
+                    layers += 1;
+                    if layers > MAX_LINK_LAYERS {
+                        return Err(Skip::TooManyLinkLayers);
+                    }
+                    if bottom {
+                        break;
+                    }
+                }
+                // MPLS does not say what it carries: the first nibble does (RFC 4385: 0 is a
+                // pseudowire control word, followed by an Ethernet frame).
+                match rest.first().map(|b| b >> 4) {
+                    Some(4) => ether_type = ETHERTYPE_IPV4,
+                    Some(6) => ether_type = ETHERTYPE_IPV6,
+                    Some(0) if rest.len() >= 4 + 14 => {
+                        ether_type = be16(rest, 4 + 12);
+                        rest = &rest[4 + 14..];
+                    }
+                    _ => return Err(Skip::NotIp),
+                }
+            }
+            ETHERTYPE_PPPOE_SESSION => {
+                // ver/type, code, session id, length (6 bytes), then the PPP protocol.
+                if rest.len() < 8 {
+                    return Err(Skip::TruncatedLinkHeader);
+                }
+                ether_type = match be16(rest, 6) {
+                    PPP_IPV4 => ETHERTYPE_IPV4,
+                    PPP_IPV6 => ETHERTYPE_IPV6,
+                    _ => return Err(Skip::NotIp),
+                };
+                rest = &rest[8..];
+            }
+            ETHERTYPE_IPV4 | ETHERTYPE_IPV6 => return Ok(NetworkLayer { ether_type, bytes: rest, vlans, vlan_count }),
+            _ => return Err(Skip::NotIp),
         }
-        if (vlan_count as usize) < vlans.len() {
-            vlans[vlan_count as usize] = be16(rest, 0) & 0x0FFF;
-            vlan_count += 1;
-        }
-        ether_type = be16(rest, 2);
-        rest = &rest[4..];
-    }
-    match ether_type {
-        ETHERTYPE_IPV4 | ETHERTYPE_IPV6 => Ok(NetworkLayer {
-            ether_type,
-            bytes: rest,
-            vlans,
-            vlan_count,
-        }),
-        _ => Err(Skip::NotIp),
     }
 }
 
@@ -204,13 +249,31 @@ mod tests {
             Some(Skip::NotIp)
         );
         let mut deep = vec![0u8; 12];
-        for _ in 0..=MAX_VLAN_TAGS {
+        for _ in 0..=MAX_LINK_LAYERS {
             deep.extend_from_slice(&[0x81, 0x00, 0, 1]);
         }
         assert_eq!(
             network_layer(linktype::ETHERNET, &deep).err(),
-            Some(Skip::TooManyVlanTags)
+            Some(Skip::TooManyLinkLayers)
         );
+    }
+
+    #[test]
+    fn mpls_stack_and_pppoe_session() {
+        let mut f = vec![0u8; 12];
+        f.extend_from_slice(&[0x88, 0x47, 0, 1, 0, 64, 0, 2, 1, 64, 0x45]); // two labels, S on the second
+        let n = network_layer(linktype::ETHERNET, &f).ok().unwrap();
+        assert_eq!((n.ether_type, n.bytes), (ETHERTYPE_IPV4, &[0x45][..]));
+        let mut f = vec![0u8; 12];
+        f.extend_from_slice(&[0x88, 0x64, 0x11, 0, 0, 1, 0, 10, 0x00, 0x57, 0x60]);
+        let n = network_layer(linktype::ETHERNET, &f).ok().unwrap();
+        assert_eq!((n.ether_type, n.bytes), (ETHERTYPE_IPV6, &[0x60][..]));
+        let mut endless = vec![0u8; 12];
+        endless.extend_from_slice(&[0x88, 0x47]);
+        for _ in 0..40 {
+            endless.extend_from_slice(&[0, 1, 0, 64]);
+        }
+        assert!(network_layer(linktype::ETHERNET, &endless).is_err());
     }
 
     #[test]

@@ -5,10 +5,14 @@
 //! Contract: [`decode`] never panics and never allocates; a frame it cannot use is a [`Skip`]
 //! reason, which the caller counts. The flow key of a decoded packet is in [`crate::flow::key`].
 //!
-//! Limits: IP fragments are not reassembled here (they are counted as
-//! [`Skip::IpFragment`]); tunnels are not entered.
+//! Tunnels ([`tunnel`]: GRE, ERSPAN I/II/III, VXLAN, Geneve, Teredo, IP-in-IP, 6in4) are
+//! entered, in any nesting, down to the innermost IP packet, at most [`MAX_ENCAP_DEPTH`]
+//! deep; the flow is the innermost one and the packet keeps its outermost tunnel.
+//! IP fragments are returned as [`Transport::Fragment`] for [`defrag`] to reassemble.
 
+pub mod defrag;
 pub mod link;
+pub mod tunnel;
 
 use std::net::IpAddr;
 
@@ -21,31 +25,34 @@ pub enum Skip {
     UnsupportedLinkType,
     /// The frame is shorter than its link-layer header.
     TruncatedLinkHeader,
-    /// More VLAN tags than [`link::MAX_VLAN_TAGS`].
-    TooManyVlanTags,
+    /// More VLAN tags, MPLS labels or PPPoE headers than [`link::MAX_LINK_LAYERS`].
+    TooManyLinkLayers,
     /// ARP, LLDP, and everything else that is not IP.
     NotIp,
     /// The IP header is cut short or invalid.
     BadIpHeader,
-    /// An IP fragment (not reassembled).
+    /// An IP fragment that reached a worker (fragments are reassembled before dispatch).
     IpFragment,
     /// The TCP header is cut short or invalid.
     BadTcpHeader,
     /// The UDP header is cut short.
     BadUdpHeader,
+    /// More nested tunnels than [`MAX_ENCAP_DEPTH`].
+    TunnelTooDeep,
 }
 
 impl Skip {
     /// Every reason, in counter order.
-    pub const ALL: [Skip; 8] = [
+    pub const ALL: [Skip; 9] = [
         Skip::UnsupportedLinkType,
         Skip::TruncatedLinkHeader,
-        Skip::TooManyVlanTags,
+        Skip::TooManyLinkLayers,
         Skip::NotIp,
         Skip::BadIpHeader,
         Skip::IpFragment,
         Skip::BadTcpHeader,
         Skip::BadUdpHeader,
+        Skip::TunnelTooDeep,
     ];
 
     /// Short name for summaries and stats.
@@ -53,12 +60,13 @@ impl Skip {
         match self {
             Skip::UnsupportedLinkType => "unsupported link type",
             Skip::TruncatedLinkHeader => "truncated link header",
-            Skip::TooManyVlanTags => "too many VLAN tags",
+            Skip::TooManyLinkLayers => "too many link-layer headers",
             Skip::NotIp => "not IP",
             Skip::BadIpHeader => "bad IP header",
             Skip::IpFragment => "IP fragment",
             Skip::BadTcpHeader => "bad TCP header",
             Skip::BadUdpHeader => "bad UDP header",
+            Skip::TunnelTooDeep => "tunnels nested too deep",
         }
     }
 }
@@ -118,8 +126,29 @@ pub enum Transport<'a> {
         /// Payload bytes.
         payload: &'a [u8],
     },
+    /// One fragment of an IP datagram: see [`defrag`].
+    Fragment(defrag::Fragment<'a>),
     /// Any other IP protocol: only its addresses are matched.
     Other,
+}
+
+/// The outermost tunnel a packet came through (for the EVE `tunnel` object).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TunnelInfo {
+    /// Outer source address.
+    pub src: IpAddr,
+    /// Outer destination address.
+    pub dst: IpAddr,
+    /// Outer source port (UDP tunnels), else 0.
+    pub src_port: u16,
+    /// Outer destination port (UDP tunnels), else 0.
+    pub dst_port: u16,
+    /// Outer IP protocol (47 GRE, 17 UDP, 4 or 41 IP in IP).
+    pub proto: u8,
+    /// How many tunnels were entered in all.
+    pub depth: u8,
+    /// What the outermost tunnel is.
+    pub kind: tunnel::TunnelKind,
 }
 
 /// A decoded packet: addresses, ports and transport payload, all borrowed from the frame.
@@ -141,54 +170,103 @@ pub struct Packet<'a> {
     pub vlans: [u16; 2],
     /// How many of `vlans` are set.
     pub vlan_count: u8,
+    /// The outermost tunnel, when the packet came through one.
+    pub tunnel: Option<TunnelInfo>,
 }
 
-/// Decode one frame.
+/// Most tunnels entered for one packet; more is counted as [`Skip::TunnelTooDeep`].
+pub const MAX_ENCAP_DEPTH: u8 = 8;
+
+/// Count one more tunnel level (keeping the outermost tunnel's description) and find the
+/// inner IP packet.
+fn enter<'a>(inner: tunnel::Inner<'a>, depth: &mut u8, tunnel: &mut Option<TunnelInfo>, outer: TunnelInfo) -> Result<&'a [u8], Skip> {
+    *depth += 1;
+    if *depth > MAX_ENCAP_DEPTH {
+        return Err(Skip::TunnelTooDeep);
+    }
+    tunnel.get_or_insert(outer).depth = *depth;
+    match inner {
+        tunnel::Inner::Ip(b) => Ok(b),
+        tunnel::Inner::Ethernet(b) => Ok(link::ethernet(b)?.bytes),
+    }
+}
+
+/// Decode one frame, entering tunnels down to the innermost IP packet.
 pub fn decode(linktype: i32, frame: &[u8]) -> Result<Packet<'_>, Skip> {
     let net = link::network_layer(linktype, frame)?;
-    let (ip, _ext_err) = LaxIpSlice::from_slice(net.bytes).map_err(|_| Skip::BadIpHeader)?;
-    let payload = ip.payload();
-    if payload.fragmented {
-        return Err(Skip::IpFragment);
-    }
-    let (src, dst) = (ip.source_addr(), ip.destination_addr());
-    let proto = payload.ip_number;
-    let mut packet = Packet {
-        src,
-        dst,
-        src_port: 0,
-        dst_port: 0,
-        proto: proto.0,
-        transport: Transport::Other,
-        vlans: net.vlans,
-        vlan_count: net.vlan_count,
-    };
-    match proto {
-        IpNumber::TCP => {
-            let tcp = TcpSlice::from_slice(payload.payload).map_err(|_| Skip::BadTcpHeader)?;
-            packet.src_port = tcp.source_port();
-            packet.dst_port = tcp.destination_port();
-            let flags = (tcp.fin() as u8 * tcp_flags::FIN)
-                | (tcp.syn() as u8 * tcp_flags::SYN)
-                | (tcp.rst() as u8 * tcp_flags::RST)
-                | (tcp.ack() as u8 * tcp_flags::ACK);
-            packet.transport = Transport::Tcp {
-                seq: tcp.sequence_number(),
-                flags,
-                payload: tcp.payload(),
-            };
+    let (vlans, vlan_count) = (net.vlans, net.vlan_count);
+    let mut bytes = net.bytes;
+    let mut tunnel: Option<TunnelInfo> = None;
+    let mut depth = 0u8;
+    loop {
+        let (ip, _ext_err) = LaxIpSlice::from_slice(bytes).map_err(|_| Skip::BadIpHeader)?;
+        let payload = ip.payload();
+        let (src, dst) = (ip.source_addr(), ip.destination_addr());
+        let proto = payload.ip_number;
+        let mut packet = Packet {
+            src,
+            dst,
+            src_port: 0,
+            dst_port: 0,
+            proto: proto.0,
+            transport: Transport::Other,
+            vlans,
+            vlan_count,
+            tunnel,
+        };
+        if payload.fragmented {
+            packet.transport = Transport::Fragment(defrag::Fragment::of(&ip).ok_or(Skip::BadIpHeader)?);
+            return Ok(packet);
         }
-        IpNumber::UDP => {
-            let udp = UdpSlice::from_slice_lax(payload.payload).map_err(|_| Skip::BadUdpHeader)?;
-            packet.src_port = udp.source_port();
-            packet.dst_port = udp.destination_port();
-            packet.transport = Transport::Udp {
-                payload: udp.payload(),
-            };
+        let outer = TunnelInfo { src, dst, src_port: 0, dst_port: 0, proto: proto.0, depth: 0, kind: tunnel::TunnelKind::IpInIp };
+        match proto {
+            IpNumber::TCP => {
+                let tcp = TcpSlice::from_slice(payload.payload).map_err(|_| Skip::BadTcpHeader)?;
+                packet.src_port = tcp.source_port();
+                packet.dst_port = tcp.destination_port();
+                let flags = (tcp.fin() as u8 * tcp_flags::FIN)
+                    | (tcp.syn() as u8 * tcp_flags::SYN)
+                    | (tcp.rst() as u8 * tcp_flags::RST)
+                    | (tcp.ack() as u8 * tcp_flags::ACK);
+                packet.transport = Transport::Tcp { seq: tcp.sequence_number(), flags, payload: tcp.payload() };
+                return Ok(packet);
+            }
+            IpNumber::UDP => {
+                let udp = UdpSlice::from_slice_lax(payload.payload).map_err(|_| Skip::BadUdpHeader)?;
+                let (sport, dport, data) = (udp.source_port(), udp.destination_port(), udp.payload());
+                let port = |p| sport == p || dport == p;
+                let inner = if port(tunnel::VXLAN_PORT) {
+                    tunnel::vxlan(data).map(|i| (tunnel::TunnelKind::Vxlan, i))
+                } else if port(tunnel::GENEVE_PORT) {
+                    tunnel::geneve(data).map(|i| (tunnel::TunnelKind::Geneve, i))
+                } else if port(tunnel::TEREDO_PORT) {
+                    tunnel::teredo(data).map(|b| (tunnel::TunnelKind::Teredo, tunnel::Inner::Ip(b)))
+                } else {
+                    None
+                };
+                match inner {
+                    Some((kind, inner)) => {
+                        let info = TunnelInfo { src_port: sport, dst_port: dport, kind, ..outer };
+                        bytes = enter(inner, &mut depth, &mut tunnel, info)?
+                    }
+                    None => {
+                        packet.src_port = sport;
+                        packet.dst_port = dport;
+                        packet.transport = Transport::Udp { payload: data };
+                        return Ok(packet);
+                    }
+                }
+            }
+            IpNumber::GRE => match tunnel::gre(payload.payload) {
+                Some((inner, kind)) => bytes = enter(inner, &mut depth, &mut tunnel, TunnelInfo { kind, ..outer })?,
+                None => return Ok(packet),
+            },
+            IpNumber::IPV4 | IpNumber::IPV6 => {
+                bytes = enter(tunnel::Inner::Ip(payload.payload), &mut depth, &mut tunnel, outer)?;
+            }
+            _ => return Ok(packet),
         }
-        _ => {}
     }
-    Ok(packet)
 }
 
 #[cfg(test)]

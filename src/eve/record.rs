@@ -23,6 +23,9 @@ pub struct Record<'a> {
     /// VLAN ids, outermost first.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vlan: Option<&'a [u16]>,
+    /// The outermost tunnel the packet came through.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tunnel: Option<Tunnel>,
     /// Sender of the packet.
     pub src_ip: IpAddr,
     /// Sender's port.
@@ -52,6 +55,25 @@ pub struct Record<'a> {
     pub http: Option<Http<'a>>,
 }
 
+/// The `tunnel` object: the outer addresses, as Suricata logs them.
+#[derive(Debug, Serialize)]
+pub struct Tunnel {
+    /// Outer source.
+    pub src_ip: IpAddr,
+    /// Outer destination.
+    pub dest_ip: IpAddr,
+    /// Outer source port (UDP tunnels).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub src_port: Option<u16>,
+    /// Outer destination port (UDP tunnels).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dest_port: Option<u16>,
+    /// Outer protocol (`GRE`, `UDP`, `IPv4`, `IPv6`).
+    pub proto: std::borrow::Cow<'static, str>,
+    /// Tunnels entered.
+    pub depth: u8,
+}
+
 /// Protocol name as Suricata writes it.
 pub fn proto_name(proto: u8) -> std::borrow::Cow<'static, str> {
     match proto {
@@ -61,6 +83,8 @@ pub fn proto_name(proto: u8) -> std::borrow::Cow<'static, str> {
         58 => "IPv6-ICMP".into(),
         132 => "SCTP".into(),
         47 => "GRE".into(),
+        4 => "IPv4".into(),
+        41 => "IPv6".into(),
         n => n.to_string().into(),
     }
 }

@@ -95,6 +95,7 @@ mod tests {
             transport: Transport::Other,
             vlans: [0; 2],
             vlan_count: 0,
+            tunnel: None,
         }
     }
 

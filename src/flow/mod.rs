@@ -46,6 +46,8 @@ pub struct PendingAddressHit {
     pub vlan_count: u8,
     /// Capture file of that packet.
     pub file: Option<std::sync::Arc<str>>,
+    /// Tunnel of that packet.
+    pub tunnel: Option<crate::decode::TunnelInfo>,
 }
 
 /// What a flow has alerted on, and the address hits still waiting to be written.

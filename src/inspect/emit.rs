@@ -7,6 +7,7 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use crate::decode::TunnelInfo;
 use crate::eve::escape::Escaped;
 use crate::eve::record::{self, Alert, Dns, DnsAnswer, DnsQuery, Http, Record, Tls};
 use crate::eve::{community_id::community_id, time::format_timestamp, MatchLocation};
@@ -48,6 +49,8 @@ pub struct Head<'a> {
     pub file: Option<&'a str>,
     /// Application protocol of the flow, when known.
     pub app_proto: Option<&'static str>,
+    /// The outermost tunnel the packet came through.
+    pub tunnel: Option<TunnelInfo>,
 }
 
 impl<'a> Head<'a> {
@@ -73,6 +76,7 @@ impl<'a> Head<'a> {
             vlans,
             file,
             app_proto: None,
+            tunnel: None,
         }
     }
 }
@@ -149,6 +153,7 @@ impl Emitter {
                     vlans,
                     vlan_count: head.vlans.len().min(2) as u8,
                     file: file.cloned(),
+                    tunnel: head.tunnel,
                 })
             });
         }
@@ -178,6 +183,7 @@ impl Emitter {
                 hit.file.as_deref(),
             );
             head.app_proto = current.app_proto;
+            head.tunnel = hit.tunnel;
             let (addr, port) = if hit.side == Side::A { key.a } else { key.b };
             let set = Arc::clone(&self.set);
             let e = set.entry(hit.entry);
@@ -358,6 +364,14 @@ impl Emitter {
             pcap_filename: head.file,
             event_type,
             vlan: (!head.vlans.is_empty()).then_some(head.vlans),
+            tunnel: head.tunnel.map(|t| record::Tunnel {
+                src_ip: t.src,
+                dest_ip: t.dst,
+                src_port: (t.src_port != 0).then_some(t.src_port),
+                dest_port: (t.dst_port != 0).then_some(t.dst_port),
+                proto: record::proto_name(t.proto),
+                depth: t.depth,
+            }),
             src_ip: head.src.0,
             src_port: head.src.1,
             dest_ip: head.dst.0,
@@ -435,6 +449,9 @@ struct DnsHits<'s> {
 impl dns::Visitor for DnsHits<'_> {
     fn question(&mut self, name: &dns::Name, _qtype: u16) {
         self.queries += 1;
+        if name.truncated {
+            return; // not the whole name: a suffix match would be a guess
+        }
         let n = name.as_bytes();
         self.set.match_name(n, |h| {
             self.hits.push(name_hit(n, h, MatchLocation::DnsQuery))
@@ -446,7 +463,7 @@ impl dns::Visitor for DnsHits<'_> {
         let _ = name;
         self.answers += 1;
         match rdata {
-            RData::Name(target) => {
+            RData::Name(target) if !target.truncated => {
                 let t = target.as_bytes();
                 self.set.match_name(t, |h| {
                     self.hits.push(name_hit(t, h, MatchLocation::DnsAnswer))
@@ -464,7 +481,7 @@ impl dns::Visitor for DnsHits<'_> {
                     })
                 });
             }
-            RData::Other => {}
+            RData::Name(_) | RData::Other => {}
         }
     }
 }

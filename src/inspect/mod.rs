@@ -79,6 +79,7 @@ impl Inspector {
             }
         };
         let mut head = Head::new(&key, side, p.ts_us, flow.id, vlans, p.file.map(|f| &**f));
+        head.tunnel = pkt.tunnel;
         if new {
             self.emit
                 .check_addresses(&key, &head, side, p.file, &mut flow.alerts);
@@ -118,6 +119,10 @@ impl Inspector {
                     self.emit
                         .flush_pending(&key, &head, App::None, &mut flow.alerts);
                 }
+            }
+            Transport::Fragment(_) => {
+                // Fragments are reassembled by the capture thread; one here was refused there.
+                self.emit.stats.skipped.add(decode::Skip::IpFragment);
             }
             Transport::Udp { .. } | Transport::Other => {
                 if !flow.alerts.pending.is_empty() {

@@ -10,6 +10,8 @@
 //!   is ever dropped when reading files.
 //! - The flow hash is symmetric ([`FlowKey::dispatch_hash`]), so both directions of a flow go
 //!   to the same worker, which owns that flow's state alone: no lock on the packet path.
+//! - IP fragments are reassembled by the capture thread ([`decode::defrag`]) so that the whole
+//!   datagram goes to the worker of its flow.
 //! - Batches are recycled: `N × (QUEUE_DEPTH + 2)` of them exist for the whole run.
 //! - Shutdown by ownership: when input ends the capture thread drops its senders; each worker
 //!   drains its queue, writes what its flows still hold, sends its last lines and ends; the
@@ -25,7 +27,9 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
 
 use crate::capture::{self, Inputs, ReadEnd};
-use crate::decode;
+use crate::decode::defrag::{DefragStats, Defragmenter};
+use crate::decode::link::linktype;
+use crate::decode::{self, Transport};
 use crate::eve::sink::Sink;
 use crate::flow::FlowKey;
 use crate::inspect::{Inspector, NameEvents, PacketRef, WorkerStats};
@@ -79,6 +83,10 @@ pub struct RunReport {
     pub lines_written: u64,
     /// Error writing the output, if any.
     pub write_error: Option<String>,
+    /// Packets read from the inputs (fragments included).
+    pub packets_read: u64,
+    /// IP fragment reassembly (done by the capture thread).
+    pub defrag: DefragStats,
 }
 
 /// Size of a pcap record header: progress counts it as read.
@@ -122,23 +130,34 @@ pub fn run_files(mut config: RunConfig, sink: Sink) -> RunReport {
             .map(|_| recycle_rx.recv().unwrap_or_default())
             .collect();
         let mut bytes_read = 0u64;
+        let mut defrag = Defragmenter::default();
         let mut packets = 0u64;
         for (index, input) in config.inputs.files.iter().enumerate() {
             let end = capture::read_file(input, &mut config.filter, |raw| {
-                let worker = match decode::decode(raw.linktype, raw.data) {
-                    Ok(p) => (FlowKey::of(&p).0.dispatch_hash() % n as u64) as usize,
-                    Err(_) => (packets % n as u64) as usize,
+                packets += 1;
+                bytes_read += raw.data.len() as u64 + RECORD_HEADER;
+                let pick = |p: &decode::Packet<'_>| (FlowKey::of(p).0.dispatch_hash() % n as u64) as usize;
+                let (worker, linktype, data) = match decode::decode(raw.linktype, raw.data) {
+                    Ok(p) => match p.transport {
+                        Transport::Fragment(frag) => match defrag.add(raw.ts_us, p.src, p.dst, p.proto, &frag) {
+                            Some(whole) => match decode::decode(linktype::RAW, whole) {
+                                Ok(inner) => (pick(&inner), linktype::RAW, whole),
+                                Err(_) => (0, linktype::RAW, whole),
+                            },
+                            None => return ControlFlow::Continue(()),
+                        },
+                        _ => (pick(&p), raw.linktype, raw.data),
+                    },
+                    Err(_) => ((packets % n as u64) as usize, raw.linktype, raw.data),
                 };
-                if current[worker].is_full_for(raw.data.len()) {
+                if current[worker].is_full_for(data.len()) {
                     let fresh = recycle_rx.recv().unwrap_or_default();
                     let full = std::mem::replace(&mut current[worker], fresh);
                     if queues[worker].send(full).is_err() {
                         return ControlFlow::Break(());
                     }
                 }
-                current[worker].push(raw.ts_us, raw.linktype, index as u32, raw.data);
-                packets += 1;
-                bytes_read += raw.data.len() as u64 + RECORD_HEADER;
+                current[worker].push(raw.ts_us, linktype, index as u32, data);
                 if packets.is_multiple_of(4096) {
                     if let Some(progress) = config.progress.as_mut() {
                         progress(Progress {
@@ -176,6 +195,8 @@ pub fn run_files(mut config: RunConfig, sink: Sink) -> RunReport {
             }
         }
         drop(queues);
+        report.packets_read = packets;
+        report.defrag = defrag.stats.clone();
         for w in workers {
             if let Ok(stats) = w.join() {
                 report.stats.merge(&stats);

@@ -106,7 +106,8 @@ pub enum DnsError {
 pub struct Name {
     buf: [u8; MAX_NAME_LEN],
     len: usize,
-    /// True when the name was longer than [`MAX_NAME_LEN`] and was cut.
+    /// True when this is not the whole name: longer than [`MAX_NAME_LEN`], or the message
+    /// ended or was damaged inside it.
     pub truncated: bool,
 }
 
@@ -199,7 +200,18 @@ pub fn parse(msg: &[u8], visitor: &mut impl Visitor) -> Result<Header, DnsError>
     let mut target = Name::default();
     let mut pos = HEADER_LEN;
     for _ in 0..(header.qdcount as usize).min(MAX_RECORDS) {
-        pos = read_name(msg, pos, &mut name)?;
+        pos = match read_name(msg, pos, &mut name) {
+            Ok(next) => next,
+            Err(e) => {
+                // What was read before the damage is logged (flagged), as tshark and
+                // Suricata show it; it is not a whole name, so it is never matched.
+                if !name.as_bytes().is_empty() {
+                    name.truncated = true;
+                    visitor.question(&name, 0);
+                }
+                return Err(e);
+            }
+        };
         let fixed = msg.get(pos..pos + 4).ok_or(DnsError::Truncated)?;
         visitor.question(&name, be16(fixed, 0));
         pos += 4;

@@ -1,0 +1,308 @@
+//! IPv4 and IPv6 fragment reassembly, done by the capture thread before dispatch (a
+//! fragment without ports cannot be sent to its flow's worker until it is whole).
+//!
+//! Policy and limits, each counted when it applies ([`DefragStats`]):
+//! - overlapping or duplicate fragments: the *first* copy of a byte wins, as most stacks do
+//!   (later copies cannot rewrite what was already seen);
+//! - at most [`MAX_PENDING`] datagrams and [`MAX_PENDING_BYTES`] bytes in progress: past
+//!   that, new datagrams are refused;
+//! - at most [`MAX_FRAGMENTS`] fragments per datagram and 65 535 bytes per datagram;
+//! - a datagram not completed within [`TIMEOUT_US`] of packet time is dropped.
+//!
+//! Why not etherparse's `IpDefragPool`: it lets later fragments overwrite earlier bytes (the
+//! overlap evasion stacks defend against), holds any number of datagrams, and takes strict
+//! slices that reject snap-length-truncated frames.
+//!
+//! A reassembled datagram is handed out as a fresh IP packet (a minimal IPv4 or IPv6 header
+//! and the payload); the VLAN ids and tunnel of its fragments are not kept.
+
+use std::net::IpAddr;
+
+use etherparse::LaxIpSlice;
+use hashbrown::HashMap;
+
+/// Most datagrams being reassembled at once.
+pub const MAX_PENDING: usize = 4096;
+/// Most bytes held for datagrams being reassembled.
+pub const MAX_PENDING_BYTES: usize = 32 * 1024 * 1024;
+/// Most fragments per datagram (a 64 KiB datagram in 1280-byte IPv6 fragments needs 52).
+pub const MAX_FRAGMENTS: u16 = 128;
+/// Time a datagram may take to complete (Linux `ipfrag_time` is 30 s).
+pub const TIMEOUT_US: i64 = 30 * 1_000_000;
+
+/// One fragment, as decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fragment<'a> {
+    /// Identification (16 bits in IPv4, 32 in IPv6).
+    pub id: u32,
+    /// Offset of this fragment's payload in the datagram, in bytes.
+    pub offset: u16,
+    /// More fragments follow.
+    pub more: bool,
+    /// The fragment's payload.
+    pub payload: &'a [u8],
+}
+
+impl<'a> Fragment<'a> {
+    /// The fragment fields of a fragmented IP packet.
+    pub fn of(ip: &LaxIpSlice<'a>) -> Option<Fragment<'a>> {
+        let payload = ip.payload().payload;
+        match ip {
+            LaxIpSlice::Ipv4(v4) => {
+                let h = v4.header();
+                Some(Fragment { id: u32::from(h.identification()), offset: h.fragments_offset().byte_offset(), more: h.more_fragments(), payload })
+            }
+            LaxIpSlice::Ipv6(v6) => v6.extensions().clone().into_iter().find_map(|ext| match ext {
+                etherparse::Ipv6ExtensionSlice::Fragment(f) => Some(Fragment {
+                    id: f.identification(),
+                    offset: f.fragment_offset().byte_offset(),
+                    more: f.more_fragments(),
+                    payload,
+                }),
+                _ => None,
+            }),
+        }
+    }
+}
+
+/// What reassembly did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DefragStats {
+    /// Fragments seen.
+    pub fragments: u64,
+    /// Datagrams completed.
+    pub reassembled: u64,
+    /// Fragments whose bytes overlapped bytes already held (first copy kept).
+    pub overlaps: u64,
+    /// Datagrams dropped unfinished after [`TIMEOUT_US`].
+    pub timed_out: u64,
+    /// Fragments refused: too many datagrams or bytes pending.
+    pub refused_full: u64,
+    /// Fragments refused: beyond 65 535 bytes, too many fragments, or a second different end.
+    pub invalid: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Key {
+    src: IpAddr,
+    dst: IpAddr,
+    id: u32,
+    proto: u8,
+}
+
+#[derive(Debug)]
+struct Datagram {
+    data: Vec<u8>,
+    /// Byte ranges held, sorted and disjoint.
+    ranges: Vec<(u32, u32)>,
+    end: Option<u32>,
+    first_ts_us: i64,
+    fragments: u16,
+}
+
+/// Reassembles fragments into datagrams, within the limits above.
+#[derive(Debug, Default)]
+pub struct Defragmenter {
+    pending: HashMap<Key, Datagram, foldhash::fast::RandomState>,
+    bytes: usize,
+    next_sweep_us: i64,
+    out: Vec<u8>,
+    /// Counters.
+    pub stats: DefragStats,
+}
+
+impl Defragmenter {
+    /// Add a fragment of the datagram `src` → `dst` carrying `proto`. When it completes the
+    /// datagram, returns the whole IP packet (valid until the next call).
+    pub fn add(&mut self, ts_us: i64, src: IpAddr, dst: IpAddr, proto: u8, frag: &Fragment<'_>) -> Option<&[u8]> {
+        self.stats.fragments += 1;
+        if ts_us >= self.next_sweep_us {
+            self.expire(ts_us);
+        }
+        let start = u32::from(frag.offset);
+        let end = start + frag.payload.len() as u32;
+        if end > 65_535 {
+            self.stats.invalid += 1;
+            return None;
+        }
+        let key = Key { src, dst, id: frag.id, proto };
+        if !self.pending.contains_key(&key) && (self.pending.len() >= MAX_PENDING || self.bytes + end as usize > MAX_PENDING_BYTES) {
+            self.stats.refused_full += 1;
+            return None;
+        }
+        let d = self.pending.entry(key).or_insert_with(|| Datagram { data: Vec::new(), ranges: Vec::new(), end: None, first_ts_us: ts_us, fragments: 0 });
+        d.fragments += 1;
+        let conflicting_end = match d.end {
+            Some(e) => end > e || (!frag.more && end != e),
+            None => !frag.more && d.ranges.last().is_some_and(|r| r.1 > end),
+        };
+        if d.fragments > MAX_FRAGMENTS || conflicting_end {
+            self.stats.invalid += 1;
+            return None;
+        }
+        if !frag.more {
+            d.end = Some(end);
+        }
+        if d.data.len() < end as usize {
+            self.bytes += end as usize - d.data.len();
+            d.data.resize(end as usize, 0);
+        }
+        // Copy only the bytes no earlier fragment gave: the first copy wins.
+        let mut cursor = start;
+        let mut overlapped = false;
+        for &(rs, re) in d.ranges.iter() {
+            if re <= cursor || rs >= end {
+                continue;
+            }
+            overlapped = true;
+            if rs > cursor {
+                d.data[cursor as usize..rs as usize].copy_from_slice(&frag.payload[(cursor - start) as usize..(rs - start) as usize]);
+            }
+            cursor = cursor.max(re);
+        }
+        if cursor < end {
+            d.data[cursor as usize..end as usize].copy_from_slice(&frag.payload[(cursor - start) as usize..]);
+        }
+        if overlapped {
+            self.stats.overlaps += 1;
+        }
+        merge_range(&mut d.ranges, (start, end));
+        let complete = d.end.is_some_and(|e| d.ranges.len() == 1 && d.ranges[0] == (0, e));
+        if !complete {
+            return None;
+        }
+        let d = self.pending.remove(&key)?;
+        self.bytes -= d.data.len();
+        self.stats.reassembled += 1;
+        write_packet(&mut self.out, src, dst, proto, &d.data);
+        Some(&self.out)
+    }
+
+    /// Drop datagrams older than [`TIMEOUT_US`] at `now_us`.
+    pub fn expire(&mut self, now_us: i64) {
+        self.next_sweep_us = now_us.saturating_add(TIMEOUT_US / 10);
+        let before = self.pending.len();
+        let mut freed = 0;
+        self.pending.retain(|_, d| {
+            let keep = now_us.saturating_sub(d.first_ts_us) <= TIMEOUT_US;
+            if !keep {
+                freed += d.data.len();
+            }
+            keep
+        });
+        self.bytes -= freed;
+        self.stats.timed_out += (before - self.pending.len()) as u64;
+    }
+
+    /// Datagrams in progress.
+    pub fn pending(&self) -> usize {
+        self.pending.len()
+    }
+}
+
+fn merge_range(ranges: &mut Vec<(u32, u32)>, (mut s, mut e): (u32, u32)) {
+    ranges.retain(|&(rs, re)| {
+        if re < s || rs > e {
+            true
+        } else {
+            s = s.min(rs);
+            e = e.max(re);
+            false
+        }
+    });
+    let at = ranges.partition_point(|r| r.0 < s);
+    ranges.insert(at, (s, e));
+}
+
+/// A minimal IP header for `payload` (no options, no extension headers).
+fn write_packet(out: &mut Vec<u8>, src: IpAddr, dst: IpAddr, proto: u8, payload: &[u8]) {
+    out.clear();
+    match (src, dst) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => {
+            let total = (20 + payload.len()).min(65_535) as u16;
+            out.extend_from_slice(&[0x45, 0]);
+            out.extend_from_slice(&total.to_be_bytes());
+            out.extend_from_slice(&[0, 0, 0, 0, 64, proto, 0, 0]);
+            out.extend_from_slice(&s.octets());
+            out.extend_from_slice(&d.octets());
+        }
+        _ => {
+            let to16 = |a: IpAddr| match a {
+                IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
+                IpAddr::V6(v6) => v6.octets(),
+            };
+            out.extend_from_slice(&[0x60, 0, 0, 0]);
+            out.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+            out.extend_from_slice(&[proto, 64]);
+            out.extend_from_slice(&to16(src));
+            out.extend_from_slice(&to16(dst));
+        }
+    }
+    out.extend_from_slice(payload);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frag(offset: u16, more: bool, payload: &[u8]) -> Fragment<'_> {
+        Fragment { id: 7, offset, more, payload }
+    }
+
+    const A: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 1));
+    const B: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 2));
+
+    #[test]
+    fn out_of_order_fragments_reassemble() {
+        let mut d = Defragmenter::default();
+        assert!(d.add(1, A, B, 17, &frag(8, false, b"world")).is_none());
+        let out = d.add(2, A, B, 17, &frag(0, true, b"hello, w")).unwrap().to_vec();
+        assert_eq!(&out[20..], b"hello, wworld");
+        let (ip, _) = LaxIpSlice::from_slice(&out).unwrap();
+        assert_eq!(ip.payload().ip_number.0, 17);
+        assert!(!ip.payload().fragmented);
+        assert_eq!(d.pending(), 0);
+        assert_eq!(d.stats.reassembled, 1);
+    }
+
+    #[test]
+    fn overlapping_bytes_keep_the_first_copy() {
+        let mut d = Defragmenter::default();
+        d.add(1, A, B, 6, &frag(0, true, b"AAAAAAAA"));
+        d.add(1, A, B, 6, &frag(0, true, b"XXXXXXXXYYYYYYYY")); // rewrites 0..8, adds 8..16
+        let out = d.add(1, A, B, 6, &frag(16, false, b"end")).unwrap().to_vec();
+        assert_eq!(&out[20..], b"AAAAAAAAYYYYYYYYend");
+        assert_eq!(d.stats.overlaps, 1);
+    }
+
+    #[test]
+    fn never_completed_datagrams_time_out_and_limits_hold() {
+        let mut d = Defragmenter::default();
+        d.add(0, A, B, 17, &frag(0, true, &[0; 8]));
+        d.add(TIMEOUT_US + 10, A, B, 17, &frag(1000, true, &[0; 8]));
+        assert_eq!(d.stats.timed_out, 1);
+        assert!(d.add(0, A, B, 17, &frag(65_530, false, &[0; 16])).is_none());
+        assert_eq!(d.stats.invalid, 1);
+        let mut d = Defragmenter::default();
+        for id in 0..(MAX_PENDING as u32 + 10) {
+            d.add(0, A, B, 17, &Fragment { id, offset: 8, more: true, payload: &[0; 8] });
+        }
+        assert_eq!(d.pending(), MAX_PENDING);
+        assert_eq!(d.stats.refused_full, 10);
+    }
+
+    #[test]
+    fn tiny_and_conflicting_fragments() {
+        let mut d = Defragmenter::default();
+        d.add(0, A, B, 6, &frag(16, false, &[2, 3]));
+        assert!(d.add(0, A, B, 6, &frag(16, false, &[2, 3, 4])).is_none(), "a second, different end");
+        assert_eq!(d.stats.invalid, 1);
+        // A one-byte first fragment (tiny-fragment evasion) still reassembles.
+        d.add(0, A, B, 6, &frag(0, true, &[1]));
+        let out = d.add(0, A, B, 6, &frag(1, true, &[9; 15])).expect("0..1, 1..16 and 16..18 make the datagram").to_vec();
+        assert_eq!(out[20], 1);
+        assert_eq!(&out[21..36], &[9; 15]);
+        assert_eq!(&out[36..], &[2, 3]);
+        assert_eq!(d.pending(), 0);
+    }
+}
