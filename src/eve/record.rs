@@ -147,6 +147,10 @@ pub struct AlertContext<'a> {
     /// Tags.
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     pub tags: &'a [String],
+    /// Set on SNI matches when the ClientHello offered Encrypted Client Hello: the name
+    /// matched is the provider's public name, the real server is hidden.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub ech: bool,
 }
 
 impl<'a> Alert<'a> {
@@ -180,6 +184,7 @@ impl<'a> Alert<'a> {
                 campaign: source.campaign.as_deref(),
                 references: &source.references,
                 tags: &source.tags,
+                ech: false,
             },
         }
     }
@@ -260,6 +265,20 @@ pub struct Tls<'a> {
     /// Server name from the ClientHello.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sni: Option<Escaped<'a>>,
+    /// What the ClientHello offered. An Encrypted Client Hello shows as extension 65037
+    /// (0xfe0d) in `exts`: the SNI is then the provider's public name, not the real server.
+    pub client_handshake: ClientHandshake<'a>,
+}
+
+/// `tls.client_handshake`, as Suricata 8 logs it.
+#[derive(Debug, Serialize)]
+pub struct ClientHandshake<'a> {
+    /// Highest version offered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<&'static str>,
+    /// Extension types, in the order sent.
+    #[serde(skip_serializing_if = "<[u16]>::is_empty")]
+    pub exts: &'a [u16],
 }
 
 /// The `http` object.

@@ -285,14 +285,13 @@ impl Emitter {
         alerts: &mut AlertState,
     ) {
         self.stats.http_requests += 1;
-        let header_host = req.host_header.map(|h| http::split_host_port(h).0);
-        let target_host = req.target_authority().map(|a| http::split_host_port(a).0);
+        let header = req.host_header.map(http::split_host_port);
+        let target = req.target_authority().map(http::split_host_port);
+        let header_host = header.map(|h| h.0);
+        let target_host = target.map(|t| t.0);
         let mut hits = Vec::new();
-        if let Some(h) = header_host {
-            hits.extend(self.name_hits(h, MatchLocation::HttpHost));
-        }
-        if let Some(t) = target_host.filter(|t| Some(*t) != header_host) {
-            hits.extend(self.name_hits(t, MatchLocation::HttpHost));
+        for (host, port) in header.into_iter().chain(target.filter(|t| Some(t.0) != header_host)) {
+            hits.extend(self.host_hits(host, port.unwrap_or(head.dst.1)));
         }
         if let Some(host) = target_host.or(header_host) {
             let path = req.path();
@@ -322,6 +321,26 @@ impl Emitter {
             self.write(head, "http", None, App::Http(req));
         }
         self.flush_pending(key, head, App::Http(req), alerts);
+    }
+
+    /// Hits on an HTTP host: a name, or an address literal (a request through a proxy names
+    /// the C2 address only here, not in the flow's addresses).
+    fn host_hits(&self, host: &[u8], port: u16) -> Vec<Hit> {
+        let literal = std::str::from_utf8(host).ok().and_then(|h| h.parse::<IpAddr>().ok());
+        let Some(addr) = literal else {
+            return self.name_hits(host, MatchLocation::HttpHost);
+        };
+        let mut hits = Vec::new();
+        self.set.match_addr(addr, port, |entry| {
+            let e = self.set.entry(entry);
+            hits.push(Hit {
+                location: MatchLocation::HttpHost,
+                entry,
+                indicator: address_indicator(addr, e.kind, e.prefix_len, e.port),
+                observed: host.to_vec(),
+            })
+        });
+        hits
     }
 
     fn name_hits(&self, name: &[u8], location: MatchLocation) -> Vec<Hit> {
@@ -390,7 +409,11 @@ impl Emitter {
             App::Tls(h) => {
                 rec.tls = Some(Tls {
                     sni: h.sni.map(Escaped),
-                })
+                    client_handshake: record::ClientHandshake { version: h.version_name(), exts: h.extensions() },
+                });
+                if let Some(alert) = rec.alert.as_mut() {
+                    alert.context.ech = h.ech;
+                }
             }
             App::Http(r) => {
                 let (host, port) = match r.target_authority().or(r.host_header) {

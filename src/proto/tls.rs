@@ -29,6 +29,9 @@ pub const EXT_ECH: u16 = 0xfe0d;
 /// Extension code point of the older encrypted SNI draft.
 pub const EXT_ESNI: u16 = 0xffce;
 
+/// Most extension types kept per ClientHello (real ones carry 10 to 25).
+pub const MAX_EXTENSIONS: usize = 48;
+
 /// What a ClientHello told us.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientHello<'a> {
@@ -38,6 +41,34 @@ pub struct ClientHello<'a> {
     pub ech: bool,
     /// Legacy version field of the ClientHello.
     pub version: u16,
+    /// Highest version offered in supported_versions (GREASE values ignored), if present.
+    pub max_supported_version: Option<u16>,
+    exts: [u16; MAX_EXTENSIONS],
+    ext_count: u8,
+}
+
+impl ClientHello<'_> {
+    /// Extension types in the order sent (the first [`MAX_EXTENSIONS`]).
+    pub fn extensions(&self) -> &[u16] {
+        &self.exts[..self.ext_count as usize]
+    }
+
+    /// The highest TLS version offered, as Suricata names it (`TLS 1.3`).
+    pub fn version_name(&self) -> Option<&'static str> {
+        match self.max_supported_version.unwrap_or(self.version) {
+            0x0300 => Some("SSLv3"),
+            0x0301 => Some("TLS 1.0"),
+            0x0302 => Some("TLS 1.1"),
+            0x0303 => Some("TLS 1.2"),
+            0x0304 => Some("TLS 1.3"),
+            _ => None,
+        }
+    }
+}
+
+/// GREASE values (RFC 8701): 0x?a?a.
+fn is_grease(v: u16) -> bool {
+    v & 0x0f0f == 0x0a0a && (v >> 8) == (v & 0xff)
 }
 
 /// Result of looking at the start of a stream.
@@ -119,6 +150,9 @@ pub fn client_hello_body(body: &[u8]) -> Option<ClientHello<'_>> {
         sni: None,
         ech: false,
         version,
+        max_supported_version: None,
+        exts: [0; MAX_EXTENSIONS],
+        ext_count: 0,
     };
     if pos == body.len() {
         return Some(hello); // no extensions at all (old clients)
@@ -127,19 +161,20 @@ pub fn client_hello_body(body: &[u8]) -> Option<ClientHello<'_>> {
     let ext = body.get(pos + 2..pos + 2 + ext_len)?;
     let (_, extensions) = parse_tls_extensions(ext).ok()?;
     for e in &extensions {
+        let code = u16::from(TlsExtensionType::from(e));
+        if (hello.ext_count as usize) < MAX_EXTENSIONS {
+            hello.exts[hello.ext_count as usize] = code;
+            hello.ext_count += 1;
+        }
         match e {
             TlsExtension::SNI(names) => {
-                hello.sni = names
-                    .iter()
-                    .find(|(t, _)| *t == SNIType::HostName)
-                    .map(|(_, n)| *n);
+                hello.sni = names.iter().find(|(t, _)| *t == SNIType::HostName).map(|(_, n)| *n);
             }
-            other => {
-                let code = u16::from(TlsExtensionType::from(other));
-                if code == EXT_ECH || code == EXT_ESNI {
-                    hello.ech = true;
-                }
+            TlsExtension::SupportedVersions(versions) => {
+                hello.max_supported_version = versions.iter().map(|v| v.0).filter(|v| !is_grease(*v)).max();
             }
+            _ if code == EXT_ECH || code == EXT_ESNI => hello.ech = true,
+            _ => {}
         }
     }
     Some(hello)
@@ -220,8 +255,11 @@ pub(crate) mod tests {
 
     #[test]
     fn ech_is_flagged_and_odd_cipher_lengths_accepted() {
-        let hs = client_hello("public.example", &[0xfe, 0x0d, 0, 1, 0]);
-        assert!(client_hello_body(&hs[4..]).unwrap().ech);
+        let hs = client_hello("public.example", &[0xfe, 0x0d, 0, 1, 0, 0x00, 0x2b, 0, 5, 4, 0x3a, 0x3a, 3, 4]);
+        let hello = client_hello_body(&hs[4..]).unwrap();
+        assert!(hello.ech);
+        assert_eq!(hello.extensions(), &[0, 0xfe0d, 43]);
+        assert_eq!(hello.version_name(), Some("TLS 1.3"), "GREASE 0x3a3a is ignored");
         let mut odd = hs[4..].to_vec();
         odd[35..37].copy_from_slice(&[0, 3]); // cipher_suites length 3, as some clients send
         odd.insert(39, 0xff);
