@@ -17,13 +17,21 @@ use ioc_sensor::proto::{dns, http, tls};
 
 fn udp_frame(payload: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    PacketBuilder::ethernet2([1; 6], [2; 6]).ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64).udp(5000, 53).write(&mut out, payload).unwrap();
+    PacketBuilder::ethernet2([1; 6], [2; 6])
+        .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+        .udp(5000, 53)
+        .write(&mut out, payload)
+        .unwrap();
     out
 }
 
 fn tcp_frame_v6(payload: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    PacketBuilder::ipv6([1; 16], [2; 16], 64).tcp(40000, 443, 1000, 65535).ack(1).write(&mut out, payload).unwrap();
+    PacketBuilder::ipv6([1; 16], [2; 16], 64)
+        .tcp(40000, 443, 1000, 65535)
+        .ack(1)
+        .write(&mut out, payload)
+        .unwrap();
     out
 }
 
@@ -66,12 +74,18 @@ fn bench_decode(c: &mut Criterion) {
     let mut g = c.benchmark_group("decode");
     g.throughput(Throughput::Elements(1));
     let eth = udp_frame(&dns_query("www.example.com"));
-    g.bench_function("ethernet_ipv4_udp", |b| b.iter(|| decode::decode(linktype::ETHERNET, black_box(&eth))));
+    g.bench_function("ethernet_ipv4_udp", |b| {
+        b.iter(|| decode::decode(linktype::ETHERNET, black_box(&eth)))
+    });
     let raw6 = tcp_frame_v6(&[0u8; 512]);
-    g.bench_function("raw_ipv6_tcp", |b| b.iter(|| decode::decode(linktype::RAW, black_box(&raw6))));
+    g.bench_function("raw_ipv6_tcp", |b| {
+        b.iter(|| decode::decode(linktype::RAW, black_box(&raw6)))
+    });
     let mut sll = vec![0, 0, 0, 1, 0, 6, 1, 2, 3, 4, 5, 6, 0, 0, 0x08, 0x00];
     sll.extend_from_slice(&eth[14..]);
-    g.bench_function("linux_sll_ipv4_udp", |b| b.iter(|| decode::decode(linktype::LINUX_SLL, black_box(&sll))));
+    g.bench_function("linux_sll_ipv4_udp", |b| {
+        b.iter(|| decode::decode(linktype::LINUX_SLL, black_box(&sll)))
+    });
     g.finish();
 }
 
@@ -99,10 +113,17 @@ fn bench_parse(c: &mut Criterion) {
     let ch = client_hello_record("www.example.com");
     let mut scratch = Vec::new();
     g.bench_function("tls_client_hello_sni", |b| {
-        b.iter(|| matches!(tls::client_hello_in_stream(black_box(&ch), &mut scratch), tls::Progress::Done(_)))
+        b.iter(|| {
+            matches!(
+                tls::client_hello_in_stream(black_box(&ch), &mut scratch),
+                tls::Progress::Done(_)
+            )
+        })
     });
     let req = b"GET /index.html HTTP/1.1\r\nHost: www.example.com\r\nUser-Agent: Mozilla/5.0\r\nAccept: */*\r\nAccept-Language: en\r\nConnection: keep-alive\r\n\r\n";
-    g.bench_function("http_request_head", |b| b.iter(|| matches!(http::parse_request(black_box(req)), http::Parse::Request(_))));
+    g.bench_function("http_request_head", |b| {
+        b.iter(|| matches!(http::parse_request(black_box(req)), http::Parse::Request(_)))
+    });
     g.finish();
 }
 
@@ -121,7 +142,10 @@ fn names(n: usize, seed: u64) -> Vec<String> {
 
 fn set_of(names: &[String]) -> IndicatorSet {
     let mut b = IndicatorSetBuilder::new();
-    let src = b.add_source(Source { feed: "bench".into(), ..Default::default() });
+    let src = b.add_source(Source {
+        feed: "bench".into(),
+        ..Default::default()
+    });
     for n in names {
         b.add(&classify(n).unwrap(), src, false);
     }
@@ -135,7 +159,10 @@ fn bench_lookup(c: &mut Criterion) {
         let listed = names(size, 42);
         let set = set_of(&listed);
         let baseline: HashSet<String> = listed.iter().cloned().collect();
-        let hit2 = listed[size / 2].split_once('.').map(|(_, rest)| rest.to_string()).unwrap();
+        let hit2 = listed[size / 2]
+            .split_once('.')
+            .map(|(_, rest)| rest.to_string())
+            .unwrap();
         let cases = [
             ("hit_3_labels", listed[size / 3].clone()),
             ("hit_6_labels", format!("a.b.c.{}", listed[size / 3])),
@@ -144,31 +171,39 @@ fn bench_lookup(c: &mut Criterion) {
         ];
         let _ = hit2;
         for (label, name) in &cases {
-            g.bench_with_input(BenchmarkId::new(format!("indicator_set_{label}"), size), name, |b, n| {
-                b.iter(|| {
-                    let mut hits = 0;
-                    set.match_name(black_box(n.as_bytes()), |_| hits += 1);
-                    hits
-                })
-            });
-            g.bench_with_input(BenchmarkId::new(format!("hashset_string_{label}"), size), name, |b, n| {
-                b.iter(|| {
-                    // The baseline does the same work: lowercase, then every suffix.
-                    let lower = black_box(n).to_ascii_lowercase();
-                    let mut hits = 0;
-                    let mut rest = lower.as_str();
-                    loop {
-                        if baseline.contains(rest) {
-                            hits += 1;
+            g.bench_with_input(
+                BenchmarkId::new(format!("indicator_set_{label}"), size),
+                name,
+                |b, n| {
+                    b.iter(|| {
+                        let mut hits = 0;
+                        set.match_name(black_box(n.as_bytes()), |_| hits += 1);
+                        hits
+                    })
+                },
+            );
+            g.bench_with_input(
+                BenchmarkId::new(format!("hashset_string_{label}"), size),
+                name,
+                |b, n| {
+                    b.iter(|| {
+                        // The baseline does the same work: lowercase, then every suffix.
+                        let lower = black_box(n).to_ascii_lowercase();
+                        let mut hits = 0;
+                        let mut rest = lower.as_str();
+                        loop {
+                            if baseline.contains(rest) {
+                                hits += 1;
+                            }
+                            match rest.split_once('.') {
+                                Some((_, tail)) => rest = tail,
+                                None => break,
+                            }
                         }
-                        match rest.split_once('.') {
-                            Some((_, tail)) => rest = tail,
-                            None => break,
-                        }
-                    }
-                    hits
-                })
-            });
+                        hits
+                    })
+                },
+            );
         }
         let addr: std::net::IpAddr = "198.51.100.7".parse().unwrap();
         g.bench_with_input(BenchmarkId::new("address_miss", size), &addr, |b, a| {

@@ -49,7 +49,9 @@ fn tshark_unescape(name: &str) -> Vec<u8> {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        let octal = b.get(i + 1..i + 4).filter(|d| d.iter().all(|c| (b'0'..=b'7').contains(c)));
+        let octal = b
+            .get(i + 1..i + 4)
+            .filter(|d| d.iter().all(|c| (b'0'..=b'7').contains(c)));
         match (b[i], b.get(i + 1), octal) {
             (b'\\', _, Some(d)) => {
                 out.push(d.iter().fold(0u8, |v, c| v.wrapping_mul(8) + (c - b'0')));
@@ -340,57 +342,214 @@ fn one_worker_and_four_workers_raise_the_same_alerts() {
 fn every_encapsulation_and_tcp_case_raises_its_alert() {
     // (capture, ground-truth field or indicator, signature id, outer tunnel proto in the alert)
     let cases: &[(&str, &str, u64, Option<&str>)] = &[
-        ("zeek__http-vlan-0.pcap", "http_hosts_port_stripped", 9_100_005, None),
-        ("zeek__http-qinq-0.pcap", "http_hosts_port_stripped", 9_100_005, None),
-        ("zeek__mpls-in-vlan.pcap", "http_hosts_port_stripped", 9_100_005, None),
-        ("pcpp__MplsPackets.pcap", "http_hosts_port_stripped", 9_100_005, None),
+        (
+            "zeek__http-vlan-0.pcap",
+            "http_hosts_port_stripped",
+            9_100_005,
+            None,
+        ),
+        (
+            "zeek__http-qinq-0.pcap",
+            "http_hosts_port_stripped",
+            9_100_005,
+            None,
+        ),
+        (
+            "zeek__mpls-in-vlan.pcap",
+            "http_hosts_port_stripped",
+            9_100_005,
+            None,
+        ),
+        (
+            "pcpp__MplsPackets.pcap",
+            "http_hosts_port_stripped",
+            9_100_005,
+            None,
+        ),
         ("zeek__pppoe-over-qinq.pcap", "tls_sni", 9_100_003, None),
-        ("sv__bug-5633-gre-02__gre-sample.pcap", "dns_queries", 9_100_001, Some("GRE")),
-        ("sv__bug-5437-02.pcap", "http_hosts_port_stripped", 9_100_005, Some("GRE")),
+        (
+            "sv__bug-5633-gre-02__gre-sample.pcap",
+            "dns_queries",
+            9_100_001,
+            Some("GRE"),
+        ),
+        (
+            "sv__bug-5437-02.pcap",
+            "http_hosts_port_stripped",
+            9_100_005,
+            Some("GRE"),
+        ),
         ("zeek__erspan.pcap", "dns_queries", 9_100_001, Some("GRE")),
-        ("sv__vxlan-decoder-03__vxlan.pcap", "dns_queries", 9_100_001, Some("UDP")),
-        ("zeek__tunnels__vxlan-encapsulated-http.pcap", "http_hosts_port_stripped", 9_100_005, Some("UDP")),
-        ("zeek__tunnels__geneve-47101.pcap", "tls_sni", 9_100_003, Some("UDP")),
-        ("zeek__tunnels__geneve-many-options.pcap", "http_hosts_port_stripped", 9_100_005, Some("UDP")),
-        ("zeek__tunnels__Teredo.pcap", "2001:4860:0:2001::68", 9_100_006, Some("UDP")),
+        (
+            "sv__vxlan-decoder-03__vxlan.pcap",
+            "dns_queries",
+            9_100_001,
+            Some("UDP"),
+        ),
+        (
+            "zeek__tunnels__vxlan-encapsulated-http.pcap",
+            "http_hosts_port_stripped",
+            9_100_005,
+            Some("UDP"),
+        ),
+        (
+            "zeek__tunnels__geneve-47101.pcap",
+            "tls_sni",
+            9_100_003,
+            Some("UDP"),
+        ),
+        (
+            "zeek__tunnels__geneve-many-options.pcap",
+            "http_hosts_port_stripped",
+            9_100_005,
+            Some("UDP"),
+        ),
+        (
+            "zeek__tunnels__Teredo.pcap",
+            "2001:4860:0:2001::68",
+            9_100_006,
+            Some("UDP"),
+        ),
         ("ndpi__6in4tunnel.pcap", "tls_sni", 9_100_003, Some("IPv6")),
-        ("pcpp__frag_http_req.pcap", "http_hosts_port_stripped", 9_100_005, None),
+        (
+            "pcpp__frag_http_req.pcap",
+            "http_hosts_port_stripped",
+            9_100_005,
+            None,
+        ),
         ("pcpp__ip6_fragments.pcap", "dns_queries", 9_100_001, None),
-        ("zeek__ipv6-fragmented-dns.pcap", "dns_queries", 9_100_001, None),
+        (
+            "zeek__ipv6-fragmented-dns.pcap",
+            "dns_queries",
+            9_100_001,
+            None,
+        ),
         ("ndpi__KakaoTalk_chat.pcap", "tls_sni", 9_100_003, None),
-        ("sv__decode-sll2-01.pcap", "http_hosts_port_stripped", 9_100_005, None),
-        ("zeek__nflog-http.pcap", "http_hosts_port_stripped", 9_100_005, None),
-        ("sv__http-ipv6.pcap", "http_hosts_port_stripped", 9_100_005, None),
-        ("tcpdump__LINKTYPE_RAW_ipv4.pcap", "dns_queries", 9_100_001, None),
-        ("arkime__tcp-reassembly-synthetic.pcap", "http_hosts_port_stripped", 9_100_005, None),
-        ("arkime__tls-split-client-hello.pcap", "tls_sni", 9_100_003, None),
+        (
+            "sv__decode-sll2-01.pcap",
+            "http_hosts_port_stripped",
+            9_100_005,
+            None,
+        ),
+        (
+            "zeek__nflog-http.pcap",
+            "http_hosts_port_stripped",
+            9_100_005,
+            None,
+        ),
+        (
+            "sv__http-ipv6.pcap",
+            "http_hosts_port_stripped",
+            9_100_005,
+            None,
+        ),
+        (
+            "tcpdump__LINKTYPE_RAW_ipv4.pcap",
+            "dns_queries",
+            9_100_001,
+            None,
+        ),
+        (
+            "arkime__tcp-reassembly-synthetic.pcap",
+            "http_hosts_port_stripped",
+            9_100_005,
+            None,
+        ),
+        (
+            "arkime__tls-split-client-hello.pcap",
+            "tls_sni",
+            9_100_003,
+            None,
+        ),
         ("ndpi__codm.pcap", "tls_sni", 9_100_003, None),
-        ("zeek__http__get_nosyn.pcap", "http_hosts_port_stripped", 9_100_005, None),
-        ("sv__alert-testmyids-midstream3.pcap", "http_hosts_port_stripped", 9_100_005, None),
-        ("zeek__http__pipelined-requests.pcap", "http_hosts_port_stripped", 9_100_005, None),
-        ("zeek__http__proxy.pcap", "http_hosts_port_stripped", 9_100_005, None),
-        ("zeek__http__connect-with-header.pcap", "tls_sni", 9_100_003, None),
-        ("sv__tcp-fastopen-11-reject-syn-data__tlpw-tcp-tfo-data-on-syn-nack.pcap", "tls_sni", 9_100_003, None),
-        ("sv__dns__dns-tcp-www-google-com__dns.pcap", "dns_queries", 9_100_001, None),
+        (
+            "zeek__http__get_nosyn.pcap",
+            "http_hosts_port_stripped",
+            9_100_005,
+            None,
+        ),
+        (
+            "sv__alert-testmyids-midstream3.pcap",
+            "http_hosts_port_stripped",
+            9_100_005,
+            None,
+        ),
+        (
+            "zeek__http__pipelined-requests.pcap",
+            "http_hosts_port_stripped",
+            9_100_005,
+            None,
+        ),
+        (
+            "zeek__http__proxy.pcap",
+            "http_hosts_port_stripped",
+            9_100_005,
+            None,
+        ),
+        (
+            "zeek__http__connect-with-header.pcap",
+            "tls_sni",
+            9_100_003,
+            None,
+        ),
+        (
+            "sv__tcp-fastopen-11-reject-syn-data__tlpw-tcp-tfo-data-on-syn-nack.pcap",
+            "tls_sni",
+            9_100_003,
+            None,
+        ),
+        (
+            "sv__dns__dns-tcp-www-google-com__dns.pcap",
+            "dns_queries",
+            9_100_001,
+            None,
+        ),
         ("tcpdump__dns_tcp.pcap", "dns_queries", 9_100_001, None),
     ];
     let dir = tempfile::tempdir().unwrap();
     let mut failures = Vec::new();
     for (file, field, sid, tunnel) in cases {
-        let expected: Value = serde_json::from_slice(&std::fs::read(corpus().join(file.replace(".pcapng", ".expected.json").replace(".pcap", ".expected.json"))).unwrap()).unwrap();
-        let from_truth = strings(&expected, field).into_iter().find(|n| n.is_ascii() && !n.contains(' '));
-        let Some(name) = (if expected.get(*field).is_some() { from_truth } else { Some(field.to_string()) }) else {
+        let expected: Value = serde_json::from_slice(
+            &std::fs::read(
+                corpus().join(
+                    file.replace(".pcapng", ".expected.json")
+                        .replace(".pcap", ".expected.json"),
+                ),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        let from_truth = strings(&expected, field)
+            .into_iter()
+            .find(|n| n.is_ascii() && !n.contains(' '));
+        let Some(name) = (if expected.get(*field).is_some() {
+            from_truth
+        } else {
+            Some(field.to_string())
+        }) else {
             failures.push(format!("{file}: no usable {field} in the ground truth"));
             continue;
         };
         let f = feed(dir.path(), "case.txt", &[&name]);
-        let r = run(&["-q", "-r", capture(file).to_str().unwrap(), "-f", f.to_str().unwrap()]);
-        let hit = r.alerts().into_iter().find(|a| a["alert"]["signature_id"] == *sid);
+        let r = run(&[
+            "-q",
+            "-r",
+            capture(file).to_str().unwrap(),
+            "-f",
+            f.to_str().unwrap(),
+        ]);
+        let hit = r
+            .alerts()
+            .into_iter()
+            .find(|a| a["alert"]["signature_id"] == *sid);
         match hit {
             None => failures.push(format!("{file}: no alert {sid} for {name}")),
             Some(a) => {
                 if a["tunnel"]["proto"].as_str() != *tunnel {
-                    failures.push(format!("{file}: tunnel {:?}, expected {tunnel:?}", a["tunnel"]));
+                    failures.push(format!(
+                        "{file}: tunnel {:?}, expected {tunnel:?}",
+                        a["tunnel"]
+                    ));
                 }
             }
         }
@@ -402,12 +561,30 @@ fn every_encapsulation_and_tcp_case_raises_its_alert() {
 fn encrypted_client_hello_is_said_in_the_tls_event_and_the_alert() {
     let cap = capture("ndpi__tls_ech.pcapng");
     let r = run(&["-q", "-r", cap.to_str().unwrap(), "--events", "tls"]);
-    let ech: Vec<&Value> = r.records.iter().filter(|e| e["tls"]["client_handshake"]["exts"].as_array().is_some_and(|x| x.contains(&Value::from(0xfe0d)))).collect();
-    assert!(!ech.is_empty(), "a ClientHello with ECH (extension 65037) is in this capture");
+    let ech: Vec<&Value> = r
+        .records
+        .iter()
+        .filter(|e| {
+            e["tls"]["client_handshake"]["exts"]
+                .as_array()
+                .is_some_and(|x| x.contains(&Value::from(0xfe0d)))
+        })
+        .collect();
+    assert!(
+        !ech.is_empty(),
+        "a ClientHello with ECH (extension 65037) is in this capture"
+    );
     let sni = ech[0]["tls"]["sni"].as_str().unwrap().to_string();
     let dir = tempfile::tempdir().unwrap();
     let f = feed(dir.path(), "t.txt", &[&sni]);
     let r = run(&["-q", "-r", cap.to_str().unwrap(), "-f", f.to_str().unwrap()]);
-    let alert = r.alerts().into_iter().find(|a| a["alert"]["signature_id"] == 9_100_003).expect("SNI alert");
-    assert_eq!(alert["alert"]["context"]["ech"], true, "the alert says the SNI is only the public name");
+    let alert = r
+        .alerts()
+        .into_iter()
+        .find(|a| a["alert"]["signature_id"] == 9_100_003)
+        .expect("SNI alert");
+    assert_eq!(
+        alert["alert"]["context"]["ech"], true,
+        "the alert says the SNI is only the public name"
+    );
 }

@@ -157,12 +157,18 @@ pub struct Filter {
 impl Filter {
     /// No filter: every packet passes.
     pub fn none() -> Filter {
-        Filter { expr: None, programs: Vec::new() }
+        Filter {
+            expr: None,
+            programs: Vec::new(),
+        }
     }
 
     /// A filter from a libpcap expression. Errors name the expression.
     pub fn new(expr: &str) -> Result<Filter, String> {
-        let mut f = Filter { expr: Some(expr.to_string()), programs: Vec::new() };
+        let mut f = Filter {
+            expr: Some(expr.to_string()),
+            programs: Vec::new(),
+        };
         f.program(1)?; // check the syntax now, against Ethernet
         Ok(f)
     }
@@ -172,8 +178,11 @@ impl Filter {
         if let Some(i) = self.programs.iter().position(|(l, _)| *l == linktype) {
             return Ok(&self.programs[i].1);
         }
-        let dead = pcap::Capture::dead(pcap::Linktype(linktype)).map_err(|e| format!("--bpf {expr:?}: {e}"))?;
-        let program = dead.compile(expr, true).map_err(|e| format!("--bpf {expr:?}: {e}"))?;
+        let dead = pcap::Capture::dead(pcap::Linktype(linktype))
+            .map_err(|e| format!("--bpf {expr:?}: {e}"))?;
+        let program = dead
+            .compile(expr, true)
+            .map_err(|e| format!("--bpf {expr:?}: {e}"))?;
         self.programs.push((linktype, program));
         Ok(&self.programs.last().expect("just pushed").1)
     }
@@ -194,7 +203,11 @@ impl Filter {
 
 /// Read every packet of `input` through `filter`: regular files through a memory map
 /// ([`mapped`]), standard input through libpcap.
-pub fn read_file(input: &InputFile, filter: &mut Filter, on_packet: impl FnMut(RawPacket<'_>) -> ControlFlow<()>) -> Result<ReadEnd, String> {
+pub fn read_file(
+    input: &InputFile,
+    filter: &mut Filter,
+    on_packet: impl FnMut(RawPacket<'_>) -> ControlFlow<()>,
+) -> Result<ReadEnd, String> {
     if input.path.as_os_str() == "-" {
         read_with_libpcap(input, filter, on_packet)
     } else {
@@ -203,8 +216,13 @@ pub fn read_file(input: &InputFile, filter: &mut Filter, on_packet: impl FnMut(R
 }
 
 /// Read with libpcap (standard input, where no map is possible).
-fn read_with_libpcap(input: &InputFile, filter: &mut Filter, mut on_packet: impl FnMut(RawPacket<'_>) -> ControlFlow<()>) -> Result<ReadEnd, String> {
-    let mut cap = pcap::Capture::from_file(&input.path).map_err(|e| format!("{}: {}", input.name, e))?;
+fn read_with_libpcap(
+    input: &InputFile,
+    filter: &mut Filter,
+    mut on_packet: impl FnMut(RawPacket<'_>) -> ControlFlow<()>,
+) -> Result<ReadEnd, String> {
+    let mut cap =
+        pcap::Capture::from_file(&input.path).map_err(|e| format!("{}: {}", input.name, e))?;
     let linktype = cap.get_datalink().0;
     loop {
         match cap.next_packet() {
@@ -216,7 +234,12 @@ fn read_with_libpcap(input: &InputFile, filter: &mut Filter, mut on_packet: impl
                 if !filter.accepts(linktype, packet.data, h.len) {
                     continue;
                 }
-                let raw = RawPacket { ts_us, linktype, data: packet.data, wire_len: h.len };
+                let raw = RawPacket {
+                    ts_us,
+                    linktype,
+                    data: packet.data,
+                    wire_len: h.len,
+                };
                 if on_packet(raw).is_break() {
                     return Ok(ReadEnd::Stopped);
                 }

@@ -37,7 +37,8 @@ pub struct Args {
     )]
     pub output: String,
 
-    /// Record types to write, comma-separated: alert,dns,tls,http (alert is always on).
+    /// Record types to write, comma-separated: alert,dns,tls,http,quic,flow (alert is always
+    /// on; flow: one record per flow when it ends).
     #[arg(long = "events", value_name = "LIST", value_delimiter = ',')]
     pub events: Vec<String>,
 

@@ -16,7 +16,7 @@ use clap::Parser;
 
 use crate::capture;
 use crate::eve::sink::{Destination, Sink};
-use crate::inspect::NameEvents;
+use crate::inspect::EventTypes;
 use crate::intel::{self, Kind, Loaded};
 use crate::pipeline::{self, RunConfig};
 use args::{Args, Command, FeedsAction};
@@ -124,18 +124,20 @@ fn run(args: Args) -> Result<u8, Usage> {
     Ok(if failed { EXIT_FAILURE } else { 0 })
 }
 
-fn parse_events(list: &[String]) -> Result<NameEvents, Usage> {
-    let mut events = NameEvents::default();
+fn parse_events(list: &[String]) -> Result<EventTypes, Usage> {
+    let mut events = EventTypes::default();
     for name in list.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
         match name {
             "alert" => {}
             "dns" => events.dns = true,
             "tls" => events.tls = true,
             "http" => events.http = true,
+            "quic" => events.quic = true,
+            "flow" => events.flow = true,
             other => {
                 return Err(Usage(format!(
-                    "--events: unknown record type {other:?}; choose from alert,dns,tls,http"
-                )))
+                "--events: unknown record type {other:?}; choose from alert,dns,tls,http,quic,flow"
+            )))
             }
         }
     }

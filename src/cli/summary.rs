@@ -43,9 +43,17 @@ pub fn render(report: &RunReport, files: usize) -> String {
     );
     let _ = writeln!(
         out,
-        "  flows {}, dns queries {}, dns answers {}, tls sni {} (ech {}), http requests {}",
-        s.flows, s.dns_queries, s.dns_answers, s.tls_sni, s.tls_ech, s.http_requests
+        "  flows {}, dns queries {}, dns answers {}, tls sni {}, quic sni {} (ech {}), http requests {}",
+        s.flows, s.dns_queries, s.dns_answers, s.tls_sni, s.quic_sni, s.tls_ech, s.http_requests
     );
+    let d = &report.defrag;
+    if d.fragments > 0 {
+        let _ = writeln!(
+            out,
+            "  ip fragments {}: {} datagrams reassembled, {} given up unfinished, {} overlaps (first copy kept), {} refused at limits, {} invalid",
+            d.fragments, d.reassembled, d.timed_out, d.overlaps, d.refused_full, d.invalid
+        );
+    }
     let _ = writeln!(
         out,
         "  alerts {} ({} EVE lines written)",

@@ -7,7 +7,9 @@
 //! - at most [`MAX_PENDING`] datagrams and [`MAX_PENDING_BYTES`] bytes in progress: past
 //!   that, new datagrams are refused;
 //! - at most [`MAX_FRAGMENTS`] fragments per datagram and 65 535 bytes per datagram;
-//! - a datagram not completed within [`TIMEOUT_US`] of packet time is dropped.
+//! - a datagram not completed within [`TIMEOUT_US`] of packet time (or by the end of input)
+//!   is given up; if its first fragment arrived, the bytes up to the first hole are still
+//!   inspected as a packet, so a C2 address or a name in the first fragment is not missed.
 //!
 //! Why not etherparse's `IpDefragPool`: it lets later fragments overwrite earlier bytes (the
 //! overlap evasion stacks defend against), holds any number of datagrams, and takes strict
@@ -50,17 +52,26 @@ impl<'a> Fragment<'a> {
         match ip {
             LaxIpSlice::Ipv4(v4) => {
                 let h = v4.header();
-                Some(Fragment { id: u32::from(h.identification()), offset: h.fragments_offset().byte_offset(), more: h.more_fragments(), payload })
-            }
-            LaxIpSlice::Ipv6(v6) => v6.extensions().clone().into_iter().find_map(|ext| match ext {
-                etherparse::Ipv6ExtensionSlice::Fragment(f) => Some(Fragment {
-                    id: f.identification(),
-                    offset: f.fragment_offset().byte_offset(),
-                    more: f.more_fragments(),
+                Some(Fragment {
+                    id: u32::from(h.identification()),
+                    offset: h.fragments_offset().byte_offset(),
+                    more: h.more_fragments(),
                     payload,
+                })
+            }
+            LaxIpSlice::Ipv6(v6) => v6
+                .extensions()
+                .clone()
+                .into_iter()
+                .find_map(|ext| match ext {
+                    etherparse::Ipv6ExtensionSlice::Fragment(f) => Some(Fragment {
+                        id: f.identification(),
+                        offset: f.fragment_offset().byte_offset(),
+                        more: f.more_fragments(),
+                        payload,
+                    }),
+                    _ => None,
                 }),
-                _ => None,
-            }),
         }
     }
 }
@@ -74,7 +85,8 @@ pub struct DefragStats {
     pub reassembled: u64,
     /// Fragments whose bytes overlapped bytes already held (first copy kept).
     pub overlaps: u64,
-    /// Datagrams dropped unfinished after [`TIMEOUT_US`].
+    /// Datagrams given up unfinished (after [`TIMEOUT_US`], or at the end of input); their
+    /// first bytes, when they arrived, are still inspected.
     pub timed_out: u64,
     /// Fragments refused: too many datagrams or bytes pending.
     pub refused_full: u64,
@@ -107,6 +119,9 @@ pub struct Defragmenter {
     bytes: usize,
     next_sweep_us: i64,
     out: Vec<u8>,
+    /// Partial datagrams given up by the last sweep inside [`Defragmenter::add`], for the
+    /// caller to take with [`Defragmenter::take_expired`].
+    expired_partial: Vec<(i64, Vec<u8>)>,
     /// Counters.
     pub stats: DefragStats,
 }
@@ -114,10 +129,21 @@ pub struct Defragmenter {
 impl Defragmenter {
     /// Add a fragment of the datagram `src` → `dst` carrying `proto`. When it completes the
     /// datagram, returns the whole IP packet (valid until the next call).
-    pub fn add(&mut self, ts_us: i64, src: IpAddr, dst: IpAddr, proto: u8, frag: &Fragment<'_>) -> Option<&[u8]> {
+    pub fn add(
+        &mut self,
+        ts_us: i64,
+        src: IpAddr,
+        dst: IpAddr,
+        proto: u8,
+        frag: &Fragment<'_>,
+    ) -> Option<&[u8]> {
         self.stats.fragments += 1;
         if ts_us >= self.next_sweep_us {
-            self.expire(ts_us);
+            self.next_sweep_us = ts_us.saturating_add(TIMEOUT_US / 10);
+            self.expired_partial.clear();
+            let mut parts = std::mem::take(&mut self.expired_partial);
+            self.expire(ts_us, |ts, bytes| parts.push((ts, bytes.to_vec())));
+            self.expired_partial = parts;
         }
         let start = u32::from(frag.offset);
         let end = start + frag.payload.len() as u32;
@@ -125,12 +151,25 @@ impl Defragmenter {
             self.stats.invalid += 1;
             return None;
         }
-        let key = Key { src, dst, id: frag.id, proto };
-        if !self.pending.contains_key(&key) && (self.pending.len() >= MAX_PENDING || self.bytes + end as usize > MAX_PENDING_BYTES) {
+        let key = Key {
+            src,
+            dst,
+            id: frag.id,
+            proto,
+        };
+        if !self.pending.contains_key(&key)
+            && (self.pending.len() >= MAX_PENDING || self.bytes + end as usize > MAX_PENDING_BYTES)
+        {
             self.stats.refused_full += 1;
             return None;
         }
-        let d = self.pending.entry(key).or_insert_with(|| Datagram { data: Vec::new(), ranges: Vec::new(), end: None, first_ts_us: ts_us, fragments: 0 });
+        let d = self.pending.entry(key).or_insert_with(|| Datagram {
+            data: Vec::new(),
+            ranges: Vec::new(),
+            end: None,
+            first_ts_us: ts_us,
+            fragments: 0,
+        });
         d.fragments += 1;
         let conflicting_end = match d.end {
             Some(e) => end > e || (!frag.more && end != e),
@@ -156,18 +195,23 @@ impl Defragmenter {
             }
             overlapped = true;
             if rs > cursor {
-                d.data[cursor as usize..rs as usize].copy_from_slice(&frag.payload[(cursor - start) as usize..(rs - start) as usize]);
+                d.data[cursor as usize..rs as usize].copy_from_slice(
+                    &frag.payload[(cursor - start) as usize..(rs - start) as usize],
+                );
             }
             cursor = cursor.max(re);
         }
         if cursor < end {
-            d.data[cursor as usize..end as usize].copy_from_slice(&frag.payload[(cursor - start) as usize..]);
+            d.data[cursor as usize..end as usize]
+                .copy_from_slice(&frag.payload[(cursor - start) as usize..]);
         }
         if overlapped {
             self.stats.overlaps += 1;
         }
         merge_range(&mut d.ranges, (start, end));
-        let complete = d.end.is_some_and(|e| d.ranges.len() == 1 && d.ranges[0] == (0, e));
+        let complete = d
+            .end
+            .is_some_and(|e| d.ranges.len() == 1 && d.ranges[0] == (0, e));
         if !complete {
             return None;
         }
@@ -178,20 +222,51 @@ impl Defragmenter {
         Some(&self.out)
     }
 
-    /// Drop datagrams older than [`TIMEOUT_US`] at `now_us`.
-    pub fn expire(&mut self, now_us: i64) {
+    /// Give up datagrams older than [`TIMEOUT_US`] at `now_us`. Each one whose first bytes
+    /// arrived is handed to `on_partial` as a packet of those bytes (with its first time), so
+    /// its flow is still seen: its addresses, ports and whatever its payload starts with.
+    pub fn expire(&mut self, now_us: i64, mut on_partial: impl FnMut(i64, &[u8])) {
         self.next_sweep_us = now_us.saturating_add(TIMEOUT_US / 10);
-        let before = self.pending.len();
-        let mut freed = 0;
-        self.pending.retain(|_, d| {
-            let keep = now_us.saturating_sub(d.first_ts_us) <= TIMEOUT_US;
-            if !keep {
-                freed += d.data.len();
-            }
-            keep
-        });
-        self.bytes -= freed;
-        self.stats.timed_out += (before - self.pending.len()) as u64;
+        let expired: Vec<Key> = self
+            .pending
+            .iter()
+            .filter(|(_, d)| now_us.saturating_sub(d.first_ts_us) > TIMEOUT_US)
+            .map(|(k, _)| *k)
+            .collect();
+        for key in expired {
+            self.give_up(key, &mut on_partial);
+        }
+    }
+
+    /// End of input: give up every datagram still in progress (see [`Defragmenter::expire`]).
+    pub fn drain(&mut self, mut on_partial: impl FnMut(i64, &[u8])) {
+        let keys: Vec<Key> = self.pending.keys().copied().collect();
+        for key in keys {
+            self.give_up(key, &mut on_partial);
+        }
+    }
+
+    fn give_up(&mut self, key: Key, on_partial: &mut impl FnMut(i64, &[u8])) {
+        let Some(d) = self.pending.remove(&key) else {
+            return;
+        };
+        self.bytes -= d.data.len();
+        self.stats.timed_out += 1;
+        if let Some(&(0, end)) = d.ranges.first() {
+            write_packet(
+                &mut self.out,
+                key.src,
+                key.dst,
+                key.proto,
+                &d.data[..end as usize],
+            );
+            on_partial(d.first_ts_us, &self.out);
+        }
+    }
+
+    /// Partial datagrams given up while adding fragments (see [`Defragmenter::expire`]).
+    pub fn take_expired(&mut self) -> Vec<(i64, Vec<u8>)> {
+        std::mem::take(&mut self.expired_partial)
     }
 
     /// Datagrams in progress.
@@ -246,7 +321,12 @@ mod tests {
     use super::*;
 
     fn frag(offset: u16, more: bool, payload: &[u8]) -> Fragment<'_> {
-        Fragment { id: 7, offset, more, payload }
+        Fragment {
+            id: 7,
+            offset,
+            more,
+            payload,
+        }
     }
 
     const A: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 1));
@@ -256,7 +336,10 @@ mod tests {
     fn out_of_order_fragments_reassemble() {
         let mut d = Defragmenter::default();
         assert!(d.add(1, A, B, 17, &frag(8, false, b"world")).is_none());
-        let out = d.add(2, A, B, 17, &frag(0, true, b"hello, w")).unwrap().to_vec();
+        let out = d
+            .add(2, A, B, 17, &frag(0, true, b"hello, w"))
+            .unwrap()
+            .to_vec();
         assert_eq!(&out[20..], b"hello, wworld");
         let (ip, _) = LaxIpSlice::from_slice(&out).unwrap();
         assert_eq!(ip.payload().ip_number.0, 17);
@@ -270,7 +353,10 @@ mod tests {
         let mut d = Defragmenter::default();
         d.add(1, A, B, 6, &frag(0, true, b"AAAAAAAA"));
         d.add(1, A, B, 6, &frag(0, true, b"XXXXXXXXYYYYYYYY")); // rewrites 0..8, adds 8..16
-        let out = d.add(1, A, B, 6, &frag(16, false, b"end")).unwrap().to_vec();
+        let out = d
+            .add(1, A, B, 6, &frag(16, false, b"end"))
+            .unwrap()
+            .to_vec();
         assert_eq!(&out[20..], b"AAAAAAAAYYYYYYYYend");
         assert_eq!(d.stats.overlaps, 1);
     }
@@ -278,14 +364,34 @@ mod tests {
     #[test]
     fn never_completed_datagrams_time_out_and_limits_hold() {
         let mut d = Defragmenter::default();
-        d.add(0, A, B, 17, &frag(0, true, &[0; 8]));
+        d.add(0, A, B, 17, &frag(0, true, &[7; 8]));
         d.add(TIMEOUT_US + 10, A, B, 17, &frag(1000, true, &[0; 8]));
         assert_eq!(d.stats.timed_out, 1);
+        let expired = d.take_expired();
+        assert_eq!(expired.len(), 1, "the first fragment is still handed out");
+        assert_eq!(&expired[0].1[20..], &[7; 8]);
+        let mut drained = 0;
+        d.drain(|_, _| drained += 1);
+        assert_eq!(
+            drained, 0,
+            "a datagram without its first fragment gives nothing"
+        );
         assert!(d.add(0, A, B, 17, &frag(65_530, false, &[0; 16])).is_none());
         assert_eq!(d.stats.invalid, 1);
         let mut d = Defragmenter::default();
         for id in 0..(MAX_PENDING as u32 + 10) {
-            d.add(0, A, B, 17, &Fragment { id, offset: 8, more: true, payload: &[0; 8] });
+            d.add(
+                0,
+                A,
+                B,
+                17,
+                &Fragment {
+                    id,
+                    offset: 8,
+                    more: true,
+                    payload: &[0; 8],
+                },
+            );
         }
         assert_eq!(d.pending(), MAX_PENDING);
         assert_eq!(d.stats.refused_full, 10);
@@ -295,11 +401,17 @@ mod tests {
     fn tiny_and_conflicting_fragments() {
         let mut d = Defragmenter::default();
         d.add(0, A, B, 6, &frag(16, false, &[2, 3]));
-        assert!(d.add(0, A, B, 6, &frag(16, false, &[2, 3, 4])).is_none(), "a second, different end");
+        assert!(
+            d.add(0, A, B, 6, &frag(16, false, &[2, 3, 4])).is_none(),
+            "a second, different end"
+        );
         assert_eq!(d.stats.invalid, 1);
         // A one-byte first fragment (tiny-fragment evasion) still reassembles.
         d.add(0, A, B, 6, &frag(0, true, &[1]));
-        let out = d.add(0, A, B, 6, &frag(1, true, &[9; 15])).expect("0..1, 1..16 and 16..18 make the datagram").to_vec();
+        let out = d
+            .add(0, A, B, 6, &frag(1, true, &[9; 15]))
+            .expect("0..1, 1..16 and 16..18 make the datagram")
+            .to_vec();
         assert_eq!(out[20], 1);
         assert_eq!(&out[21..36], &[9; 15]);
         assert_eq!(&out[36..], &[2, 3]);

@@ -27,7 +27,6 @@ const PPP_IPV6: u16 = 0x0057;
 /// Most link-layer headers (VLAN tags, MPLS labels, PPPoE) walked on one frame.
 pub const MAX_LINK_LAYERS: usize = 16;
 
-
 /// Link types handled by [`network_layer`].
 pub mod linktype {
     /// BSD loopback, address family in host byte order.
@@ -177,7 +176,14 @@ fn after_ether_type(mut ether_type: u16, mut rest: &[u8]) -> Result<NetworkLayer
                 };
                 rest = &rest[8..];
             }
-            ETHERTYPE_IPV4 | ETHERTYPE_IPV6 => return Ok(NetworkLayer { ether_type, bytes: rest, vlans, vlan_count }),
+            ETHERTYPE_IPV4 | ETHERTYPE_IPV6 => {
+                return Ok(NetworkLayer {
+                    ether_type,
+                    bytes: rest,
+                    vlans,
+                    vlan_count,
+                })
+            }
             _ => return Err(Skip::NotIp),
         }
     }

@@ -179,7 +179,12 @@ pub const MAX_ENCAP_DEPTH: u8 = 8;
 
 /// Count one more tunnel level (keeping the outermost tunnel's description) and find the
 /// inner IP packet.
-fn enter<'a>(inner: tunnel::Inner<'a>, depth: &mut u8, tunnel: &mut Option<TunnelInfo>, outer: TunnelInfo) -> Result<&'a [u8], Skip> {
+fn enter<'a>(
+    inner: tunnel::Inner<'a>,
+    depth: &mut u8,
+    tunnel: &mut Option<TunnelInfo>,
+    outer: TunnelInfo,
+) -> Result<&'a [u8], Skip> {
     *depth += 1;
     if *depth > MAX_ENCAP_DEPTH {
         return Err(Skip::TunnelTooDeep);
@@ -215,10 +220,19 @@ pub fn decode(linktype: i32, frame: &[u8]) -> Result<Packet<'_>, Skip> {
             tunnel,
         };
         if payload.fragmented {
-            packet.transport = Transport::Fragment(defrag::Fragment::of(&ip).ok_or(Skip::BadIpHeader)?);
+            packet.transport =
+                Transport::Fragment(defrag::Fragment::of(&ip).ok_or(Skip::BadIpHeader)?);
             return Ok(packet);
         }
-        let outer = TunnelInfo { src, dst, src_port: 0, dst_port: 0, proto: proto.0, depth: 0, kind: tunnel::TunnelKind::IpInIp };
+        let outer = TunnelInfo {
+            src,
+            dst,
+            src_port: 0,
+            dst_port: 0,
+            proto: proto.0,
+            depth: 0,
+            kind: tunnel::TunnelKind::IpInIp,
+        };
         match proto {
             IpNumber::TCP => {
                 let tcp = TcpSlice::from_slice(payload.payload).map_err(|_| Skip::BadTcpHeader)?;
@@ -228,12 +242,18 @@ pub fn decode(linktype: i32, frame: &[u8]) -> Result<Packet<'_>, Skip> {
                     | (tcp.syn() as u8 * tcp_flags::SYN)
                     | (tcp.rst() as u8 * tcp_flags::RST)
                     | (tcp.ack() as u8 * tcp_flags::ACK);
-                packet.transport = Transport::Tcp { seq: tcp.sequence_number(), flags, payload: tcp.payload() };
+                packet.transport = Transport::Tcp {
+                    seq: tcp.sequence_number(),
+                    flags,
+                    payload: tcp.payload(),
+                };
                 return Ok(packet);
             }
             IpNumber::UDP => {
-                let udp = UdpSlice::from_slice_lax(payload.payload).map_err(|_| Skip::BadUdpHeader)?;
-                let (sport, dport, data) = (udp.source_port(), udp.destination_port(), udp.payload());
+                let udp =
+                    UdpSlice::from_slice_lax(payload.payload).map_err(|_| Skip::BadUdpHeader)?;
+                let (sport, dport, data) =
+                    (udp.source_port(), udp.destination_port(), udp.payload());
                 let port = |p| sport == p || dport == p;
                 let inner = if port(tunnel::VXLAN_PORT) {
                     tunnel::vxlan(data).map(|i| (tunnel::TunnelKind::Vxlan, i))
@@ -246,7 +266,12 @@ pub fn decode(linktype: i32, frame: &[u8]) -> Result<Packet<'_>, Skip> {
                 };
                 match inner {
                     Some((kind, inner)) => {
-                        let info = TunnelInfo { src_port: sport, dst_port: dport, kind, ..outer };
+                        let info = TunnelInfo {
+                            src_port: sport,
+                            dst_port: dport,
+                            kind,
+                            ..outer
+                        };
                         bytes = enter(inner, &mut depth, &mut tunnel, info)?
                     }
                     None => {
@@ -258,11 +283,18 @@ pub fn decode(linktype: i32, frame: &[u8]) -> Result<Packet<'_>, Skip> {
                 }
             }
             IpNumber::GRE => match tunnel::gre(payload.payload) {
-                Some((inner, kind)) => bytes = enter(inner, &mut depth, &mut tunnel, TunnelInfo { kind, ..outer })?,
+                Some((inner, kind)) => {
+                    bytes = enter(inner, &mut depth, &mut tunnel, TunnelInfo { kind, ..outer })?
+                }
                 None => return Ok(packet),
             },
             IpNumber::IPV4 | IpNumber::IPV6 => {
-                bytes = enter(tunnel::Inner::Ip(payload.payload), &mut depth, &mut tunnel, outer)?;
+                bytes = enter(
+                    tunnel::Inner::Ip(payload.payload),
+                    &mut depth,
+                    &mut tunnel,
+                    outer,
+                )?;
             }
             _ => return Ok(packet),
         }

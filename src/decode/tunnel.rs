@@ -126,7 +126,10 @@ mod tests {
 
     #[test]
     fn gre_header_options_and_erspan_types() {
-        assert_eq!(gre(&[0, 0, 0x08, 0x00, 0x45]), Some((Inner::Ip(&[0x45][..]), TunnelKind::Gre)));
+        assert_eq!(
+            gre(&[0, 0, 0x08, 0x00, 0x45]),
+            Some((Inner::Ip(&[0x45][..]), TunnelKind::Gre))
+        );
         // key and sequence present
         let mut p = vec![0x30, 0, 0x65, 0x58, 0, 0, 0, 1, 0, 0, 0, 2];
         p.extend_from_slice(&[0xAA; 14]);
@@ -135,9 +138,16 @@ mod tests {
         let mut p = vec![0x10, 0, 0x88, 0xBE, 0, 0, 0, 1];
         p.extend_from_slice(&[0x10, 0, 0, 1, 0, 0, 0, 0]);
         p.extend_from_slice(&[0xBB; 14]);
-        assert_eq!(gre(&p), Some((Inner::Ethernet(&[0xBB; 14][..]), TunnelKind::Erspan)));
+        assert_eq!(
+            gre(&p),
+            Some((Inner::Ethernet(&[0xBB; 14][..]), TunnelKind::Erspan))
+        );
         assert_eq!(gre(&[0, 1, 0x08, 0x00]), None, "version 1");
-        assert_eq!(gre(&[0x80, 0, 0x08, 0x00, 0]), None, "checksum field cut short");
+        assert_eq!(
+            gre(&[0x80, 0, 0x08, 0x00, 0]),
+            None,
+            "checksum field cut short"
+        );
     }
 
     #[test]
@@ -157,6 +167,9 @@ mod tests {
         t.extend_from_slice(&v6);
         assert_eq!(teredo(&t), Some(&v6[..]));
         assert_eq!(teredo(&[0x00, 0x01, 200, 200]), None);
-        assert_eq!(teredo(b"not ipv6 at all, just some udp payload of some size...."), None);
+        assert_eq!(
+            teredo(b"not ipv6 at all, just some udp payload of some size...."),
+            None
+        );
     }
 }

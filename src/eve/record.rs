@@ -53,6 +53,37 @@ pub struct Record<'a> {
     /// HTTP request.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub http: Option<Http<'a>>,
+    /// QUIC Initial ClientHello.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quic: Option<Quic<'a>>,
+    /// Flow summary, for `event_type: flow`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flow: Option<&'a FlowRecord>,
+}
+
+/// The `flow` object of a flow record, as Suricata writes it when a flow ends.
+#[derive(Debug, Serialize)]
+pub struct FlowRecord {
+    /// Packets from the side that opened the flow.
+    pub pkts_toserver: u64,
+    /// Packets from the other side.
+    pub pkts_toclient: u64,
+    /// Bytes from the side that opened the flow.
+    pub bytes_toserver: u64,
+    /// Bytes from the other side.
+    pub bytes_toclient: u64,
+    /// First packet time.
+    pub start: String,
+    /// Last packet time.
+    pub end: String,
+    /// Seconds between them.
+    pub age: i64,
+    /// `new` (one side only), `established`, `closed` (FIN both ways or RST).
+    pub state: &'static str,
+    /// Why the record was written: `timeout` or `shutdown` (end of input).
+    pub reason: &'static str,
+    /// True when the flow raised an alert.
+    pub alerted: bool,
 }
 
 /// The `tunnel` object: the outer addresses, as Suricata logs them.
@@ -279,6 +310,16 @@ pub struct ClientHandshake<'a> {
     /// Extension types, in the order sent.
     #[serde(skip_serializing_if = "<[u16]>::is_empty")]
     pub exts: &'a [u16],
+}
+
+/// The `quic` object, as Suricata logs it.
+#[derive(Debug, Serialize)]
+pub struct Quic<'a> {
+    /// QUIC version (`1`, `6b3343cf` for v2, `ff00001d` for draft 29).
+    pub version: String,
+    /// Server name from the ClientHello.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sni: Option<Escaped<'a>>,
 }
 
 /// The `http` object.

@@ -31,6 +31,14 @@ impl Side {
     pub fn index(self) -> usize {
         self as usize
     }
+
+    /// The other side.
+    pub fn other(self) -> Side {
+        match self {
+            Side::A => Side::B,
+            Side::B => Side::A,
+        }
+    }
 }
 
 /// Fixed seed: dispatch and flow ids must be the same from run to run, so that a capture

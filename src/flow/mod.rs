@@ -61,6 +61,11 @@ pub struct AlertState {
 }
 
 impl AlertState {
+    /// True when the flow has alerted.
+    pub fn any(&self) -> bool {
+        !self.done.is_empty()
+    }
+
     /// True (and remembered) the first time this (location, entry) pair is seen in the flow.
     pub fn first(&mut self, location: u8, entry: u32) -> bool {
         if self.done.contains(&(location, entry)) {
@@ -68,6 +73,67 @@ impl AlertState {
         }
         self.done.push((location, entry));
         true
+    }
+}
+
+/// Client datagrams of a UDP flow looked at for a QUIC ClientHello before giving up (a
+/// ClientHello spans one to a few Initials; a Retry adds one round).
+pub const MAX_QUIC_DATAGRAMS: u8 = 16;
+
+/// QUIC state of a UDP flow.
+#[derive(Default)]
+pub enum QuicState {
+    /// Nothing seen from the client yet.
+    #[default]
+    Untried,
+    /// Reading Initials (boxed: the keys are 1.5 KiB), and the client datagrams seen.
+    Reading(Box<crate::proto::quic::QuicClientHello>, u8),
+    /// Not QUIC, or nothing more to read.
+    Finished,
+}
+
+impl std::fmt::Debug for QuicState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            QuicState::Untried => "Untried",
+            QuicState::Reading(..) => "Reading",
+            QuicState::Finished => "Finished",
+        })
+    }
+}
+
+impl QuicState {
+    /// True when this datagram is for the QUIC reader: sent by the client, and the flow's
+    /// first client datagram looked like a QUIC Initial.
+    pub fn wants(&mut self, payload: &[u8], from_client: bool) -> bool {
+        match self {
+            QuicState::Finished => false,
+            _ if !from_client => false,
+            QuicState::Untried if crate::proto::quic::looks_like_client_initial(payload) => {
+                *self = QuicState::Reading(Box::default(), 0);
+                true
+            }
+            QuicState::Untried => {
+                *self = QuicState::Finished;
+                false
+            }
+            QuicState::Reading(_, seen) if *seen >= MAX_QUIC_DATAGRAMS => {
+                *self = QuicState::Finished;
+                false
+            }
+            QuicState::Reading(..) => true,
+        }
+    }
+
+    /// The reader, counting one more client datagram.
+    pub fn reader(&mut self) -> Option<&mut crate::proto::quic::QuicClientHello> {
+        match self {
+            QuicState::Reading(reader, seen) => {
+                *seen += 1;
+                Some(reader)
+            }
+            _ => None,
+        }
     }
 }
 
@@ -90,6 +156,18 @@ pub struct Flow {
     pub fin: [bool; 2],
     /// RST seen.
     pub rst: bool,
+    /// The side that opened the flow (sent its first packet, or its SYN).
+    pub initiator: Side,
+    /// Packets per side.
+    pub pkts: [u64; 2],
+    /// Captured bytes per side.
+    pub bytes: [u64; 2],
+    /// Application protocol recognised, for the flow record.
+    pub app_proto: Option<&'static str>,
+    /// QUIC Initial reading (UDP flows).
+    pub quic: QuicState,
+    /// Outermost tunnel of the first packet (boxed: most flows have none).
+    pub tunnel: Option<Box<crate::decode::TunnelInfo>>,
 }
 
 impl Flow {
@@ -103,6 +181,12 @@ impl Flow {
             alerts: AlertState::default(),
             fin: [false; 2],
             rst: false,
+            initiator: Side::A,
+            pkts: [0; 2],
+            bytes: [0; 2],
+            app_proto: None,
+            quic: QuicState::Untried,
+            tunnel: None,
         }
     }
 

@@ -19,15 +19,19 @@ use crate::proto::{http, tls};
 
 use super::stats::WorkerStats;
 
-/// Which name events the user asked for (alerts are always on).
+/// Which record types the user asked for besides alerts (which are always on).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct NameEvents {
+pub struct EventTypes {
     /// `dns` events.
     pub dns: bool,
     /// `tls` events.
     pub tls: bool,
     /// `http` events.
     pub http: bool,
+    /// `quic` events.
+    pub quic: bool,
+    /// `flow` records at the end of each flow.
+    pub flow: bool,
 }
 
 /// The packet-level fields of a record.
@@ -88,10 +92,14 @@ pub enum App<'a> {
     None,
     /// A DNS message.
     Dns(&'a Dns),
-    /// A ClientHello.
+    /// A ClientHello over TCP.
     Tls(&'a tls::ClientHello<'a>),
+    /// A ClientHello in QUIC Initials, and the QUIC version.
+    Quic(&'a tls::ClientHello<'a>, u32),
     /// An HTTP request.
     Http(&'a http::Request<'a>),
+    /// The summary of a flow that ended.
+    Flow(&'a record::FlowRecord),
 }
 
 /// Writes a worker's records.
@@ -99,7 +107,7 @@ pub struct Emitter {
     /// The indicators.
     pub set: Arc<IndicatorSet>,
     /// Name events asked for.
-    pub events: NameEvents,
+    pub events: EventTypes,
     /// EVE lines not yet handed to the writer.
     pub out: Vec<u8>,
     /// Lines in `out`.
@@ -118,7 +126,7 @@ struct Hit {
 
 impl Emitter {
     /// A new emitter.
-    pub fn new(set: Arc<IndicatorSet>, events: NameEvents) -> Self {
+    pub fn new(set: Arc<IndicatorSet>, events: EventTypes) -> Self {
         Emitter {
             set,
             events,
@@ -157,6 +165,38 @@ impl Emitter {
                 })
             });
         }
+    }
+
+    /// Write the `flow` record of a flow that ended (when asked for).
+    pub fn flow_record(&mut self, key: &FlowKey, flow: &crate::flow::Flow, reason: &'static str) {
+        if !self.events.flow {
+            return;
+        }
+        let first = flow.initiator;
+        let server = if first == Side::A { Side::B } else { Side::A };
+        let mut head = Head::new(key, first, flow.first_seen_us, flow.id, &[], None);
+        head.tunnel = flow.tunnel.as_deref().copied();
+        head.app_proto = flow.app_proto;
+        let state = if flow.rst || (flow.fin[0] && flow.fin[1]) {
+            "closed"
+        } else if flow.pkts[server.index()] > 0 {
+            "established"
+        } else {
+            "new"
+        };
+        let record = record::FlowRecord {
+            pkts_toserver: flow.pkts[first.index()],
+            pkts_toclient: flow.pkts[server.index()],
+            bytes_toserver: flow.bytes[first.index()],
+            bytes_toclient: flow.bytes[server.index()],
+            start: format_timestamp(flow.first_seen_us),
+            end: format_timestamp(flow.last_seen_us),
+            age: (flow.last_seen_us - flow.first_seen_us) / 1_000_000,
+            state,
+            reason,
+            alerted: flow.alerts.any(),
+        };
+        self.write(&head, "flow", None, App::Flow(&record));
     }
 
     /// Write the pending address alerts of a flow, carrying `app` and the `app_proto` of
@@ -250,30 +290,47 @@ impl Emitter {
         true
     }
 
-    /// A ClientHello.
-    pub fn tls(
+    /// A ClientHello, over TCP (`quic_version` None) or in QUIC Initials.
+    pub fn client_hello(
         &mut self,
         key: &FlowKey,
         head: &Head<'_>,
         hello: &tls::ClientHello<'_>,
         alerts: &mut AlertState,
-        location: MatchLocation,
+        quic_version: Option<u32>,
     ) {
+        let (location, app, event, wanted) = match quic_version {
+            None => (
+                MatchLocation::TlsSni,
+                App::Tls(hello),
+                "tls",
+                self.events.tls,
+            ),
+            Some(v) => (
+                MatchLocation::QuicSni,
+                App::Quic(hello, v),
+                "quic",
+                self.events.quic,
+            ),
+        };
         if hello.ech {
             self.stats.tls_ech += 1;
         }
         if let Some(sni) = hello.sni {
-            self.stats.tls_sni += 1;
+            match quic_version {
+                None => self.stats.tls_sni += 1,
+                Some(_) => self.stats.quic_sni += 1,
+            }
             for hit in self.name_hits(sni, location) {
                 if alerts.first(hit.location as u8, hit.entry) {
-                    self.alert(head, &hit, App::Tls(hello));
+                    self.alert(head, &hit, app);
                 }
             }
         }
-        if self.events.tls {
-            self.write(head, "tls", None, App::Tls(hello));
+        if wanted {
+            self.write(head, event, None, app);
         }
-        self.flush_pending(key, head, App::Tls(hello), alerts);
+        self.flush_pending(key, head, app, alerts);
     }
 
     /// An HTTP request head.
@@ -290,7 +347,10 @@ impl Emitter {
         let header_host = header.map(|h| h.0);
         let target_host = target.map(|t| t.0);
         let mut hits = Vec::new();
-        for (host, port) in header.into_iter().chain(target.filter(|t| Some(t.0) != header_host)) {
+        for (host, port) in header
+            .into_iter()
+            .chain(target.filter(|t| Some(t.0) != header_host))
+        {
             hits.extend(self.host_hits(host, port.unwrap_or(head.dst.1)));
         }
         if let Some(host) = target_host.or(header_host) {
@@ -326,7 +386,9 @@ impl Emitter {
     /// Hits on an HTTP host: a name, or an address literal (a request through a proxy names
     /// the C2 address only here, not in the flow's addresses).
     fn host_hits(&self, host: &[u8], port: u16) -> Vec<Hit> {
-        let literal = std::str::from_utf8(host).ok().and_then(|h| h.parse::<IpAddr>().ok());
+        let literal = std::str::from_utf8(host)
+            .ok()
+            .and_then(|h| h.parse::<IpAddr>().ok());
         let Some(addr) = literal else {
             return self.name_hits(host, MatchLocation::HttpHost);
         };
@@ -402,14 +464,29 @@ impl Emitter {
             dns: None,
             tls: None,
             http: None,
+            quic: None,
+            flow: None,
         };
         match app {
             App::None => {}
+            App::Flow(f) => rec.flow = Some(f),
             App::Dns(d) => rec.dns = Some(d),
             App::Tls(h) => {
                 rec.tls = Some(Tls {
                     sni: h.sni.map(Escaped),
-                    client_handshake: record::ClientHandshake { version: h.version_name(), exts: h.extensions() },
+                    client_handshake: record::ClientHandshake {
+                        version: h.version_name(),
+                        exts: h.extensions(),
+                    },
+                });
+                if let Some(alert) = rec.alert.as_mut() {
+                    alert.context.ech = h.ech;
+                }
+            }
+            App::Quic(h, version) => {
+                rec.quic = Some(record::Quic {
+                    version: crate::proto::quic::version_name(version),
+                    sni: h.sni.map(Escaped),
                 });
                 if let Some(alert) = rec.alert.as_mut() {
                     alert.context.ech = h.ech;

@@ -13,13 +13,12 @@ pub mod stats;
 use std::sync::Arc;
 
 use crate::decode::{self, tcp_flags, Transport};
-use crate::eve::MatchLocation;
 use crate::flow::stream::{AppProto, Found, Stream};
 use crate::flow::{reassembly::Delivery, Flow, FlowKey, FlowTable, Lookup, Side};
 use crate::intel::IndicatorSet;
 use crate::proto;
 
-pub use emit::{App, Emitter, Head, NameEvents};
+pub use emit::{App, Emitter, EventTypes, Head};
 pub use stats::WorkerStats;
 
 /// One packet as the capture thread handed it over.
@@ -44,7 +43,7 @@ pub struct Inspector {
 
 impl Inspector {
     /// A worker matching against `set`, writing the name events in `events`.
-    pub fn new(set: Arc<IndicatorSet>, events: NameEvents) -> Self {
+    pub fn new(set: Arc<IndicatorSet>, events: EventTypes) -> Self {
         Inspector {
             flows: FlowTable::default(),
             emit: Emitter::new(set, events),
@@ -66,7 +65,7 @@ impl Inspector {
         if self.flows.sweep_due(p.ts_us) {
             let emit = &mut self.emit;
             self.flows
-                .expire(p.ts_us, |key, flow| flow_ended(emit, key, flow));
+                .expire(p.ts_us, |key, flow| flow_ended(emit, key, flow, "timeout"));
         }
         let (key, side) = FlowKey::of(&pkt);
         let vlans = &pkt.vlans[..pkt.vlan_count as usize];
@@ -80,13 +79,21 @@ impl Inspector {
         };
         let mut head = Head::new(&key, side, p.ts_us, flow.id, vlans, p.file.map(|f| &**f));
         head.tunnel = pkt.tunnel;
+        flow.pkts[side.index()] += 1;
+        flow.bytes[side.index()] += p.data.len() as u64;
         if new {
+            // A SYN-ACK first (the SYN was not captured) means the other side opened it.
+            let syn_ack = matches!(pkt.transport, Transport::Tcp { flags, .. }
+                if flags & tcp_flags::SYN != 0 && flags & tcp_flags::ACK != 0);
+            flow.initiator = if syn_ack { side.other() } else { side };
+            flow.tunnel = pkt.tunnel.map(Box::new);
             self.emit
                 .check_addresses(&key, &head, side, p.file, &mut flow.alerts);
         }
         match pkt.transport {
             Transport::Udp { payload } if proto::is_dns_port(pkt.src_port, pkt.dst_port) => {
                 head.app_proto = Some("dns");
+                flow.app_proto = Some("dns");
                 if !self.emit.dns(&key, &head, payload, &mut flow.alerts)
                     && !flow.alerts.pending.is_empty()
                 {
@@ -110,6 +117,19 @@ impl Inspector {
                     flags,
                     payload,
                 );
+            }
+            Transport::Udp { payload } if flow.quic.wants(payload, side == flow.initiator) => {
+                head.app_proto = Some("quic");
+                flow.app_proto = Some("quic");
+                let Flow { quic, alerts, .. } = flow;
+                if let Some(reader) = quic.reader() {
+                    if let proto::quic::QuicProgress::Done { version, hello } =
+                        reader.datagram(payload)
+                    {
+                        self.emit
+                            .client_hello(&key, &head, &hello, alerts, Some(version));
+                    }
+                }
             }
             Transport::Udp { payload } if proto::http::could_start_request(payload) => {
                 if let proto::http::Parse::Request(req) = proto::http::parse_request(payload) {
@@ -136,7 +156,8 @@ impl Inspector {
     /// End of input: write what every flow still holds and forget them.
     pub fn finish(&mut self) {
         let emit = &mut self.emit;
-        self.flows.drain(|key, flow| flow_ended(emit, key, flow));
+        self.flows
+            .drain(|key, flow| flow_ended(emit, key, flow, "shutdown"));
     }
 
     /// Take the EVE lines written so far (and their count), leaving the buffer empty.
@@ -212,7 +233,7 @@ fn tcp_segment(
             }
             Found::Tls(hello) => {
                 head.app_proto = Some("tls");
-                emit.tls(key, &head, &hello, alerts, MatchLocation::TlsSni);
+                emit.client_hello(key, &head, &hello, alerts, None);
             }
             Found::Http(req) => {
                 head.app_proto = Some("http");
@@ -237,15 +258,14 @@ fn tcp_segment(
 }
 
 /// A flow leaves the table: write its address alerts if the application layer never spoke.
-fn flow_ended(emit: &mut Emitter, key: &FlowKey, mut flow: Flow) {
-    let Some(first) = flow.alerts.pending.first() else {
-        return;
-    };
-    let mut head = Head::new(key, first.sender, first.ts_us, flow.id, &[], None);
-    head.app_proto = if key.proto == 6 {
-        tcp_app_proto(&flow.streams)
-    } else {
-        None
-    };
-    emit.flush_pending(key, &head, App::None, &mut flow.alerts);
+fn flow_ended(emit: &mut Emitter, key: &FlowKey, mut flow: Flow, reason: &'static str) {
+    if key.proto == 6 {
+        flow.app_proto = flow.app_proto.or_else(|| tcp_app_proto(&flow.streams));
+    }
+    if let Some(first) = flow.alerts.pending.first() {
+        let mut head = Head::new(key, first.sender, first.ts_us, flow.id, &[], None);
+        head.app_proto = flow.app_proto;
+        emit.flush_pending(key, &head, App::None, &mut flow.alerts);
+    }
+    emit.flow_record(key, &flow, reason);
 }

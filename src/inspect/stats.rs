@@ -25,6 +25,8 @@ pub struct WorkerStats {
     pub dns_malformed: u64,
     /// TLS ClientHellos with an SNI.
     pub tls_sni: u64,
+    /// QUIC Initial ClientHellos with an SNI.
+    pub quic_sni: u64,
     /// ClientHellos offering Encrypted Client Hello.
     pub tls_ech: u64,
     /// HTTP request heads.
@@ -50,6 +52,7 @@ impl WorkerStats {
         self.dns_malformed += o.dns_malformed;
         self.tls_sni += o.tls_sni;
         self.tls_ech += o.tls_ech;
+        self.quic_sni += o.quic_sni;
         self.http_requests += o.http_requests;
         self.tcp_gaps += o.tcp_gaps;
         self.alerts += o.alerts;

@@ -18,6 +18,7 @@
 //!   writer ends when every worker has, after a final flush. Nothing found is lost.
 
 pub mod batch;
+pub mod dispatch;
 
 use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,14 +28,12 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
 
 use crate::capture::{self, Inputs, ReadEnd};
-use crate::decode::defrag::{DefragStats, Defragmenter};
-use crate::decode::link::linktype;
-use crate::decode::{self, Transport};
+use crate::decode::defrag::DefragStats;
 use crate::eve::sink::Sink;
-use crate::flow::FlowKey;
-use crate::inspect::{Inspector, NameEvents, PacketRef, WorkerStats};
+use crate::inspect::{EventTypes, Inspector, PacketRef, WorkerStats};
 use crate::intel::IndicatorSet;
 use batch::Batch;
+use dispatch::Dispatcher;
 
 /// Batches queued per worker.
 pub const QUEUE_DEPTH: usize = 8;
@@ -48,7 +47,7 @@ pub struct RunConfig {
     /// Indicators.
     pub set: Arc<IndicatorSet>,
     /// Name events to write.
-    pub events: NameEvents,
+    pub events: EventTypes,
     /// Worker threads (at least 1).
     pub workers: usize,
     /// Capture filter.
@@ -126,38 +125,18 @@ pub fn run_files(mut config: RunConfig, sink: Sink) -> RunReport {
         drop(out_tx);
 
         // The capture thread.
-        let mut current: Vec<Batch> = (0..n)
-            .map(|_| recycle_rx.recv().unwrap_or_default())
-            .collect();
+        let mut dispatcher = Dispatcher::new(queues, recycle_rx);
         let mut bytes_read = 0u64;
-        let mut defrag = Defragmenter::default();
         let mut packets = 0u64;
+        let mut last_file = 0;
         for (index, input) in config.inputs.files.iter().enumerate() {
+            last_file = index as u32;
             let end = capture::read_file(input, &mut config.filter, |raw| {
                 packets += 1;
                 bytes_read += raw.data.len() as u64 + RECORD_HEADER;
-                let pick = |p: &decode::Packet<'_>| (FlowKey::of(p).0.dispatch_hash() % n as u64) as usize;
-                let (worker, linktype, data) = match decode::decode(raw.linktype, raw.data) {
-                    Ok(p) => match p.transport {
-                        Transport::Fragment(frag) => match defrag.add(raw.ts_us, p.src, p.dst, p.proto, &frag) {
-                            Some(whole) => match decode::decode(linktype::RAW, whole) {
-                                Ok(inner) => (pick(&inner), linktype::RAW, whole),
-                                Err(_) => (0, linktype::RAW, whole),
-                            },
-                            None => return ControlFlow::Continue(()),
-                        },
-                        _ => (pick(&p), raw.linktype, raw.data),
-                    },
-                    Err(_) => ((packets % n as u64) as usize, raw.linktype, raw.data),
-                };
-                if current[worker].is_full_for(data.len()) {
-                    let fresh = recycle_rx.recv().unwrap_or_default();
-                    let full = std::mem::replace(&mut current[worker], fresh);
-                    if queues[worker].send(full).is_err() {
-                        return ControlFlow::Break(());
-                    }
+                if !dispatcher.packet(raw.ts_us, raw.linktype, index as u32, raw.data) {
+                    return ControlFlow::Break(());
                 }
-                current[worker].push(raw.ts_us, linktype, index as u32, data);
                 if packets.is_multiple_of(4096) {
                     if let Some(progress) = config.progress.as_mut() {
                         progress(Progress {
@@ -189,14 +168,8 @@ pub fn run_files(mut config: RunConfig, sink: Sink) -> RunReport {
                 });
             }
         }
-        for (worker, batch) in current.into_iter().enumerate() {
-            if !batch.is_empty() {
-                let _ = queues[worker].send(batch);
-            }
-        }
-        drop(queues);
+        report.defrag = dispatcher.finish(last_file);
         report.packets_read = packets;
-        report.defrag = defrag.stats.clone();
         for w in workers {
             if let Ok(stats) = w.join() {
                 report.stats.merge(&stats);

@@ -12,8 +12,9 @@
 //! Limits and invariants:
 //! - names are read into a fixed [`Name`] buffer of [`MAX_NAME_LEN`] bytes: longer names are
 //!   cut there and flagged `truncated` (as Suricata's `rrname_truncated`), never allocated;
-//! - a compression pointer may only point *before* the label sequence that contains it, so a
-//!   pointer loop is impossible; at most [`MAX_POINTER_HOPS`] pointers are followed per name;
+//! - compression pointers are followed wherever they point (resolvers accept forward pointers),
+//!   at most [`MAX_POINTER_HOPS`] per name and [`MAX_LABELS`] labels per name: a pointer loop
+//!   ends there, and no name costs more than 256 steps;
 //! - label bytes are kept as they are (any byte value): output escapes them, matching
 //!   lowercases them;
 //! - records after the first malformed one are not read; what came before is reported
@@ -27,8 +28,11 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 /// keeps 1025 bytes, we keep more than DNS allows (253) so over-long names are still seen.
 pub const MAX_NAME_LEN: usize = 1025;
 /// Most compression pointers followed in one name: a 255-byte name has at most 127 labels,
-/// each of which could be reached through one pointer.
+/// each of which could be reached through one pointer. This is what makes a pointer loop end.
 pub const MAX_POINTER_HOPS: usize = 128;
+/// Most labels in one name: a name of 255 bytes on the wire has at most 127. With the
+/// pointer limit, it bounds the work per name to 256 steps whatever the message holds.
+pub const MAX_LABELS: usize = 128;
 /// Most records read per section: bounds the work on a message that claims 65535 records.
 pub const MAX_RECORDS: usize = 512;
 /// Size of the fixed header.
@@ -97,8 +101,10 @@ pub enum DnsError {
     Truncated,
     /// A label type that does not exist (0x40, 0x80) or a pointer that does not point back.
     BadName,
-    /// More pointers than [`MAX_POINTER_HOPS`].
+    /// More pointers than [`MAX_POINTER_HOPS`] (a pointer loop, or worse).
     TooManyPointers,
+    /// More labels than [`MAX_LABELS`]: longer than any name DNS allows.
+    TooManyLabels,
 }
 
 /// A name read from a message: presentation bytes (labels joined by `.`), not escaped.
@@ -203,8 +209,8 @@ pub fn parse(msg: &[u8], visitor: &mut impl Visitor) -> Result<Header, DnsError>
         pos = match read_name(msg, pos, &mut name) {
             Ok(next) => next,
             Err(e) => {
-                // What was read before the damage is logged (flagged), as tshark and
-                // Suricata show it; it is not a whole name, so it is never matched.
+                // What was read before the damage is logged (flagged), as tshark shows it;
+                // it is not a whole name, so it is never matched.
                 if !name.as_bytes().is_empty() {
                     name.truncated = true;
                     visitor.question(&name, 0);
@@ -263,9 +269,7 @@ pub fn read_header(msg: &[u8]) -> Result<Header, DnsError> {
 pub fn read_name(msg: &[u8], mut pos: usize, out: &mut Name) -> Result<usize, DnsError> {
     out.clear();
     let mut end_in_place = None;
-    let mut hops = 0;
-    // Pointers must point strictly before the start of the current label sequence.
-    let mut sequence_start = pos;
+    let (mut hops, mut labels) = (0, 0);
     loop {
         let len = *msg.get(pos).ok_or(DnsError::Truncated)? as usize;
         match len & 0xC0 {
@@ -273,23 +277,22 @@ pub fn read_name(msg: &[u8], mut pos: usize, out: &mut Name) -> Result<usize, Dn
                 return Ok(end_in_place.unwrap_or(pos + 1));
             }
             0x00 => {
+                labels += 1;
+                if labels > MAX_LABELS {
+                    return Err(DnsError::TooManyLabels);
+                }
                 let label = msg.get(pos + 1..pos + 1 + len).ok_or(DnsError::Truncated)?;
                 out.push_label(label);
                 pos += 1 + len;
             }
             0xC0 => {
                 let low = *msg.get(pos + 1).ok_or(DnsError::Truncated)? as usize;
-                let target = ((len & 0x3F) << 8) | low;
-                if target >= sequence_start {
-                    return Err(DnsError::BadName);
-                }
                 hops += 1;
                 if hops > MAX_POINTER_HOPS {
                     return Err(DnsError::TooManyPointers);
                 }
                 end_in_place.get_or_insert(pos + 2);
-                pos = target;
-                sequence_start = target;
+                pos = ((len & 0x3F) << 8) | low;
             }
             _ => return Err(DnsError::BadName),
         }
@@ -359,19 +362,28 @@ mod tests {
     }
 
     #[test]
-    fn pointer_loops_and_forward_pointers_are_rejected() {
+    fn pointer_loops_end_and_forward_pointers_are_followed() {
         let mut m = vec![0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0];
         m.extend_from_slice(&[0xC0, 12, 0, 1, 0, 1]); // points at itself
-        assert_eq!(parse(&m, &mut Collect::default()), Err(DnsError::BadName));
+        assert_eq!(
+            parse(&m, &mut Collect::default()),
+            Err(DnsError::TooManyPointers)
+        );
         let mut m = vec![0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0];
-        m.extend_from_slice(&[1, b'a', 0xC0, 12, 0, 1, 0, 1]); // points back into its own sequence
-        assert_eq!(parse(&m, &mut Collect::default()), Err(DnsError::BadName));
+        m.extend_from_slice(&[1, b'a', 0xC0, 12, 0, 1, 0, 1]); // a label, then back to it: a loop
+        let mut c = Collect::default();
+        assert_eq!(parse(&m, &mut c), Err(DnsError::TooManyLabels));
+        let mut m = vec![0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+        m.extend_from_slice(&[1, b'a', 0xC0, 20, 0, 1, 0, 1, 3, b'c', b'o', b'm', 0]); // forward
+        let mut c = Collect::default();
+        parse(&m, &mut c).unwrap();
+        assert_eq!(c.questions, [("a.com".to_string(), 1)]);
     }
 
     #[test]
     fn long_names_are_cut_and_flagged() {
         let mut m = vec![0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0];
-        for _ in 0..20 {
+        for _ in 0..17 {
             m.push(63);
             m.extend_from_slice(&[b'x'; 63]);
         }

