@@ -6,6 +6,7 @@
 //!
 //! Formats today: plain lists and Maltrail trails ([`plain`]).
 
+pub mod formats;
 pub mod normalize;
 pub mod plain;
 pub mod set;
@@ -84,7 +85,7 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Loaded, UnreadableFeed> {
             path: display.clone(),
             reason: io_reason(&e),
         })?;
-        plain::load(&display, &bytes, &mut builder, &mut errors);
+        formats::load(&display, &bytes, &mut builder, &mut errors);
         names.push(display);
     }
     Ok(Loaded {
@@ -100,7 +101,7 @@ pub fn load_shipped() -> Loaded {
     let mut errors = Vec::new();
     let mut names = Vec::new();
     for (name, text) in shipped::FEEDS {
-        plain::load(name, text.as_bytes(), &mut builder, &mut errors);
+        formats::load(name, text.as_bytes(), &mut builder, &mut errors);
         names.push(name.to_string());
     }
     Loaded {

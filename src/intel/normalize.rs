@@ -95,7 +95,9 @@ fn parse_address(value: &str) -> Option<Result<Indicator, String>> {
         return Some(Ok(Indicator::Address { addr, port: None }));
     }
     if let Some((net, len)) = value.split_once('/') {
-        if let Ok(addr) = net.parse::<IpAddr>() {
+        // `IP/digits` is a CIDR; `IP/path` is a URL on that address (Maltrail writes those).
+        let digits = !len.is_empty() && len.bytes().all(|b| b.is_ascii_digit());
+        if let (true, Ok(addr)) = (digits, net.parse::<IpAddr>()) {
             let max = if addr.is_ipv4() { 32 } else { 128 };
             return Some(match len.parse::<u8>() {
                 Ok(prefix_len) if prefix_len <= max => {
@@ -315,6 +317,10 @@ mod tests {
         assert_eq!(
             classify("/hftqlbgtg.php").unwrap(),
             Indicator::UrlPath("/hftqlbgtg.php".into())
+        );
+        assert_eq!(
+            classify("45.124.132.127/action-center/x.php").unwrap(),
+            Indicator::Url { host: "45.124.132.127".into(), path: "/action-center/x.php".into() }
         );
         assert_eq!(
             classify("evil.com/gate.php?id=1").unwrap(),
