@@ -28,6 +28,11 @@ pub struct Args {
     #[arg(short = 'f', long = "feed", value_name = "FEED|DIR")]
     pub feeds: Vec<PathBuf>,
 
+    /// Names and addresses that must never alert, even when a feed lists them (shared
+    /// hosting, CDNs, your own domains). Same formats as feeds. Repeatable.
+    #[arg(long = "allow", value_name = "FILE|DIR")]
+    pub allow: Vec<PathBuf>,
+
     /// Where EVE JSON lines go: a file (appended to) or `-` for standard output.
     #[arg(
         short = 'o',

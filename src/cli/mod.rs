@@ -10,6 +10,7 @@ pub mod summary;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use clap::Parser;
@@ -17,7 +18,8 @@ use clap::Parser;
 use crate::capture;
 use crate::eve::sink::{Destination, Sink};
 use crate::inspect::EventTypes;
-use crate::intel::{self, Kind, Loaded};
+use crate::intel::reload::{FeedSources, SharedIndicators, Watcher};
+use crate::intel::{self, Kind};
 use crate::pipeline::{self, RunConfig};
 use args::{Args, Command, FeedsAction};
 
@@ -48,68 +50,65 @@ pub fn main() -> ExitCode {
 pub struct Usage(pub String);
 
 fn run(args: Args) -> Result<u8, Usage> {
-    if let Some(Command::Feeds {
-        action: FeedsAction::Check { paths },
-    }) = args.command
-    {
-        return feeds_check(&paths);
+    if let Some(Command::Feeds { action }) = args.command {
+        return match action {
+            FeedsAction::Check { paths } => feeds_check(&paths),
+        };
     }
     if !args.interface.is_empty() {
-        return Err(Usage(
-            "-i: live capture is not available in this build yet; read capture files with -r"
-                .into(),
-        ));
+        return Err(Usage("-i: live capture is not available in this build yet; read capture files with -r".into()));
     }
     if args.read.is_empty() {
-        return Err(Usage(
-            "nothing to read: give a capture with -r FILE|DIR|- (see --help)".into(),
-        ));
+        return Err(Usage("nothing to read: give a capture with -r FILE|DIR|- (see --help)".into()));
     }
     let events = parse_events(&args.events)?;
     let workers = match args.workers {
         Some(0) => return Err(Usage("--workers: must be at least 1".into())),
         Some(n) => n,
-        None => std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1),
+        None => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
     };
     let filter = match &args.bpf {
         Some(expr) => capture::Filter::new(expr).map_err(Usage)?,
         None => capture::Filter::none(),
     };
-    let loaded = load_feeds(&args.feeds)?;
+    let sources = FeedSources { feeds: args.feeds.clone(), allow: args.allow.clone() };
+    let loaded = sources.load().map_err(Usage)?;
+    for e in &loaded.errors {
+        complain(e);
+    }
     let inputs = capture::resolve_inputs(&args.read).map_err(Usage)?;
     for skipped in &inputs.skipped {
         complain(format!("{skipped} (skipped)"));
     }
     let dest = Destination::parse(&args.output);
-    let sink = Sink::open(&dest)
-        .map_err(|e| Usage(format!("{}: {}", args.output, intel::io_reason(&e))))?;
+    let sink = Sink::open(&dest).map_err(|e| Usage(format!("{}: {}", args.output, intel::io_reason(&e))))?;
+    let signals = Signals::install().map_err(|e| Usage(format!("signal handlers: {e}")))?;
 
+    let shared = Arc::new(SharedIndicators::new(loaded.indicators));
+    let watcher = Watcher::start(sources, Arc::clone(&shared), Arc::clone(&signals.hup), loaded.files);
     let show_progress = !args.quiet && std::io::stderr().is_terminal();
     let bar = show_progress.then(|| summary::progress_bar(inputs.total_bytes()));
     let progress = bar.clone().map(|bar| {
-        Box::new(move |p: pipeline::Progress| summary::update_progress(&bar, p))
-            as Box<dyn FnMut(pipeline::Progress) + Send>
+        Box::new(move |p: pipeline::Progress| summary::update_progress(&bar, p)) as Box<dyn FnMut(pipeline::Progress) + Send>
     });
     let skipped_inputs = inputs.skipped.len();
     let files = inputs.files.len();
     let config = RunConfig {
         inputs,
-        set: Arc::new(loaded.set),
+        indicators: Arc::clone(&shared),
         events,
         workers,
         filter,
         progress,
+        stop: Arc::clone(&signals.stop),
     };
     let report = pipeline::run_files(config, sink);
+    watcher.stop();
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
     for cut in &report.cut_short {
-        complain(format!(
-            "{cut}: capture file cut short; every packet before the cut was processed"
-        ));
+        complain(format!("{cut}: capture file cut short; every packet before the cut was processed"));
     }
     for failed in &report.failed {
         complain(failed);
@@ -118,10 +117,31 @@ fn run(args: Args) -> Result<u8, Usage> {
         complain(format!("{}: writing output failed: {e}", args.output));
     }
     if !args.quiet {
-        eprint!("{}", summary::render(&report, files));
+        eprint!("{}", summary::render(&report, files, &shared));
     }
     let failed = skipped_inputs > 0 || !report.failed.is_empty() || report.write_error.is_some();
     Ok(if failed { EXIT_FAILURE } else { 0 })
+}
+
+/// Flags set by signals: SIGTERM and SIGINT stop the capture (the pipeline then drains and
+/// writes every alert); a second SIGINT exits at once with status 130; SIGHUP reloads feeds.
+struct Signals {
+    stop: Arc<AtomicBool>,
+    hup: Arc<AtomicBool>,
+}
+
+impl Signals {
+    fn install() -> std::io::Result<Signals> {
+        use signal_hook::consts::signal::{SIGHUP, SIGINT, SIGTERM};
+        let stop = Arc::new(AtomicBool::new(false));
+        let hup = Arc::new(AtomicBool::new(false));
+        // Order matters: the exit on a second SIGINT is armed by the first one.
+        signal_hook::flag::register_conditional_shutdown(SIGINT, 130, Arc::clone(&stop))?;
+        signal_hook::flag::register(SIGINT, Arc::clone(&stop))?;
+        signal_hook::flag::register(SIGTERM, Arc::clone(&stop))?;
+        signal_hook::flag::register(SIGHUP, Arc::clone(&hup))?;
+        Ok(Signals { stop, hup })
+    }
 }
 
 fn parse_events(list: &[String]) -> Result<EventTypes, Usage> {
@@ -136,59 +156,45 @@ fn parse_events(list: &[String]) -> Result<EventTypes, Usage> {
             "flow" => events.flow = true,
             other => {
                 return Err(Usage(format!(
-                "--events: unknown record type {other:?}; choose from alert,dns,tls,http,quic,flow"
-            )))
+                    "--events: unknown record type {other:?}; choose from alert,dns,tls,http,quic,flow"
+                )))
             }
         }
     }
     Ok(events)
 }
 
-/// Load `-f` feeds (or the shipped ones), reporting every bad line.
-fn load_feeds(paths: &[std::path::PathBuf]) -> Result<Loaded, Usage> {
-    let loaded = if paths.is_empty() {
-        intel::load_shipped()
-    } else {
-        intel::load_paths(paths).map_err(|e| Usage(e.to_string()))?
-    };
-    for e in &loaded.errors {
-        complain(e);
-    }
-    if loaded.set.is_empty() {
-        return Err(Usage(format!(
-            "no usable indicator in {}: give feeds with -f (one domain, address, CIDR or URL per line)",
-            loaded.files.join(", ")
-        )));
-    }
-    Ok(loaded)
-}
-
+/// `feeds check`: load as the sensor would; per file the format, counts and skips; every bad
+/// line. Exit 1 when any line was bad.
 fn feeds_check(paths: &[std::path::PathBuf]) -> Result<u8, Usage> {
     let loaded = intel::load_paths(paths).map_err(|e| Usage(e.to_string()))?;
     for e in &loaded.errors {
         println!("{e}");
     }
+    let kinds = [Kind::Domain, Kind::Hostname, Kind::Address, Kind::Network, Kind::Url, Kind::UrlPath];
+    for file in &loaded.files {
+        println!("{}: {}", file.name, file.format.as_str());
+        for kind in kinds {
+            let n = file.counts.get(kind);
+            if n > 0 {
+                println!("  {:<10} {n}", kind.as_str());
+            }
+        }
+        println!("  {:<10} {}", "total", file.counts.total());
+        for (reason, n) in &file.skipped {
+            println!("  skipped    {n:>6}  {reason}");
+        }
+        if file.errors > 0 {
+            println!("  bad lines  {}", file.errors);
+        }
+    }
     let counts = loaded.set.counts();
     println!(
-        "{} file(s): {}",
+        "{} file(s), {} indicators ({}), {} bad line(s)",
         loaded.files.len(),
-        loaded.files.join(", ")
+        counts.total(),
+        kinds.iter().map(|k| format!("{} {}", k.as_str(), counts.get(*k))).collect::<Vec<_>>().join(", "),
+        loaded.errors.len()
     );
-    for kind in [
-        Kind::Domain,
-        Kind::Hostname,
-        Kind::Address,
-        Kind::Network,
-        Kind::Url,
-        Kind::UrlPath,
-    ] {
-        println!("  {:<10} {}", kind.as_str(), counts.get(kind));
-    }
-    println!("  {:<10} {}", "total", counts.total());
-    println!("  {:<10} {}", "bad lines", loaded.errors.len());
-    Ok(if loaded.errors.is_empty() {
-        0
-    } else {
-        EXIT_FAILURE
-    })
+    Ok(if loaded.errors.is_empty() { 0 } else { EXIT_FAILURE })
 }

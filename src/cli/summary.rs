@@ -4,6 +4,9 @@ use std::fmt::Write;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use std::sync::atomic::Ordering;
+
+use crate::intel::reload::SharedIndicators;
 use crate::pipeline::{Progress, RunReport};
 
 /// A progress bar over `total` input bytes.
@@ -28,7 +31,7 @@ pub fn update_progress(bar: &ProgressBar, p: Progress) {
 }
 
 /// The end-of-run summary.
-pub fn render(report: &RunReport, files: usize) -> String {
+pub fn render(report: &RunReport, files: usize, indicators: &SharedIndicators) -> String {
     let s = &report.stats;
     let secs = report.elapsed.as_secs_f64().max(1e-6);
     let mut out = String::new();
@@ -61,6 +64,18 @@ pub fn render(report: &RunReport, files: usize) -> String {
     );
     for (indicator, n) in &s.alerts_by_indicator {
         let _ = writeln!(out, "    {n:>6}  {indicator}");
+    }
+    if s.expired + s.not_yet_valid + s.allowed > 0 {
+        let _ = writeln!(
+            out,
+            "  matches not alerted: {} expired indicator, {} not yet valid, {} allow-listed",
+            s.expired, s.not_yet_valid, s.allowed
+        );
+    }
+    let reloads = indicators.reloads.load(Ordering::Relaxed);
+    let failed = indicators.failed_reloads.load(Ordering::Relaxed);
+    if reloads + failed > 0 {
+        let _ = writeln!(out, "  feed reloads {reloads}, refused {failed} (previous indicators kept)");
     }
     let mut skipped: Vec<String> = s
         .skipped

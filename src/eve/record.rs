@@ -178,6 +178,21 @@ pub struct AlertContext<'a> {
     /// Tags.
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     pub tags: &'a [String],
+    /// The feed's description of the indicator (event info, indicator name, comment).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<&'a str>,
+    /// Confidence 0..=100, when the feed gives one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<u8>,
+    /// Start of the indicator's validity.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub valid_from: Option<String>,
+    /// End of the indicator's validity.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub valid_until: Option<String>,
+    /// The indicator's id in its feed (STIX id, MISP uuid, sealed-feed id).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<&'a str>,
     /// Set on SNI matches when the ClientHello offered Encrypted Client Hello: the name
     /// matched is the provider's public name, the real server is hidden.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
@@ -215,6 +230,11 @@ impl<'a> Alert<'a> {
                 campaign: source.campaign.as_deref(),
                 references: &source.references,
                 tags: &source.tags,
+                description: source.description.as_deref(),
+                confidence: source.confidence,
+                valid_from: source.valid_from_us.map(crate::eve::time::format_timestamp),
+                valid_until: source.valid_until_us.map(crate::eve::time::format_timestamp),
+                id: source.id.as_deref(),
                 ech: false,
             },
         }

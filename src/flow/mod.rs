@@ -48,6 +48,8 @@ pub struct PendingAddressHit {
     pub file: Option<std::sync::Arc<str>>,
     /// Tunnel of that packet.
     pub tunnel: Option<crate::decode::TunnelInfo>,
+    /// The indicator set that matched (it may be replaced before the hit is written).
+    pub set: std::sync::Arc<crate::intel::IndicatorSet>,
 }
 
 /// What a flow has alerted on, and the address hits still waiting to be written.
@@ -55,7 +57,7 @@ pub struct PendingAddressHit {
 /// One alert per flow per indicator per match location, however often the name recurs.
 #[derive(Debug, Default)]
 pub struct AlertState {
-    done: Vec<(u8, u32)>,
+    done: Vec<(u8, u64)>,
     /// Address hits not yet written.
     pub pending: Vec<PendingAddressHit>,
 }
@@ -66,12 +68,13 @@ impl AlertState {
         !self.done.is_empty()
     }
 
-    /// True (and remembered) the first time this (location, entry) pair is seen in the flow.
-    pub fn first(&mut self, location: u8, entry: u32) -> bool {
-        if self.done.contains(&(location, entry)) {
+    /// True (and remembered) the first time this (location, indicator key) pair is seen in
+    /// the flow.
+    pub fn first(&mut self, location: u8, key: u64) -> bool {
+        if self.done.contains(&(location, key)) {
             return false;
         }
-        self.done.push((location, entry));
+        self.done.push((location, key));
         true
     }
 }

@@ -4,6 +4,7 @@
 //! Matching costs nothing but hash probes; allocation happens only for a record that is
 //! actually written (an alert, or a name event the user asked for).
 
+use std::hash::BuildHasher;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -106,6 +107,8 @@ pub enum App<'a> {
 pub struct Emitter {
     /// The indicators.
     pub set: Arc<IndicatorSet>,
+    /// What must never alert (`--allow`).
+    pub allow: Option<Arc<IndicatorSet>>,
     /// Name events asked for.
     pub events: EventTypes,
     /// EVE lines not yet handed to the writer.
@@ -124,11 +127,20 @@ struct Hit {
     observed: Vec<u8>,
 }
 
+impl Hit {
+    /// What makes this hit the same as another for "one alert per flow per indicator per
+    /// location": the indicator's text, so it holds across a feed reload.
+    fn dedup_key(&self) -> u64 {
+        foldhash::fast::FixedState::with_seed(0xa1e7).hash_one((self.location as u8, &self.indicator))
+    }
+}
+
 impl Emitter {
     /// A new emitter.
-    pub fn new(set: Arc<IndicatorSet>, events: EventTypes) -> Self {
+    pub fn new(set: Arc<IndicatorSet>, allow: Option<Arc<IndicatorSet>>, events: EventTypes) -> Self {
         Emitter {
             set,
+            allow,
             events,
             out: Vec::with_capacity(64 * 1024),
             out_lines: 0,
@@ -162,6 +174,7 @@ impl Emitter {
                     vlan_count: head.vlans.len().min(2) as u8,
                     file: file.cloned(),
                     tunnel: head.tunnel,
+                    set: Arc::clone(&self.set),
                 })
             });
         }
@@ -210,36 +223,24 @@ impl Emitter {
     ) {
         let pending = std::mem::take(&mut alerts.pending);
         for hit in pending {
-            if !alerts.first(MatchLocation::FlowAddress as u8, hit.entry) {
-                continue;
-            }
             let vlans = &hit.vlans[..hit.vlan_count as usize];
-            let mut head = Head::new(
-                key,
-                hit.sender,
-                hit.ts_us,
-                current.flow_id,
-                vlans,
-                hit.file.as_deref(),
-            );
+            let mut head = Head::new(key, hit.sender, hit.ts_us, current.flow_id, vlans, hit.file.as_deref());
             head.app_proto = current.app_proto;
             head.tunnel = hit.tunnel;
             let (addr, port) = if hit.side == Side::A { key.a } else { key.b };
-            let set = Arc::clone(&self.set);
+            // The set the hit came from: the indicators may have been reloaded since.
+            let set = hit.set;
             let e = set.entry(hit.entry);
-            let indicator = address_indicator(addr, e.kind, e.prefix_len, e.port);
-            let observed = if e.port != 0 {
-                std::net::SocketAddr::new(addr, port).to_string()
-            } else {
-                addr.to_string()
-            };
+            let observed = if e.port != 0 { std::net::SocketAddr::new(addr, port).to_string() } else { addr.to_string() };
             let hit = Hit {
                 location: MatchLocation::FlowAddress,
                 entry: hit.entry,
-                indicator,
+                indicator: address_indicator(addr, e.kind, e.prefix_len, e.port),
                 observed: observed.into_bytes(),
             };
-            self.alert(&head, &hit, app);
+            if alerts.first(hit.location as u8, hit.dedup_key()) {
+                self.alert(&set, &head, &hit, app);
+            }
         }
     }
 
@@ -274,14 +275,14 @@ impl Emitter {
         };
         let fresh: Vec<Hit> = hits
             .into_iter()
-            .filter(|h| alerts.first(h.location as u8, h.entry))
+            .filter(|h| alerts.first(h.location as u8, h.dedup_key()))
             .collect();
         if fresh.is_empty() && !self.events.dns && alerts.pending.is_empty() {
             return true;
         }
         let record = dns_record(msg, &header);
         for hit in &fresh {
-            self.alert(head, hit, App::Dns(&record));
+            self.alert(&Arc::clone(&self.set), head, hit, App::Dns(&record));
         }
         if self.events.dns {
             self.write(head, "dns", None, App::Dns(&record));
@@ -322,8 +323,8 @@ impl Emitter {
                 Some(_) => self.stats.quic_sni += 1,
             }
             for hit in self.name_hits(sni, location) {
-                if alerts.first(hit.location as u8, hit.entry) {
-                    self.alert(head, &hit, app);
+                if alerts.first(hit.location as u8, hit.dedup_key()) {
+                    self.alert(&Arc::clone(&self.set), head, &hit, app);
                 }
             }
         }
@@ -373,8 +374,8 @@ impl Emitter {
             });
         }
         for hit in &hits {
-            if alerts.first(hit.location as u8, hit.entry) {
-                self.alert(head, hit, App::Http(req));
+            if alerts.first(hit.location as u8, hit.dedup_key()) {
+                self.alert(&Arc::clone(&self.set), head, hit, App::Http(req));
             }
         }
         if self.events.http {
@@ -412,24 +413,49 @@ impl Emitter {
         hits
     }
 
-    fn alert(&mut self, head: &Head<'_>, hit: &Hit, app: App<'_>) {
-        let set = Arc::clone(&self.set);
+    /// Write an alert, unless the indicator is not valid at the packet's time (judged by
+    /// packet time, which is wall time when capturing live) or the allow-list covers what
+    /// the traffic carried.
+    fn alert(&mut self, set: &IndicatorSet, head: &Head<'_>, hit: &Hit, app: App<'_>) {
         let entry = set.entry(hit.entry);
         let source = set.source(entry);
-        let alert = Alert::new(
-            hit.location,
-            entry.kind,
-            source,
-            hit.indicator.clone(),
-            &hit.observed,
-        );
+        if source.valid_until_us.is_some_and(|until| head.ts_us > until) {
+            self.stats.expired += 1;
+            return;
+        }
+        if source.valid_from_us.is_some_and(|from| head.ts_us < from) {
+            self.stats.not_yet_valid += 1;
+            return;
+        }
+        if self.allowed(&hit.observed, hit.location) {
+            self.stats.allowed += 1;
+            return;
+        }
+        let alert = Alert::new(hit.location, entry.kind, source, hit.indicator.clone(), &hit.observed);
         self.stats.alerts += 1;
-        *self
-            .stats
-            .alerts_by_indicator
-            .entry(format!("{} ({})", hit.indicator, source.feed))
-            .or_default() += 1;
+        *self.stats.alerts_by_indicator.entry(format!("{} ({})", hit.indicator, source.feed)).or_default() += 1;
         self.write(head, "alert", Some(alert), app);
+    }
+
+    /// True when the allow-list covers what the traffic carried: a name (and its parents
+    /// listed as domains), an address, or the host of a URL.
+    fn allowed(&self, observed: &[u8], location: MatchLocation) -> bool {
+        let Some(allow) = &self.allow else { return false };
+        let text = std::str::from_utf8(observed).unwrap_or("");
+        let addr = text.parse::<IpAddr>().ok().or_else(|| text.parse::<std::net::SocketAddr>().ok().map(|s| s.ip()));
+        if let Some(addr) = addr {
+            let mut hit = false;
+            allow.match_addr(addr, 0, |_| hit = true);
+            return hit;
+        }
+        let name = if location == MatchLocation::HttpUrl {
+            observed.split(|&b| b == b'/').next().unwrap_or(observed)
+        } else {
+            observed
+        };
+        let mut hit = false;
+        allow.match_name(name, |_| hit = true);
+        hit
     }
 
     fn write(

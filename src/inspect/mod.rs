@@ -15,7 +15,7 @@ use std::sync::Arc;
 use crate::decode::{self, tcp_flags, Transport};
 use crate::flow::stream::{AppProto, Found, Stream};
 use crate::flow::{reassembly::Delivery, Flow, FlowKey, FlowTable, Lookup, Side};
-use crate::intel::IndicatorSet;
+use crate::intel::reload::SharedIndicators;
 use crate::proto;
 
 pub use emit::{App, Emitter, EventTypes, Head};
@@ -39,15 +39,33 @@ pub struct Inspector {
     flows: FlowTable,
     emit: Emitter,
     scratch: Vec<u8>,
+    indicators: Arc<SharedIndicators>,
+    generation: u64,
 }
 
 impl Inspector {
-    /// A worker matching against `set`, writing the name events in `events`.
-    pub fn new(set: Arc<IndicatorSet>, events: EventTypes) -> Self {
+    /// A worker matching against the shared indicators, writing the records in `events`.
+    pub fn new(indicators: Arc<SharedIndicators>, events: EventTypes) -> Self {
+        let generation = indicators.generation();
+        let current = indicators.load();
         Inspector {
             flows: FlowTable::default(),
-            emit: Emitter::new(set, events),
+            emit: Emitter::new(Arc::clone(&current.set), current.allow.clone(), events),
             scratch: Vec::new(),
+            indicators,
+            generation,
+        }
+    }
+
+    /// Take the indicators of a reload, if there was one (call between batches: one atomic
+    /// load when nothing changed).
+    pub fn refresh_indicators(&mut self) {
+        let generation = self.indicators.generation();
+        if generation != self.generation {
+            let current = self.indicators.load();
+            self.emit.set = Arc::clone(&current.set);
+            self.emit.allow = current.allow.clone();
+            self.generation = generation;
         }
     }
 

@@ -35,6 +35,12 @@ pub struct WorkerStats {
     pub tcp_gaps: u64,
     /// Alerts written.
     pub alerts: u64,
+    /// Matches not alerted: the indicator's validity had ended at the packet's time.
+    pub expired: u64,
+    /// Matches not alerted: the indicator's validity had not begun.
+    pub not_yet_valid: u64,
+    /// Matches not alerted: the allow-list covers what the traffic carried.
+    pub allowed: u64,
     /// Alerts by "indicator (feed)".
     pub alerts_by_indicator: BTreeMap<String, u64>,
 }
@@ -56,6 +62,9 @@ impl WorkerStats {
         self.http_requests += o.http_requests;
         self.tcp_gaps += o.tcp_gaps;
         self.alerts += o.alerts;
+        self.expired += o.expired;
+        self.not_yet_valid += o.not_yet_valid;
+        self.allowed += o.allowed;
         for (k, v) in &o.alerts_by_indicator {
             *self.alerts_by_indicator.entry(k.clone()).or_default() += v;
         }

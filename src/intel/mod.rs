@@ -4,18 +4,20 @@
 //! [`FeedError`] (`path:line: reason`); good lines load regardless. Without `-f`, the feeds
 //! shipped in `feeds/` (compiled into the binary, see [`shipped`]) are used.
 //!
-//! Formats today: plain lists and Maltrail trails ([`plain`]).
+//! Formats: plain lists and Maltrail trails ([`plain`]); CSV, STIX 2.1, MISP, Zeek Intel and
+//! Suricata datasets ([`formats`], which also detects the format of each file).
 
 pub mod formats;
 pub mod normalize;
 pub mod plain;
+pub mod reload;
 pub mod set;
 pub mod shipped;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-pub use set::{IndicatorSet, IndicatorSetBuilder, Kind, NameHit, Source};
+pub use set::{IndicatorSet, IndicatorSetBuilder, Kind, KindCounts, NameHit, Source};
 
 /// One bad feed line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,14 +51,36 @@ impl fmt::Display for FeedError {
     }
 }
 
-/// What loading feeds produced: the set, the files read, and every bad line.
+/// What one feed file gave.
+#[derive(Debug, Clone)]
+pub struct FileReport {
+    /// The file as named.
+    pub name: String,
+    /// The format it was read as.
+    pub format: formats::FeedFormat,
+    /// Indicators it added, by kind.
+    pub counts: KindCounts,
+    /// Entries skipped, by reason (bad lines are also in [`Loaded::errors`]).
+    pub skipped: std::collections::BTreeMap<String, usize>,
+    /// Bad lines in this file.
+    pub errors: usize,
+}
+
+/// What loading feeds produced: the set, a report per file, and every bad line.
 pub struct Loaded {
     /// The indicators.
     pub set: IndicatorSet,
-    /// Feed files read (display names).
-    pub files: Vec<String>,
+    /// One report per feed file read, in order.
+    pub files: Vec<FileReport>,
     /// Bad lines, in file and line order.
     pub errors: Vec<FeedError>,
+}
+
+impl Loaded {
+    /// Names of the files read.
+    pub fn file_names(&self) -> Vec<&str> {
+        self.files.iter().map(|f| f.name.as_str()).collect()
+    }
 }
 
 /// A feed that could not be read at all (missing, unreadable): a configuration error.
@@ -76,39 +100,42 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Loaded, UnreadableFeed> {
     for path in paths {
         expand(path, &mut files)?;
     }
-    let mut builder = IndicatorSetBuilder::new();
-    let mut errors = Vec::new();
-    let mut names = Vec::new();
+    let mut contents = Vec::with_capacity(files.len());
     for file in &files {
         let display = file.display().to_string();
-        let bytes = std::fs::read(file).map_err(|e| UnreadableFeed {
-            path: display.clone(),
-            reason: io_reason(&e),
-        })?;
-        formats::load(&display, &bytes, &mut builder, &mut errors);
-        names.push(display);
+        let bytes = std::fs::read(file).map_err(|e| UnreadableFeed { path: display.clone(), reason: io_reason(&e) })?;
+        contents.push((display, bytes));
     }
-    Ok(Loaded {
-        set: builder.build(),
-        files: names,
-        errors,
-    })
+    Ok(load_contents(contents.iter().map(|(n, b)| (n.as_str(), b.as_slice()))))
 }
 
 /// Load the feeds compiled into the binary.
 pub fn load_shipped() -> Loaded {
+    load_contents(shipped::FEEDS.iter().map(|(name, text)| (*name, text.as_bytes())))
+}
+
+/// Build one set from (name, bytes) feeds.
+fn load_contents<'a>(feeds: impl Iterator<Item = (&'a str, &'a [u8])>) -> Loaded {
     let mut builder = IndicatorSetBuilder::new();
     let mut errors = Vec::new();
-    let mut names = Vec::new();
-    for (name, text) in shipped::FEEDS {
-        formats::load(name, text.as_bytes(), &mut builder, &mut errors);
-        names.push(name.to_string());
+    let mut files = Vec::new();
+    for (name, bytes) in feeds {
+        let before = builder.counts().clone();
+        let errors_before = errors.len();
+        let summary = formats::load(name, bytes, &mut builder, &mut errors);
+        let mut counts = builder.counts().clone();
+        for (c, b) in counts.by_kind.iter_mut().zip(before.by_kind) {
+            *c -= b;
+        }
+        files.push(FileReport {
+            name: name.to_string(),
+            format: summary.format,
+            counts,
+            skipped: summary.skipped,
+            errors: errors.len() - errors_before,
+        });
     }
-    Loaded {
-        set: builder.build(),
-        files: names,
-        errors,
-    }
+    Loaded { set: builder.build(), files, errors }
 }
 
 fn expand(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), UnreadableFeed> {

@@ -122,14 +122,17 @@ type HashKeyMap = HashMap<u64, u32, BuildHasherDefault<IdentityHasher>>;
 /// The keyed hash of names, seeded per process.
 #[derive(Clone)]
 pub struct NameHasher {
-    state: foldhash::fast::RandomState,
+    state: foldhash::fast::FixedState,
 }
 
 impl NameHasher {
+    /// The hasher of this process: seeded once at random, so that every set built in the
+    /// process (after a reload too) gives an indicator the same key, and keys chosen to
+    /// collide cannot be prepared in advance.
     fn new() -> Self {
-        NameHasher {
-            state: foldhash::fast::RandomState::default(),
-        }
+        static SEED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+        let seed = *SEED.get_or_init(|| foldhash::fast::RandomState::default().hash_one(0x5eed_u64));
+        NameHasher { state: foldhash::fast::FixedState::with_seed(seed) }
     }
 
     /// Hash of the label `label` under the suffix whose hash is `parent`.
@@ -232,6 +235,12 @@ pub struct IndicatorSet {
     entries: Vec<Entry>,
     sources: Vec<Source>,
     counts: KindCounts,
+}
+
+impl std::fmt::Debug for IndicatorSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "IndicatorSet({} indicators)", self.counts.total())
+    }
 }
 
 impl IndicatorSet {
@@ -494,6 +503,11 @@ impl IndicatorSetBuilder {
         });
         *slot = new_id;
         set.counts.by_kind[kind as usize] += 1;
+    }
+
+    /// Indicators added so far, by kind.
+    pub fn counts(&self) -> &KindCounts {
+        &self.set.counts
     }
 
     /// Finish: the set, ready to share.

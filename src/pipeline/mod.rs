@@ -21,7 +21,7 @@ pub mod batch;
 pub mod dispatch;
 
 use std::ops::ControlFlow;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -31,7 +31,7 @@ use crate::capture::{self, Inputs, ReadEnd};
 use crate::decode::defrag::DefragStats;
 use crate::eve::sink::Sink;
 use crate::inspect::{EventTypes, Inspector, PacketRef, WorkerStats};
-use crate::intel::IndicatorSet;
+use crate::intel::reload::SharedIndicators;
 use batch::Batch;
 use dispatch::Dispatcher;
 
@@ -44,14 +44,16 @@ pub const FLUSH_INTERVAL: Duration = Duration::from_millis(100);
 pub struct RunConfig {
     /// Capture files.
     pub inputs: Inputs,
-    /// Indicators.
-    pub set: Arc<IndicatorSet>,
+    /// Indicators (replaced whole on reload; workers take them between batches).
+    pub indicators: Arc<SharedIndicators>,
     /// Name events to write.
     pub events: EventTypes,
     /// Worker threads (at least 1).
     pub workers: usize,
     /// Capture filter.
     pub filter: capture::Filter,
+    /// Set by a signal: stop reading, drain, write everything found, end.
+    pub stop: Arc<AtomicBool>,
     /// Called by the capture thread after each file and every few thousand packets.
     pub progress: Option<Box<dyn FnMut(Progress) + Send>>,
 }
@@ -112,7 +114,7 @@ pub fn run_files(mut config: RunConfig, sink: Sink) -> RunReport {
         for _ in 0..n {
             let (tx, rx) = bounded::<Batch>(QUEUE_DEPTH);
             queues.push(tx);
-            let inspector = Inspector::new(Arc::clone(&config.set), config.events);
+            let inspector = Inspector::new(Arc::clone(&config.indicators), config.events);
             let (recycle, out, files, alerts) = (
                 recycle_tx.clone(),
                 out_tx.clone(),
@@ -132,6 +134,9 @@ pub fn run_files(mut config: RunConfig, sink: Sink) -> RunReport {
         for (index, input) in config.inputs.files.iter().enumerate() {
             last_file = index as u32;
             let end = capture::read_file(input, &mut config.filter, |raw| {
+                if config.stop.load(Ordering::Relaxed) {
+                    return ControlFlow::Break(());
+                }
                 packets += 1;
                 bytes_read += raw.data.len() as u64 + RECORD_HEADER;
                 if !dispatcher.packet(raw.ts_us, raw.linktype, index as u32, raw.data) {
@@ -195,6 +200,7 @@ fn work_loop(
 ) -> WorkerStats {
     let mut alerts_reported = 0;
     for mut batch in rx {
+        inspector.refresh_indicators();
         for p in &batch.packets {
             let file = files.get(p.file as usize);
             inspector.packet(PacketRef {
