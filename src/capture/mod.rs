@@ -1,6 +1,7 @@
 //! Packet sources: capture files (pcap, pcapng; one or many, directories, standard input).
-//! Regular files are memory-mapped and parsed with `pcap-parser` ([`mapped`]); standard input
-//! is read with libpcap through the `pcap` crate, which also compiles `--bpf` filters.
+//! Both are parsed by one `pcap-parser`-based [`parser`]: regular files through a memory map
+//! ([`mapped`]), standard input as a stream ([`stream`]). libpcap (the `pcap` crate) compiles
+//! `--bpf` filters.
 //!
 //! - [`resolve_inputs`] turns the `-r` arguments into a list of files before any work
 //!   starts: a missing or unreadable file, or one that is not a capture, is a usage error
@@ -17,6 +18,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub mod mapped;
+pub mod parser;
+pub mod stream;
 
 /// One capture file to read.
 #[derive(Debug, Clone)]
@@ -202,50 +205,17 @@ impl Filter {
 }
 
 /// Read every packet of `input` through `filter`: regular files through a memory map
-/// ([`mapped`]), standard input through libpcap.
+/// ([`mapped`]), standard input as a stream ([`stream`]), which calls `on_idle` when no bytes
+/// have come for a while.
 pub fn read_file(
     input: &InputFile,
     filter: &mut Filter,
+    on_idle: impl FnMut() -> ControlFlow<()>,
     on_packet: impl FnMut(RawPacket<'_>) -> ControlFlow<()>,
 ) -> Result<ReadEnd, String> {
     if input.path.as_os_str() == "-" {
-        read_with_libpcap(input, filter, on_packet)
+        stream::read(Box::new(std::io::stdin()), filter, on_idle, on_packet)
     } else {
         mapped::read(input, filter, on_packet)
-    }
-}
-
-/// Read with libpcap (standard input, where no map is possible).
-fn read_with_libpcap(
-    input: &InputFile,
-    filter: &mut Filter,
-    mut on_packet: impl FnMut(RawPacket<'_>) -> ControlFlow<()>,
-) -> Result<ReadEnd, String> {
-    let mut cap =
-        pcap::Capture::from_file(&input.path).map_err(|e| format!("{}: {}", input.name, e))?;
-    let linktype = cap.get_datalink().0;
-    loop {
-        match cap.next_packet() {
-            Ok(packet) => {
-                let h = packet.header;
-                // time_t and suseconds_t are i64 on the 64-bit targets we build for, i32 on some others.
-                #[allow(clippy::useless_conversion)]
-                let ts_us = i64::from(h.ts.tv_sec) * 1_000_000 + i64::from(h.ts.tv_usec);
-                if !filter.accepts(linktype, packet.data, h.len) {
-                    continue;
-                }
-                let raw = RawPacket {
-                    ts_us,
-                    linktype,
-                    data: packet.data,
-                    wire_len: h.len,
-                };
-                if on_packet(raw).is_break() {
-                    return Ok(ReadEnd::Stopped);
-                }
-            }
-            Err(pcap::Error::NoMorePackets) => return Ok(ReadEnd::Complete),
-            Err(e) => return Ok(ReadEnd::CutShort(e.to_string())),
-        }
     }
 }

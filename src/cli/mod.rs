@@ -56,22 +56,32 @@ fn run(args: Args) -> Result<u8, Usage> {
         };
     }
     if !args.interface.is_empty() {
-        return Err(Usage("-i: live capture is not available in this build yet; read capture files with -r".into()));
+        return Err(Usage(
+            "-i: live capture is not available in this build yet; read capture files with -r"
+                .into(),
+        ));
     }
     if args.read.is_empty() {
-        return Err(Usage("nothing to read: give a capture with -r FILE|DIR|- (see --help)".into()));
+        return Err(Usage(
+            "nothing to read: give a capture with -r FILE|DIR|- (see --help)".into(),
+        ));
     }
     let events = parse_events(&args.events)?;
     let workers = match args.workers {
         Some(0) => return Err(Usage("--workers: must be at least 1".into())),
         Some(n) => n,
-        None => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        None => std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
     };
     let filter = match &args.bpf {
         Some(expr) => capture::Filter::new(expr).map_err(Usage)?,
         None => capture::Filter::none(),
     };
-    let sources = FeedSources { feeds: args.feeds.clone(), allow: args.allow.clone() };
+    let sources = FeedSources {
+        feeds: args.feeds.clone(),
+        allow: args.allow.clone(),
+    };
     let loaded = sources.load().map_err(Usage)?;
     for e in &loaded.errors {
         complain(e);
@@ -81,15 +91,22 @@ fn run(args: Args) -> Result<u8, Usage> {
         complain(format!("{skipped} (skipped)"));
     }
     let dest = Destination::parse(&args.output);
-    let sink = Sink::open(&dest).map_err(|e| Usage(format!("{}: {}", args.output, intel::io_reason(&e))))?;
+    let sink = Sink::open(&dest)
+        .map_err(|e| Usage(format!("{}: {}", args.output, intel::io_reason(&e))))?;
     let signals = Signals::install().map_err(|e| Usage(format!("signal handlers: {e}")))?;
 
     let shared = Arc::new(SharedIndicators::new(loaded.indicators));
-    let watcher = Watcher::start(sources, Arc::clone(&shared), Arc::clone(&signals.hup), loaded.files);
+    let watcher = Watcher::start(
+        sources,
+        Arc::clone(&shared),
+        Arc::clone(&signals.hup),
+        loaded.files,
+    );
     let show_progress = !args.quiet && std::io::stderr().is_terminal();
     let bar = show_progress.then(|| summary::progress_bar(inputs.total_bytes()));
     let progress = bar.clone().map(|bar| {
-        Box::new(move |p: pipeline::Progress| summary::update_progress(&bar, p)) as Box<dyn FnMut(pipeline::Progress) + Send>
+        Box::new(move |p: pipeline::Progress| summary::update_progress(&bar, p))
+            as Box<dyn FnMut(pipeline::Progress) + Send>
     });
     let skipped_inputs = inputs.skipped.len();
     let files = inputs.files.len();
@@ -108,7 +125,9 @@ fn run(args: Args) -> Result<u8, Usage> {
         bar.finish_and_clear();
     }
     for cut in &report.cut_short {
-        complain(format!("{cut}: capture file cut short; every packet before the cut was processed"));
+        complain(format!(
+            "{cut}: capture file cut short; every packet before the cut was processed"
+        ));
     }
     for failed in &report.failed {
         complain(failed);
@@ -154,11 +173,9 @@ fn parse_events(list: &[String]) -> Result<EventTypes, Usage> {
             "http" => events.http = true,
             "quic" => events.quic = true,
             "flow" => events.flow = true,
-            other => {
-                return Err(Usage(format!(
-                    "--events: unknown record type {other:?}; choose from alert,dns,tls,http,quic,flow"
-                )))
-            }
+            other => return Err(Usage(format!(
+                "--events: unknown record type {other:?}; choose from alert,dns,tls,http,quic,flow"
+            ))),
         }
     }
     Ok(events)
@@ -171,7 +188,14 @@ fn feeds_check(paths: &[std::path::PathBuf]) -> Result<u8, Usage> {
     for e in &loaded.errors {
         println!("{e}");
     }
-    let kinds = [Kind::Domain, Kind::Hostname, Kind::Address, Kind::Network, Kind::Url, Kind::UrlPath];
+    let kinds = [
+        Kind::Domain,
+        Kind::Hostname,
+        Kind::Address,
+        Kind::Network,
+        Kind::Url,
+        Kind::UrlPath,
+    ];
     for file in &loaded.files {
         println!("{}: {}", file.name, file.format.as_str());
         for kind in kinds {
@@ -193,8 +217,16 @@ fn feeds_check(paths: &[std::path::PathBuf]) -> Result<u8, Usage> {
         "{} file(s), {} indicators ({}), {} bad line(s)",
         loaded.files.len(),
         counts.total(),
-        kinds.iter().map(|k| format!("{} {}", k.as_str(), counts.get(*k))).collect::<Vec<_>>().join(", "),
+        kinds
+            .iter()
+            .map(|k| format!("{} {}", k.as_str(), counts.get(*k)))
+            .collect::<Vec<_>>()
+            .join(", "),
         loaded.errors.len()
     );
-    Ok(if loaded.errors.is_empty() { 0 } else { EXIT_FAILURE })
+    Ok(if loaded.errors.is_empty() {
+        0
+    } else {
+        EXIT_FAILURE
+    })
 }

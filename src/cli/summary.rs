@@ -75,7 +75,10 @@ pub fn render(report: &RunReport, files: usize, indicators: &SharedIndicators) -
     let reloads = indicators.reloads.load(Ordering::Relaxed);
     let failed = indicators.failed_reloads.load(Ordering::Relaxed);
     if reloads + failed > 0 {
-        let _ = writeln!(out, "  feed reloads {reloads}, refused {failed} (previous indicators kept)");
+        let _ = writeln!(
+            out,
+            "  feed reloads {reloads}, refused {failed} (previous indicators kept)"
+        );
     }
     let mut skipped: Vec<String> = s
         .skipped

@@ -233,7 +233,9 @@ impl<'a> Alert<'a> {
                 description: source.description.as_deref(),
                 confidence: source.confidence,
                 valid_from: source.valid_from_us.map(crate::eve::time::format_timestamp),
-                valid_until: source.valid_until_us.map(crate::eve::time::format_timestamp),
+                valid_until: source
+                    .valid_until_us
+                    .map(crate::eve::time::format_timestamp),
                 id: source.id.as_deref(),
                 ech: false,
             },

@@ -131,13 +131,18 @@ impl Hit {
     /// What makes this hit the same as another for "one alert per flow per indicator per
     /// location": the indicator's text, so it holds across a feed reload.
     fn dedup_key(&self) -> u64 {
-        foldhash::fast::FixedState::with_seed(0xa1e7).hash_one((self.location as u8, &self.indicator))
+        foldhash::fast::FixedState::with_seed(0xa1e7)
+            .hash_one((self.location as u8, &self.indicator))
     }
 }
 
 impl Emitter {
     /// A new emitter.
-    pub fn new(set: Arc<IndicatorSet>, allow: Option<Arc<IndicatorSet>>, events: EventTypes) -> Self {
+    pub fn new(
+        set: Arc<IndicatorSet>,
+        allow: Option<Arc<IndicatorSet>>,
+        events: EventTypes,
+    ) -> Self {
         Emitter {
             set,
             allow,
@@ -224,14 +229,25 @@ impl Emitter {
         let pending = std::mem::take(&mut alerts.pending);
         for hit in pending {
             let vlans = &hit.vlans[..hit.vlan_count as usize];
-            let mut head = Head::new(key, hit.sender, hit.ts_us, current.flow_id, vlans, hit.file.as_deref());
+            let mut head = Head::new(
+                key,
+                hit.sender,
+                hit.ts_us,
+                current.flow_id,
+                vlans,
+                hit.file.as_deref(),
+            );
             head.app_proto = current.app_proto;
             head.tunnel = hit.tunnel;
             let (addr, port) = if hit.side == Side::A { key.a } else { key.b };
             // The set the hit came from: the indicators may have been reloaded since.
             let set = hit.set;
             let e = set.entry(hit.entry);
-            let observed = if e.port != 0 { std::net::SocketAddr::new(addr, port).to_string() } else { addr.to_string() };
+            let observed = if e.port != 0 {
+                std::net::SocketAddr::new(addr, port).to_string()
+            } else {
+                addr.to_string()
+            };
             let hit = Hit {
                 location: MatchLocation::FlowAddress,
                 entry: hit.entry,
@@ -419,7 +435,10 @@ impl Emitter {
     fn alert(&mut self, set: &IndicatorSet, head: &Head<'_>, hit: &Hit, app: App<'_>) {
         let entry = set.entry(hit.entry);
         let source = set.source(entry);
-        if source.valid_until_us.is_some_and(|until| head.ts_us > until) {
+        if source
+            .valid_until_us
+            .is_some_and(|until| head.ts_us > until)
+        {
             self.stats.expired += 1;
             return;
         }
@@ -431,18 +450,33 @@ impl Emitter {
             self.stats.allowed += 1;
             return;
         }
-        let alert = Alert::new(hit.location, entry.kind, source, hit.indicator.clone(), &hit.observed);
+        let alert = Alert::new(
+            hit.location,
+            entry.kind,
+            source,
+            hit.indicator.clone(),
+            &hit.observed,
+        );
         self.stats.alerts += 1;
-        *self.stats.alerts_by_indicator.entry(format!("{} ({})", hit.indicator, source.feed)).or_default() += 1;
+        *self
+            .stats
+            .alerts_by_indicator
+            .entry(format!("{} ({})", hit.indicator, source.feed))
+            .or_default() += 1;
         self.write(head, "alert", Some(alert), app);
     }
 
     /// True when the allow-list covers what the traffic carried: a name (and its parents
     /// listed as domains), an address, or the host of a URL.
     fn allowed(&self, observed: &[u8], location: MatchLocation) -> bool {
-        let Some(allow) = &self.allow else { return false };
+        let Some(allow) = &self.allow else {
+            return false;
+        };
         let text = std::str::from_utf8(observed).unwrap_or("");
-        let addr = text.parse::<IpAddr>().ok().or_else(|| text.parse::<std::net::SocketAddr>().ok().map(|s| s.ip()));
+        let addr = text
+            .parse::<IpAddr>()
+            .ok()
+            .or_else(|| text.parse::<std::net::SocketAddr>().ok().map(|s| s.ip()));
         if let Some(addr) = addr {
             let mut hit = false;
             allow.match_addr(addr, 0, |_| hit = true);

@@ -103,15 +103,24 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Loaded, UnreadableFeed> {
     let mut contents = Vec::with_capacity(files.len());
     for file in &files {
         let display = file.display().to_string();
-        let bytes = std::fs::read(file).map_err(|e| UnreadableFeed { path: display.clone(), reason: io_reason(&e) })?;
+        let bytes = std::fs::read(file).map_err(|e| UnreadableFeed {
+            path: display.clone(),
+            reason: io_reason(&e),
+        })?;
         contents.push((display, bytes));
     }
-    Ok(load_contents(contents.iter().map(|(n, b)| (n.as_str(), b.as_slice()))))
+    Ok(load_contents(
+        contents.iter().map(|(n, b)| (n.as_str(), b.as_slice())),
+    ))
 }
 
 /// Load the feeds compiled into the binary.
 pub fn load_shipped() -> Loaded {
-    load_contents(shipped::FEEDS.iter().map(|(name, text)| (*name, text.as_bytes())))
+    load_contents(
+        shipped::FEEDS
+            .iter()
+            .map(|(name, text)| (*name, text.as_bytes())),
+    )
 }
 
 /// Build one set from (name, bytes) feeds.
@@ -135,7 +144,11 @@ fn load_contents<'a>(feeds: impl Iterator<Item = (&'a str, &'a [u8])>) -> Loaded
             errors: errors.len() - errors_before,
         });
     }
-    Loaded { set: builder.build(), files, errors }
+    Loaded {
+        set: builder.build(),
+        files,
+        errors,
+    }
 }
 
 fn expand(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), UnreadableFeed> {

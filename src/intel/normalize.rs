@@ -320,7 +320,10 @@ mod tests {
         );
         assert_eq!(
             classify("45.124.132.127/action-center/x.php").unwrap(),
-            Indicator::Url { host: "45.124.132.127".into(), path: "/action-center/x.php".into() }
+            Indicator::Url {
+                host: "45.124.132.127".into(),
+                path: "/action-center/x.php".into()
+            }
         );
         assert_eq!(
             classify("evil.com/gate.php?id=1").unwrap(),

@@ -99,8 +99,15 @@ pub struct LoadedIndicators {
 impl FeedSources {
     /// Load everything. Errors are for people (`path: reason`).
     pub fn load(&self) -> Result<LoadedIndicators, String> {
-        let Loaded { set, mut files, mut errors } =
-            if self.feeds.is_empty() { load_shipped() } else { load_paths(&self.feeds).map_err(|e| e.to_string())? };
+        let Loaded {
+            set,
+            mut files,
+            mut errors,
+        } = if self.feeds.is_empty() {
+            load_shipped()
+        } else {
+            load_paths(&self.feeds).map_err(|e| e.to_string())?
+        };
         if set.is_empty() {
             let names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
             return Err(format!(
@@ -116,7 +123,14 @@ impl FeedSources {
             errors.extend(loaded.errors);
             Some(Arc::new(loaded.set))
         };
-        Ok(LoadedIndicators { indicators: Indicators { set: Arc::new(set), allow }, files, errors })
+        Ok(LoadedIndicators {
+            indicators: Indicators {
+                set: Arc::new(set),
+                allow,
+            },
+            files,
+            errors,
+        })
     }
 
     /// Size and modification time of every feed file (and the directories' listings): a
@@ -132,7 +146,11 @@ impl FeedSources {
             }
             for p in entries {
                 let meta = std::fs::metadata(&p).ok();
-                out.push((p, meta.as_ref().map_or(0, |m| m.len()), meta.and_then(|m| m.modified().ok())));
+                out.push((
+                    p,
+                    meta.as_ref().map_or(0, |m| m.len()),
+                    meta.and_then(|m| m.modified().ok()),
+                ));
             }
         }
         out.sort();
@@ -146,7 +164,11 @@ fn check_reload(old: &[FileReport], new: &[FileReport]) -> Result<(), String> {
     for before in old.iter().filter(|f| f.counts.total() > 0) {
         match new.iter().find(|f| f.name == before.name) {
             Some(after) if after.counts.total() == 0 => {
-                return Err(format!("{}: no indicator any more (it had {}); half-written?", after.name, before.counts.total()))
+                return Err(format!(
+                    "{}: no indicator any more (it had {}); half-written?",
+                    after.name,
+                    before.counts.total()
+                ))
             }
             _ => {}
         }
@@ -163,7 +185,12 @@ pub struct Watcher {
 impl Watcher {
     /// Start watching `sources` (files: when `-f` was given) and the `hup` flag, replacing the
     /// indicators in `shared`. `files` is the report of the load in use.
-    pub fn start(sources: FeedSources, shared: Arc<SharedIndicators>, hup: Arc<AtomicBool>, files: Vec<FileReport>) -> Watcher {
+    pub fn start(
+        sources: FeedSources,
+        shared: Arc<SharedIndicators>,
+        hup: Arc<AtomicBool>,
+        files: Vec<FileReport>,
+    ) -> Watcher {
         let stop = Arc::new(AtomicBool::new(false));
         let stop_flag = Arc::clone(&stop);
         let thread = std::thread::Builder::new()
@@ -182,7 +209,13 @@ impl Watcher {
     }
 }
 
-fn watch(sources: FeedSources, shared: Arc<SharedIndicators>, hup: Arc<AtomicBool>, mut files: Vec<FileReport>, stop: Arc<AtomicBool>) {
+fn watch(
+    sources: FeedSources,
+    shared: Arc<SharedIndicators>,
+    hup: Arc<AtomicBool>,
+    mut files: Vec<FileReport>,
+    stop: Arc<AtomicBool>,
+) {
     let watch_files = !sources.feeds.is_empty() || !sources.allow.is_empty();
     let mut seen = sources.signature();
     let mut changed_at: Option<Vec<(PathBuf, u64, Option<SystemTime>)>> = None;
@@ -212,8 +245,15 @@ fn watch(sources: FeedSources, shared: Arc<SharedIndicators>, hup: Arc<AtomicBoo
         }
         changed_at = None;
         seen = sources.signature();
-        let why = if signal { "SIGHUP" } else { "feed files changed" };
-        match sources.load().and_then(|l| check_reload(&files, &l.files).map(|_| l)) {
+        let why = if signal {
+            "SIGHUP"
+        } else {
+            "feed files changed"
+        };
+        match sources
+            .load()
+            .and_then(|l| check_reload(&files, &l.files).map(|_| l))
+        {
             Ok(loaded) => {
                 for e in &loaded.errors {
                     eprintln!("ioc-sensor: {e}");

@@ -131,8 +131,11 @@ impl NameHasher {
     /// collide cannot be prepared in advance.
     fn new() -> Self {
         static SEED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
-        let seed = *SEED.get_or_init(|| foldhash::fast::RandomState::default().hash_one(0x5eed_u64));
-        NameHasher { state: foldhash::fast::FixedState::with_seed(seed) }
+        let seed =
+            *SEED.get_or_init(|| foldhash::fast::RandomState::default().hash_one(0x5eed_u64));
+        NameHasher {
+            state: foldhash::fast::FixedState::with_seed(seed),
+        }
     }
 
     /// Hash of the label `label` under the suffix whose hash is `parent`.

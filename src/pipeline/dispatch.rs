@@ -94,6 +94,23 @@ impl Dispatcher {
         true
     }
 
+    /// Send every batch that holds packets now (a stream paused: what was read must reach
+    /// the workers, and its alerts the output, without waiting for more). False when the
+    /// workers are gone.
+    pub fn flush(&mut self) -> bool {
+        for worker in 0..self.current.len() {
+            if self.current[worker].is_empty() {
+                continue;
+            }
+            let fresh = self.recycle.recv().unwrap_or_default();
+            let full = std::mem::replace(&mut self.current[worker], fresh);
+            if self.queues[worker].send(full).is_err() {
+                return false;
+            }
+        }
+        true
+    }
+
     /// End of input: route what fragment reassembly still holds, send every partial batch,
     /// and close the queues (the workers then drain and finish).
     pub fn finish(mut self, file: u32) -> DefragStats {

@@ -20,6 +20,7 @@
 pub mod batch;
 pub mod dispatch;
 
+use std::cell::RefCell;
 use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -127,19 +128,31 @@ pub fn run_files(mut config: RunConfig, sink: Sink) -> RunReport {
         drop(out_tx);
 
         // The capture thread.
-        let mut dispatcher = Dispatcher::new(queues, recycle_rx);
+        // The two callbacks of a read take turns, never both at once.
+        let dispatcher = RefCell::new(Dispatcher::new(queues, recycle_rx));
         let mut bytes_read = 0u64;
         let mut packets = 0u64;
         let mut last_file = 0;
         for (index, input) in config.inputs.files.iter().enumerate() {
             last_file = index as u32;
-            let end = capture::read_file(input, &mut config.filter, |raw| {
+            let stop = Arc::clone(&config.stop);
+            let on_idle = || {
+                // A stream paused: what was read reaches the workers now.
+                if !dispatcher.borrow_mut().flush() || stop.load(Ordering::Relaxed) {
+                    return ControlFlow::Break(());
+                }
+                ControlFlow::Continue(())
+            };
+            let end = capture::read_file(input, &mut config.filter, on_idle, |raw| {
                 if config.stop.load(Ordering::Relaxed) {
                     return ControlFlow::Break(());
                 }
                 packets += 1;
                 bytes_read += raw.data.len() as u64 + RECORD_HEADER;
-                if !dispatcher.packet(raw.ts_us, raw.linktype, index as u32, raw.data) {
+                if !dispatcher
+                    .borrow_mut()
+                    .packet(raw.ts_us, raw.linktype, index as u32, raw.data)
+                {
                     return ControlFlow::Break(());
                 }
                 if packets.is_multiple_of(4096) {
@@ -173,7 +186,7 @@ pub fn run_files(mut config: RunConfig, sink: Sink) -> RunReport {
                 });
             }
         }
-        report.defrag = dispatcher.finish(last_file);
+        report.defrag = dispatcher.into_inner().finish(last_file);
         report.packets_read = packets;
         for w in workers {
             if let Ok(stats) = w.join() {

@@ -1,0 +1,241 @@
+//! Capture file formats, parsed record by record with `pcap-parser` from whatever bytes are
+//! at hand: the whole file (memory-mapped, [`super::mapped`]) or the part of a stream read so
+//! far ([`super::stream`]). One parser, so both ways of reading agree on every byte.
+//!
+//! Formats: pcap (both byte orders, micro- and nanosecond, the "modified" variant) and pcapng
+//! (any number of sections and interfaces, each with its own link type and timestamp
+//! resolution — libpcap refuses files whose interfaces differ).
+//!
+//! Limits: a record longer than [`MAX_CAPLEN`] is damage (as libpcap treats it): reading ends
+//! there. pcap-parser trusts the record length; we cap it first.
+
+use pcap_parser::nom;
+use pcap_parser::pcapng::Block;
+use pcap_parser::{
+    parse_pcap_frame, parse_pcap_frame_be, parse_pcap_frame_modified, parse_pcap_header,
+    LegacyPcapBlock, PcapError,
+};
+
+use super::RawPacket;
+
+/// Largest record accepted: libpcap's MAXIMUM_SNAPLEN.
+pub const MAX_CAPLEN: u32 = 262_144;
+
+type NomResult<'a, T> = nom::IResult<&'a [u8], T, PcapError<&'a [u8]>>;
+
+/// What the next bytes hold.
+#[derive(Debug)]
+pub enum Next<'a> {
+    /// A packet, and how many bytes it took.
+    Packet(RawPacket<'a>, usize),
+    /// A record that holds no packet (headers, interface descriptions, statistics…).
+    Skip(usize),
+    /// The record is not complete in these bytes.
+    NeedMore,
+    /// The bytes cannot be a record: reading must stop.
+    Damaged(String),
+}
+
+/// An interface of a pcapng section.
+#[derive(Debug)]
+struct Interface {
+    linktype: i32,
+    /// Timestamp units per second.
+    resolution: u64,
+    /// Seconds added to every timestamp.
+    offset_s: i64,
+    snaplen: u32,
+}
+
+#[derive(Debug)]
+enum Format {
+    /// Nothing read yet.
+    Start,
+    Pcap {
+        linktype: i32,
+        nanos: bool,
+        big_endian: bool,
+        modified: bool,
+    },
+    Pcapng {
+        big_endian: bool,
+        interfaces: Vec<Interface>,
+    },
+}
+
+/// Parser state across records.
+#[derive(Debug)]
+pub struct Parser {
+    format: Format,
+}
+
+impl Default for Parser {
+    fn default() -> Self {
+        Parser {
+            format: Format::Start,
+        }
+    }
+}
+
+impl Parser {
+    /// Look at the record at the start of `data`.
+    pub fn next<'a>(&mut self, data: &'a [u8]) -> Next<'a> {
+        match &mut self.format {
+            Format::Start => self.header(data),
+            Format::Pcap {
+                linktype,
+                nanos,
+                big_endian,
+                modified,
+            } => pcap_record(data, *linktype, *nanos, *big_endian, *modified),
+            Format::Pcapng { .. } => self.pcapng_block(data),
+        }
+    }
+
+    fn header<'a>(&mut self, data: &'a [u8]) -> Next<'a> {
+        if data.len() < 4 {
+            return Next::NeedMore;
+        }
+        if data.starts_with(&[0x0a, 0x0d, 0x0d, 0x0a]) {
+            self.format = Format::Pcapng {
+                big_endian: false,
+                interfaces: Vec::new(),
+            };
+            return self.pcapng_block(data);
+        }
+        match parse_pcap_header(data) {
+            Ok((rest, h)) => {
+                self.format = Format::Pcap {
+                    linktype: h.network.0,
+                    nanos: h.is_nanosecond_precision(),
+                    big_endian: h.is_bigendian(),
+                    modified: h.is_modified_format(),
+                };
+                Next::Skip(data.len() - rest.len())
+            }
+            Err(nom::Err::Incomplete(_)) => Next::NeedMore,
+            Err(_) => Next::Damaged("not a pcap or pcapng capture file".into()),
+        }
+    }
+
+    fn pcapng_block<'a>(&mut self, data: &'a [u8]) -> Next<'a> {
+        let Format::Pcapng {
+            big_endian,
+            interfaces,
+        } = &mut self.format
+        else {
+            return Next::Damaged("internal: not pcapng".into());
+        };
+        let parsed = if data.starts_with(&[0x0a, 0x0d, 0x0d, 0x0a]) {
+            pcap_parser::pcapng::parse_sectionheaderblock(data)
+                .map(|(r, shb)| (r, Block::SectionHeader(shb)))
+        } else if *big_endian {
+            pcap_parser::pcapng::parse_block_be(data)
+        } else {
+            pcap_parser::pcapng::parse_block_le(data)
+        };
+        let (rest, block) = match parsed {
+            Ok(ok) => ok,
+            Err(nom::Err::Incomplete(_)) => return Next::NeedMore,
+            Err(_) => return Next::Damaged("damaged pcapng block".into()),
+        };
+        let used = data.len() - rest.len();
+        match block {
+            Block::SectionHeader(shb) => {
+                *big_endian = shb.big_endian();
+                interfaces.clear();
+            }
+            Block::InterfaceDescription(idb) => interfaces.push(Interface {
+                linktype: idb.linktype.0,
+                resolution: idb.ts_resolution().unwrap_or(1_000_000).max(1),
+                offset_s: idb.ts_offset(),
+                snaplen: idb.snaplen,
+            }),
+            Block::EnhancedPacket(epb) => {
+                let Some(iface) = interfaces.get(epb.if_id as usize) else {
+                    return Next::Skip(used);
+                };
+                let ts = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
+                let us = (u128::from(ts) * 1_000_000 / u128::from(iface.resolution)) as i64;
+                let ts_us = us.saturating_add(iface.offset_s.saturating_mul(1_000_000));
+                let caplen = (epb.caplen as usize)
+                    .min(epb.data.len())
+                    .min(MAX_CAPLEN as usize);
+                let packet = RawPacket {
+                    ts_us,
+                    linktype: iface.linktype,
+                    data: &epb.data[..caplen],
+                    wire_len: epb.origlen,
+                };
+                return Next::Packet(packet, used);
+            }
+            Block::SimplePacket(spb) => {
+                let Some(iface) = interfaces.first() else {
+                    return Next::Skip(used);
+                };
+                let snap = if iface.snaplen == 0 {
+                    u32::MAX
+                } else {
+                    iface.snaplen
+                };
+                let caplen = (spb.origlen.min(snap) as usize).min(spb.data.len());
+                let packet = RawPacket {
+                    ts_us: 0,
+                    linktype: iface.linktype,
+                    data: &spb.data[..caplen],
+                    wire_len: spb.origlen,
+                };
+                return Next::Packet(packet, used);
+            }
+            _ => {}
+        }
+        Next::Skip(used)
+    }
+}
+
+fn pcap_record(
+    data: &[u8],
+    linktype: i32,
+    nanos: bool,
+    big_endian: bool,
+    modified: bool,
+) -> Next<'_> {
+    if data.len() >= 12 {
+        let len = [data[8], data[9], data[10], data[11]];
+        let caplen = if big_endian {
+            u32::from_be_bytes(len)
+        } else {
+            u32::from_le_bytes(len)
+        };
+        if caplen > MAX_CAPLEN {
+            return Next::Damaged(format!(
+                "record of {caplen} bytes, more than any snap length: the file is damaged here"
+            ));
+        }
+    }
+    let frame: fn(&[u8]) -> NomResult<'_, LegacyPcapBlock<'_>> = if modified {
+        parse_pcap_frame_modified
+    } else if big_endian {
+        parse_pcap_frame_be
+    } else {
+        parse_pcap_frame
+    };
+    match frame(data) {
+        Ok((rest, block)) => {
+            let frac = i64::from(block.ts_usec);
+            let ts_us =
+                i64::from(block.ts_sec) * 1_000_000 + if nanos { frac / 1000 } else { frac };
+            Next::Packet(
+                RawPacket {
+                    ts_us,
+                    linktype,
+                    data: block.data,
+                    wire_len: block.origlen,
+                },
+                data.len() - rest.len(),
+            )
+        }
+        Err(nom::Err::Incomplete(_)) => Next::NeedMore,
+        Err(_) => Next::Damaged("damaged pcap record".into()),
+    }
+}
