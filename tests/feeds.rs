@@ -280,3 +280,80 @@ fn a_feed_replaced_under_a_running_capture_is_picked_up_and_a_bad_one_is_refused
     );
     assert_eq!(alerts_for("apache.org"), alerts_for("apache.org"), "stable");
 }
+
+#[test]
+fn a_sealed_feed_hides_its_values_and_raises_the_same_alerts() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("sensor.key");
+    std::fs::write(&key, [7u8; 32]).unwrap();
+    let plain = Path::new(env!("CARGO_MANIFEST_DIR")).join("feeds/uac-0063.txt");
+    let out = Command::new(env!("CARGO_BIN_EXE_ioc-sensor"))
+        .args(["feeds", "seal", "--key-file", s(&key), s(&plain)])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sealed_text = String::from_utf8(out.stdout).unwrap();
+    let sealed = dir.path().join("sealed.feed");
+    std::fs::write(&sealed, &sealed_text).unwrap();
+    // None of the values is in the sealed feed, in any form the loaders accept.
+    for line in std::fs::read_to_string(&plain)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+    {
+        let bare = line.trim().trim_start_matches("http://");
+        assert!(
+            !sealed_text.contains(bare),
+            "{bare} is readable in the sealed feed"
+        );
+    }
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/office-day.pcap");
+    let with_plain = run(&["-q", "-r", s(&sample), "-f", s(&plain)]);
+    let with_sealed = run(&[
+        "-q",
+        "-r",
+        s(&sample),
+        "-f",
+        s(&sealed),
+        "--key-file",
+        s(&key),
+    ]);
+    assert!(!with_plain.alerts().is_empty());
+    assert_eq!(
+        alert_keys(&with_plain),
+        alert_keys(&with_sealed),
+        "same alerts from the sealed copy"
+    );
+    for a in with_sealed.alerts() {
+        assert!(
+            a["alert"]["context"]["id"]
+                .as_str()
+                .unwrap()
+                .starts_with("ioc-"),
+            "opaque id: {a}"
+        );
+        assert_eq!(a["alert"]["metadata"]["campaign"][0], "UAC-0063");
+    }
+    // Another key: a clear refusal, not silence.
+    let other = dir.path().join("other.key");
+    std::fs::write(&other, [9u8; 32]).unwrap();
+    let r = run(&[
+        "-q",
+        "-r",
+        s(&sample),
+        "-f",
+        s(&sealed),
+        "--key-file",
+        s(&other),
+    ]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("sealed with another key"), "{}", r.stderr);
+    let r = run(&["-q", "-r", s(&sample), "-f", s(&sealed)]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("--key-file"), "{}", r.stderr);
+}

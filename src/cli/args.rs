@@ -33,6 +33,10 @@ pub struct Args {
     #[arg(long = "allow", value_name = "FILE|DIR")]
     pub allow: Vec<PathBuf>,
 
+    /// Key of sealed feeds (see `ioc-sensor feeds seal`): a file whose bytes are the key.
+    #[arg(long = "key-file", value_name = "KEY", global = true)]
+    pub key_file: Option<PathBuf>,
+
     /// Where EVE JSON lines go: a file (appended to) or `-` for standard output.
     #[arg(
         short = 'o',
@@ -80,6 +84,21 @@ pub enum FeedsAction {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
+    /// Write a sealed copy of feeds to standard output: keyed hashes instead of values, so a
+    /// seized sensor does not reveal what it looks for (needs --key-file).
+    Seal {
+        /// Metadata to keep, comma-separated: campaign,tags,validity,references,description.
+        /// References and descriptions often name the indicator: kept only when asked.
+        #[arg(
+            long = "keep",
+            value_name = "LIST",
+            default_value = "campaign,tags,validity"
+        )]
+        keep: String,
+        /// Feed files or directories (any format).
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
 }
 
 const EXAMPLES: &str = "Examples:
@@ -87,5 +106,7 @@ const EXAMPLES: &str = "Examples:
   ioc-sensor -r day1/ -r day2.pcapng -f feeds/ -o alerts.json
   ioc-sensor -r capture.pcap --events dns,tls,http | jq 'select(.event_type==\"alert\")'
   ioc-sensor feeds check my-feeds/
+  head -c 32 /dev/urandom > sensor.key; ioc-sensor feeds seal --key-file sensor.key feeds/ > sealed.feed
+  ioc-sensor -r capture.pcap -f sealed.feed --key-file sensor.key
 
 Exit status: 0 done, 1 runtime failure (some input could not be read), 2 bad usage or configuration.";

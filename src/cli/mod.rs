@@ -19,6 +19,7 @@ use crate::capture;
 use crate::eve::sink::{Destination, Sink};
 use crate::inspect::EventTypes;
 use crate::intel::reload::{FeedSources, SharedIndicators, Watcher};
+use crate::intel::sealed::SealKey;
 use crate::intel::{self, Kind};
 use crate::pipeline::{self, RunConfig};
 use args::{Args, Command, FeedsAction};
@@ -50,9 +51,14 @@ pub fn main() -> ExitCode {
 pub struct Usage(pub String);
 
 fn run(args: Args) -> Result<u8, Usage> {
+    let key = match &args.key_file {
+        Some(path) => Some(SealKey::from_file(path).map_err(Usage)?),
+        None => None,
+    };
     if let Some(Command::Feeds { action }) = args.command {
         return match action {
-            FeedsAction::Check { paths } => feeds_check(&paths),
+            FeedsAction::Check { paths } => feeds_check(&paths, key.as_ref()),
+            FeedsAction::Seal { keep, paths } => feeds_seal(&paths, key, &keep),
         };
     }
     if !args.interface.is_empty() {
@@ -79,6 +85,7 @@ fn run(args: Args) -> Result<u8, Usage> {
         None => capture::Filter::none(),
     };
     let sources = FeedSources {
+        key,
         feeds: args.feeds.clone(),
         allow: args.allow.clone(),
     };
@@ -173,9 +180,11 @@ fn parse_events(list: &[String]) -> Result<EventTypes, Usage> {
             "http" => events.http = true,
             "quic" => events.quic = true,
             "flow" => events.flow = true,
-            other => return Err(Usage(format!(
+            other => {
+                return Err(Usage(format!(
                 "--events: unknown record type {other:?}; choose from alert,dns,tls,http,quic,flow"
-            ))),
+            )))
+            }
         }
     }
     Ok(events)
@@ -183,8 +192,8 @@ fn parse_events(list: &[String]) -> Result<EventTypes, Usage> {
 
 /// `feeds check`: load as the sensor would; per file the format, counts and skips; every bad
 /// line. Exit 1 when any line was bad.
-fn feeds_check(paths: &[std::path::PathBuf]) -> Result<u8, Usage> {
-    let loaded = intel::load_paths(paths).map_err(|e| Usage(e.to_string()))?;
+fn feeds_check(paths: &[std::path::PathBuf], key: Option<&SealKey>) -> Result<u8, Usage> {
+    let loaded = intel::load_paths_with_key(paths, key).map_err(|e| Usage(e.to_string()))?;
     for e in &loaded.errors {
         println!("{e}");
     }
@@ -229,4 +238,39 @@ fn feeds_check(paths: &[std::path::PathBuf]) -> Result<u8, Usage> {
     } else {
         EXIT_FAILURE
     })
+}
+
+/// `feeds seal`: read feeds as the sensor would, write the sealed feed to stdout; bad lines
+/// and counts on stderr.
+fn feeds_seal(paths: &[std::path::PathBuf], key: Option<SealKey>, keep: &str) -> Result<u8, Usage> {
+    let key = key.ok_or_else(|| Usage("feeds seal: give the key with --key-file (make one: head -c 32 /dev/urandom > sensor.key)".into()))?;
+    let keep = intel::sealed::Keep::parse(keep).map_err(Usage)?;
+    let mut files = Vec::new();
+    for path in paths {
+        intel::expand(path, &mut files).map_err(|e| Usage(e.to_string()))?;
+    }
+    let mut writer = intel::sealed::SealWriter::new(key, keep);
+    let mut errors = Vec::new();
+    for file in &files {
+        let name = file.display().to_string();
+        let bytes =
+            std::fs::read(file).map_err(|e| Usage(format!("{name}: {}", intel::io_reason(&e))))?;
+        intel::formats::load(&name, &bytes, &mut writer, &mut errors);
+    }
+    for e in &errors {
+        complain(e);
+    }
+    if writer.counts().total() == 0 {
+        return Err(Usage("feeds seal: no usable indicator to seal".into()));
+    }
+    eprintln!(
+        "ioc-sensor: sealed {} indicators from {} file(s)",
+        writer.counts().total(),
+        files.len()
+    );
+    use std::io::Write;
+    std::io::stdout()
+        .write_all(writer.finish().as_bytes())
+        .map_err(|e| Usage(format!("writing the sealed feed: {e}")))?;
+    Ok(if errors.is_empty() { 0 } else { EXIT_FAILURE })
 }

@@ -11,6 +11,7 @@ pub mod formats;
 pub mod normalize;
 pub mod plain;
 pub mod reload;
+pub mod sealed;
 pub mod set;
 pub mod shipped;
 
@@ -96,6 +97,14 @@ pub struct UnreadableFeed {
 /// Load feeds from files and directories (a directory: every regular file in it, in name
 /// order, except `README*`, `*.md` and hidden files).
 pub fn load_paths(paths: &[PathBuf]) -> Result<Loaded, UnreadableFeed> {
+    load_paths_with_key(paths, None)
+}
+
+/// [`load_paths`], with the key of sealed feeds.
+pub fn load_paths_with_key(
+    paths: &[PathBuf],
+    key: Option<&sealed::SealKey>,
+) -> Result<Loaded, UnreadableFeed> {
     let mut files = Vec::new();
     for path in paths {
         expand(path, &mut files)?;
@@ -111,6 +120,7 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Loaded, UnreadableFeed> {
     }
     Ok(load_contents(
         contents.iter().map(|(n, b)| (n.as_str(), b.as_slice())),
+        key,
     ))
 }
 
@@ -120,12 +130,19 @@ pub fn load_shipped() -> Loaded {
         shipped::FEEDS
             .iter()
             .map(|(name, text)| (*name, text.as_bytes())),
+        None,
     )
 }
 
 /// Build one set from (name, bytes) feeds.
-fn load_contents<'a>(feeds: impl Iterator<Item = (&'a str, &'a [u8])>) -> Loaded {
-    let mut builder = IndicatorSetBuilder::new();
+fn load_contents<'a>(
+    feeds: impl Iterator<Item = (&'a str, &'a [u8])>,
+    key: Option<&sealed::SealKey>,
+) -> Loaded {
+    let mut builder = match key {
+        Some(key) => IndicatorSetBuilder::with_seal_key(key.clone()),
+        None => IndicatorSetBuilder::new(),
+    };
     let mut errors = Vec::new();
     let mut files = Vec::new();
     for (name, bytes) in feeds {
@@ -151,7 +168,8 @@ fn load_contents<'a>(feeds: impl Iterator<Item = (&'a str, &'a [u8])>) -> Loaded
     }
 }
 
-fn expand(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), UnreadableFeed> {
+/// The feed files a path names: itself, or a directory's feed files in name order.
+pub fn expand(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), UnreadableFeed> {
     let meta = std::fs::metadata(path).map_err(|e| UnreadableFeed {
         path: path.display().to_string(),
         reason: io_reason(&e),

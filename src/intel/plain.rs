@@ -14,7 +14,9 @@
 use std::sync::Arc;
 
 use super::normalize::classify;
-use super::set::{IndicatorSetBuilder, Source};
+#[cfg(test)]
+use super::set::IndicatorSetBuilder;
+use super::set::{IndicatorSink, Source};
 use super::FeedError;
 
 /// Load the plain list `text`, read from `path`, into `builder`. Returns the number of
@@ -22,7 +24,7 @@ use super::FeedError;
 pub fn load(
     path: &str,
     text: &[u8],
-    builder: &mut IndicatorSetBuilder,
+    builder: &mut dyn IndicatorSink,
     errors: &mut Vec<FeedError>,
 ) -> usize {
     let text = text.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(text);

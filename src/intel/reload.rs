@@ -21,7 +21,7 @@ use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
 
-use super::{load_paths, load_shipped, FeedError, FileReport, IndicatorSet, Loaded};
+use super::{load_paths_with_key, load_shipped, FeedError, FileReport, IndicatorSet, Loaded};
 
 /// How often feed files are looked at.
 pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
@@ -84,6 +84,8 @@ pub struct FeedSources {
     pub feeds: Vec<PathBuf>,
     /// `--allow` paths.
     pub allow: Vec<PathBuf>,
+    /// Key of sealed feeds (`--key-file`).
+    pub key: Option<super::sealed::SealKey>,
 }
 
 /// A successful load: the indicators, what each feed file held, and the bad lines.
@@ -106,19 +108,25 @@ impl FeedSources {
         } = if self.feeds.is_empty() {
             load_shipped()
         } else {
-            load_paths(&self.feeds).map_err(|e| e.to_string())?
+            load_paths_with_key(&self.feeds, self.key.as_ref()).map_err(|e| e.to_string())?
         };
         if set.is_empty() {
             let names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
-            return Err(format!(
+            let mut problems: String = errors
+                .iter()
+                .map(|e| format!("{e}\nioc-sensor: "))
+                .collect();
+            problems.push_str(&format!(
                 "no usable indicator in {}: give feeds with -f (one domain, address, CIDR or URL per line, or CSV, STIX, MISP, Zeek intel or Suricata dataset files)",
                 names.join(", ")
             ));
+            return Err(problems);
         }
         let allow = if self.allow.is_empty() {
             None
         } else {
-            let loaded = load_paths(&self.allow).map_err(|e| e.to_string())?;
+            let loaded =
+                load_paths_with_key(&self.allow, self.key.as_ref()).map_err(|e| e.to_string())?;
             files.extend(loaded.files);
             errors.extend(loaded.errors);
             Some(Arc::new(loaded.set))

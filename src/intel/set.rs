@@ -28,6 +28,7 @@ use std::sync::Arc;
 use hashbrown::HashMap;
 
 use super::normalize::{Indicator, MAX_NAME_LEN};
+use super::sealed::{self, SealKey};
 
 /// Kind of an indicator, as it appears in alerts (`alert.context.indicator_type`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -238,6 +239,27 @@ pub struct IndicatorSet {
     entries: Vec<Entry>,
     sources: Vec<Source>,
     counts: KindCounts,
+    /// Indicators from sealed feeds: keyed hashes only (see [`super::sealed`]).
+    sealed: Option<Box<SealedTables>>,
+}
+
+/// The sealed part of a set: one table of 128-bit keyed hashes (the hash's tag keeps names,
+/// addresses, networks and URLs apart), and the prefix lengths the sealed networks use.
+struct SealedTables {
+    key: SealKey,
+    digests: HashMap<u128, u32, foldhash::fast::RandomState>,
+    v4_prefixes: Vec<u8>,
+    v6_prefixes: Vec<u8>,
+}
+
+impl SealedTables {
+    #[inline]
+    fn get(&self, tag: &[u8], parts: &[&[u8]]) -> Option<u32> {
+        if self.digests.is_empty() {
+            return None;
+        }
+        self.digests.get(&self.key.digest(tag, parts)).copied()
+    }
 }
 
 impl std::fmt::Debug for IndicatorSet {
@@ -269,9 +291,10 @@ impl IndicatorSet {
 
     /// Report every domain or hostname indicator that `name` (as seen on the wire: any case,
     /// trailing dot allowed) falls under. One hash probe per label; no allocation.
+    /// Sealed indicators cost one keyed hash (HMAC-SHA-256) per label on top.
     #[inline]
     pub fn match_name(&self, name: &[u8], mut on_hit: impl FnMut(NameHit)) {
-        if self.names.is_empty() {
+        if self.names.is_empty() && self.sealed.is_none() {
             return;
         }
         let name = name.strip_suffix(b".").unwrap_or(name);
@@ -291,7 +314,14 @@ impl IndicatorSet {
                 .rposition(|&b| b == b'.')
                 .map_or(0, |dot| dot + 1);
             hash = self.hasher.step(hash, &lower[start..end]);
-            if let Some(&head) = self.names.get(&hash) {
+            let sealed = self
+                .sealed
+                .as_ref()
+                .and_then(|s| s.get(sealed::tag::NAME, &[&lower[start..]]));
+            for head in [self.names.get(&hash).copied(), sealed]
+                .into_iter()
+                .flatten()
+            {
                 self.walk(head, |id, e| {
                     if e.kind == Kind::Domain || start == 0 {
                         on_hit(NameHit {
@@ -353,22 +383,52 @@ impl IndicatorSet {
                 }
             }
         }
+        if let Some(sealed) = &self.sealed {
+            self.match_sealed_addr(sealed, addr, port, &mut on_hit);
+        }
+    }
+
+    /// Sealed addresses: the address, the address and port, and each network length in use.
+    fn match_sealed_addr(
+        &self,
+        sealed: &SealedTables,
+        addr: IpAddr,
+        port: u16,
+        on_hit: &mut impl FnMut(u32),
+    ) {
+        let (bytes, n) = sealed::addr_bytes(&addr);
+        let mut all = |head: Option<u32>| {
+            if let Some(head) = head {
+                self.walk(head, |id, _| on_hit(id));
+            }
+        };
+        all(sealed.get(sealed::tag::ADDR, &[&bytes[..n]]));
+        all(sealed.get(sealed::tag::ADDR_PORT, &[&bytes[..n], &port.to_be_bytes()]));
+        let prefixes = if addr.is_ipv4() {
+            &sealed.v4_prefixes
+        } else {
+            &sealed.v6_prefixes
+        };
+        for &len in prefixes {
+            let (masked, n) = sealed::addr_bytes(&super::normalize::mask(addr, len));
+            all(sealed.get(sealed::tag::NET, &[&masked[..n], &[len]]));
+        }
     }
 
     /// True when the set holds any address or network indicator.
     pub fn has_addresses(&self) -> bool {
-        self.v4.len() + self.v6.len() > 0
+        self.v4.len() + self.v6.len() > 0 || self.sealed.is_some()
     }
 
     /// True when the set holds any URL or path indicator.
     pub fn has_urls(&self) -> bool {
-        !self.urls.is_empty()
+        !self.urls.is_empty() || self.sealed.is_some()
     }
 
     /// Report URL indicators for an HTTP request: host (any case) and request target path
     /// (`/a/b?q`). Tries host+path, host+path-without-query, and the bare path forms.
     pub fn match_url(&self, host: &[u8], path: &[u8], mut on_hit: impl FnMut(u32)) {
-        if self.urls.is_empty() || host.len() > MAX_NAME_LEN {
+        if (self.urls.is_empty() && self.sealed.is_none()) || host.len() > MAX_NAME_LEN {
             return;
         }
         let host = host.strip_suffix(b".").unwrap_or(host);
@@ -394,6 +454,21 @@ impl IndicatorSet {
                 self.walk(head, |id, _| on_hit(id));
             }
         }
+        if let Some(sealed) = &self.sealed {
+            let heads = [
+                sealed.get(sealed::tag::URL, &[lower, path]),
+                (without_query != path)
+                    .then(|| sealed.get(sealed::tag::URL, &[lower, without_query]))
+                    .flatten(),
+                sealed.get(sealed::tag::PATH, &[path]),
+                (without_query != path)
+                    .then(|| sealed.get(sealed::tag::PATH, &[without_query]))
+                    .flatten(),
+            ];
+            for head in heads.into_iter().flatten() {
+                self.walk(head, |id, _| on_hit(id));
+            }
+        }
     }
 
     #[inline]
@@ -403,6 +478,30 @@ impl IndicatorSet {
             f(id, e);
             id = e.next;
         }
+    }
+}
+
+/// Where feed loaders put what they read: a set being built, or a sealed feed being written.
+pub trait IndicatorSink {
+    /// Register a source; indicators added with the returned id carry it.
+    fn add_source(&mut self, source: Source) -> u32;
+    /// Add one indicator. `exact_host` makes a name match only itself.
+    fn add(&mut self, indicator: &Indicator, source: u32, exact_host: bool);
+    /// The set builder, when this sink is one (sealed feeds load only into a set).
+    fn as_builder(&mut self) -> Option<&mut IndicatorSetBuilder> {
+        None
+    }
+}
+
+impl IndicatorSink for IndicatorSetBuilder {
+    fn add_source(&mut self, source: Source) -> u32 {
+        IndicatorSetBuilder::add_source(self, source)
+    }
+    fn add(&mut self, indicator: &Indicator, source: u32, exact_host: bool) {
+        IndicatorSetBuilder::add(self, indicator, source, exact_host)
+    }
+    fn as_builder(&mut self) -> Option<&mut IndicatorSetBuilder> {
+        Some(self)
     }
 }
 
@@ -430,6 +529,7 @@ impl IndicatorSetBuilder {
                 entries: Vec::new(),
                 sources: Vec::new(),
                 counts: KindCounts::default(),
+                sealed: None,
             },
         }
     }
@@ -501,6 +601,70 @@ impl IndicatorSetBuilder {
             source,
             next: *slot,
             port,
+            kind,
+            prefix_len,
+        });
+        *slot = new_id;
+        set.counts.by_kind[kind as usize] += 1;
+    }
+
+    /// A builder that can load sealed feeds made with `key`.
+    pub fn with_seal_key(key: SealKey) -> Self {
+        let mut b = Self::new();
+        b.set.sealed = Some(Box::new(SealedTables {
+            key,
+            digests: HashMap::default(),
+            v4_prefixes: Vec::new(),
+            v6_prefixes: Vec::new(),
+        }));
+        b
+    }
+
+    /// The key for sealed feeds, if one was given.
+    pub fn seal_key(&self) -> Option<&SealKey> {
+        self.set.sealed.as_ref().map(|s| &s.key)
+    }
+
+    /// A network prefix length used by sealed networks.
+    pub fn add_sealed_prefix(&mut self, v6: bool, len: u8) {
+        if let Some(sealed) = self.set.sealed.as_mut() {
+            let list = if v6 {
+                &mut sealed.v6_prefixes
+            } else {
+                &mut sealed.v4_prefixes
+            };
+            if !list.contains(&len) {
+                list.push(len);
+            }
+        }
+    }
+
+    /// Add a sealed indicator: its keyed hash, what kind it is, and its source.
+    pub fn add_sealed(
+        &mut self,
+        kind: sealed::SealedKind,
+        digest: u128,
+        source: u32,
+        prefix_len: u8,
+    ) {
+        let set = &mut self.set;
+        let Some(sealed) = set.sealed.as_mut() else {
+            return;
+        };
+        let kind = match kind {
+            sealed::SealedKind::Domain => Kind::Domain,
+            sealed::SealedKind::Hostname => Kind::Hostname,
+            sealed::SealedKind::Address | sealed::SealedKind::AddressPort => Kind::Address,
+            sealed::SealedKind::Network => Kind::Network,
+            sealed::SealedKind::Url => Kind::Url,
+            sealed::SealedKind::UrlPath => Kind::UrlPath,
+        };
+        let slot = sealed.digests.entry(digest).or_insert(NO_ENTRY);
+        let new_id = set.entries.len() as u32;
+        set.entries.push(Entry {
+            source,
+            next: *slot,
+            port: 0,
             kind,
             prefix_len,
         });

@@ -38,7 +38,9 @@ use std::sync::Arc;
 
 use super::normalize::Indicator;
 use super::plain;
-use super::set::{IndicatorSetBuilder, Source};
+#[cfg(test)]
+use super::set::IndicatorSetBuilder;
+use super::set::{IndicatorSink, Source};
 use super::FeedError;
 
 /// A feed format.
@@ -58,6 +60,8 @@ pub enum FeedFormat {
     ZeekIntel,
     /// A Suricata dataset file (`string` sets in base64, `ip`/`ipv4`/`ipv6` sets as addresses).
     SuricataDataset,
+    /// A sealed feed: keyed hashes only ([`super::sealed`]); needs the key.
+    Sealed,
 }
 
 impl FeedFormat {
@@ -71,6 +75,7 @@ impl FeedFormat {
             FeedFormat::Misp => "misp",
             FeedFormat::ZeekIntel => "zeek-intel",
             FeedFormat::SuricataDataset => "suricata-dataset",
+            FeedFormat::Sealed => "sealed",
         }
     }
 }
@@ -99,6 +104,9 @@ const SNIFF_LEN: usize = 64 * 1024;
 /// Tell the format of a feed from its content; `path` only decides for Suricata datasets.
 pub fn detect(path: &str, bytes: &[u8]) -> FeedFormat {
     let text = strip_bom(bytes);
+    if super::sealed::is_sealed(text) {
+        return FeedFormat::Sealed;
+    }
     let Some(first) = lines(text)
         .map(|(_, l)| trim_ascii(l))
         .find(|l| !l.is_empty())
@@ -163,7 +171,7 @@ fn detect_json(text: &[u8], first_line: &[u8]) -> FeedFormat {
 pub fn load(
     path: &str,
     bytes: &[u8],
-    builder: &mut IndicatorSetBuilder,
+    builder: &mut dyn IndicatorSink,
     errors: &mut Vec<FeedError>,
 ) -> FeedSummary {
     let format = detect(path, bytes);
@@ -175,11 +183,18 @@ pub fn load_as(
     format: FeedFormat,
     path: &str,
     bytes: &[u8],
-    builder: &mut IndicatorSetBuilder,
+    builder: &mut dyn IndicatorSink,
     errors: &mut Vec<FeedError>,
 ) -> FeedSummary {
-    if format == FeedFormat::Plain {
-        let added = plain::load(path, bytes, builder, errors);
+    if format == FeedFormat::Plain || format == FeedFormat::Sealed {
+        let added = if format == FeedFormat::Plain {
+            plain::load(path, bytes, builder, errors)
+        } else if let Some(builder) = builder.as_builder() {
+            super::sealed::load(path, bytes, builder, errors)
+        } else {
+            errors.push(FeedError::new(path, 0, "already a sealed feed"));
+            0
+        };
         return FeedSummary {
             format,
             added,
@@ -189,7 +204,7 @@ pub fn load_as(
     let mut ctx = Ctx::new(path, builder, errors);
     let text = strip_bom(bytes);
     match format {
-        FeedFormat::Plain => unreachable!("handled above"),
+        FeedFormat::Plain | FeedFormat::Sealed => {} // handled above
         FeedFormat::Csv => csv::load(&mut ctx, text),
         FeedFormat::StixBundle => stix::load_bundle(&mut ctx, text),
         FeedFormat::StixJsonLines => stix::load_json_lines(&mut ctx, text),
@@ -208,7 +223,7 @@ pub fn load_as(
 pub(crate) struct Ctx<'a> {
     pub path: &'a str,
     pub feed: Arc<str>,
-    builder: &'a mut IndicatorSetBuilder,
+    builder: &'a mut dyn IndicatorSink,
     errors: &'a mut Vec<FeedError>,
     added: usize,
     skipped: BTreeMap<String, usize>,
@@ -217,7 +232,7 @@ pub(crate) struct Ctx<'a> {
 impl<'a> Ctx<'a> {
     fn new(
         path: &'a str,
-        builder: &'a mut IndicatorSetBuilder,
+        builder: &'a mut dyn IndicatorSink,
         errors: &'a mut Vec<FeedError>,
     ) -> Self {
         Ctx {
