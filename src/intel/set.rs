@@ -124,6 +124,7 @@ type HashKeyMap = HashMap<u64, u32, BuildHasherDefault<IdentityHasher>>;
 #[derive(Clone)]
 pub struct NameHasher {
     state: foldhash::fast::FixedState,
+    seed: [u64; 2],
 }
 
 impl NameHasher {
@@ -131,18 +132,37 @@ impl NameHasher {
     /// process (after a reload too) gives an indicator the same key, and keys chosen to
     /// collide cannot be prepared in advance.
     fn new() -> Self {
-        static SEED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
-        let seed =
-            *SEED.get_or_init(|| foldhash::fast::RandomState::default().hash_one(0x5eed_u64));
-        NameHasher {
-            state: foldhash::fast::FixedState::with_seed(seed),
-        }
+        static SEED: std::sync::OnceLock<[u64; 2]> = std::sync::OnceLock::new();
+        let [a, b] = *SEED.get_or_init(|| {
+            let random = foldhash::fast::RandomState::default();
+            [random.hash_one(0x5eed_u64), random.hash_one(0x5eed_u64 + 1) | 1]
+        });
+        NameHasher { state: foldhash::fast::FixedState::with_seed(a), seed: [a, b] }
     }
 
-    /// Hash of the label `label` under the suffix whose hash is `parent`.
+    /// Hash of the label `label` under the suffix whose hash is `parent`: 8 bytes at a time
+    /// through a folded 64×64→128-bit multiply with the process's secret multiplier (the
+    /// construction of wyhash and foldhash, inlined here because this runs once per label of
+    /// every name on the wire).
     #[inline]
     fn step(&self, parent: u64, label: &[u8]) -> u64 {
-        self.state.hash_one((parent, label))
+        #[inline(always)]
+        fn fold_mul(a: u64, b: u64) -> u64 {
+            let r = u128::from(a) * u128::from(b);
+            (r as u64) ^ ((r >> 64) as u64)
+        }
+        let mut h = parent ^ self.seed[0];
+        let mut chunks = label.chunks_exact(8);
+        for c in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(c);
+            h = fold_mul(h ^ u64::from_le_bytes(word), self.seed[1]);
+        }
+        let rest = chunks.remainder();
+        let mut last = [0u8; 8];
+        last[..rest.len()].copy_from_slice(rest);
+        // The remainder is shorter than 8 bytes, so its top byte is free for the length.
+        fold_mul(h ^ u64::from_le_bytes(last) ^ ((label.len() as u64) << 56), self.seed[1])
     }
 
     /// Hash of a whole normalised name (lowercase, no trailing dot).
@@ -233,6 +253,9 @@ pub struct NameHit {
 pub struct IndicatorSet {
     hasher: NameHasher,
     names: HashKeyMap,
+    /// Bit d-1 set when some name indicator has d labels (d ≥ 64 sets bit 63): suffixes of
+    /// other depths are not looked up.
+    name_depths: u64,
     urls: HashKeyMap,
     v4: AddressTable<u32>,
     v6: AddressTable<u128>,
@@ -308,20 +331,20 @@ impl IndicatorSet {
         }
         let mut hash = 0u64;
         let mut end = lower.len();
+        let mut depth = 0u32;
         loop {
             let start = lower[..end]
                 .iter()
                 .rposition(|&b| b == b'.')
                 .map_or(0, |dot| dot + 1);
             hash = self.hasher.step(hash, &lower[start..end]);
+            depth = (depth + 1).min(64);
+            let plain = if self.name_depths & (1 << (depth - 1)) != 0 { self.names.get(&hash).copied() } else { None };
             let sealed = self
                 .sealed
                 .as_ref()
                 .and_then(|s| s.get(sealed::tag::NAME, &[&lower[start..]]));
-            for head in [self.names.get(&hash).copied(), sealed]
-                .into_iter()
-                .flatten()
-            {
+            for head in [plain, sealed].into_iter().flatten() {
                 self.walk(head, |id, e| {
                     if e.kind == Kind::Domain || start == 0 {
                         on_hit(NameHit {
@@ -523,6 +546,7 @@ impl IndicatorSetBuilder {
             set: IndicatorSet {
                 hasher: NameHasher::new(),
                 names: HashKeyMap::default(),
+                name_depths: 0,
                 urls: HashKeyMap::default(),
                 v4: AddressTable::new(),
                 v6: AddressTable::new(),
@@ -565,6 +589,8 @@ impl IndicatorSetBuilder {
         let slot: &mut u32 = match indicator {
             Indicator::Domain(name) => {
                 let key = set.hasher.name_key(name.as_bytes());
+                let depth = name.split('.').count().clamp(1, 64);
+                set.name_depths |= 1 << (depth - 1);
                 set.names.entry(key).or_insert(NO_ENTRY)
             }
             Indicator::Url { host, path } => {
