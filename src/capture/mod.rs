@@ -17,6 +17,7 @@ use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+pub mod live;
 pub mod mapped;
 pub mod parser;
 pub mod stream;

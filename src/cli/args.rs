@@ -46,8 +46,9 @@ pub struct Args {
     )]
     pub output: String,
 
-    /// Record types to write, comma-separated: alert,dns,tls,http,quic,flow (alert is always
-    /// on; flow: one record per flow when it ends).
+    /// Record types to write, comma-separated: alert,dns,tls,http,quic,flow,stats (alert is
+    /// always on; flow: one record per flow when it ends; stats: counters every
+    /// --stats-interval, and at the end).
     #[arg(long = "events", value_name = "LIST", value_delimiter = ',')]
     pub events: Vec<String>,
 
@@ -58,6 +59,32 @@ pub struct Args {
     /// Capture filter in libpcap syntax, applied to files too.
     #[arg(long = "bpf", value_name = "EXPR")]
     pub bpf: Option<String>,
+
+    /// Live capture: bytes kept per packet.
+    #[arg(long = "snaplen", value_name = "BYTES", default_value_t = 65535)]
+    pub snaplen: i32,
+
+    /// Live capture: kernel buffer size in bytes (default: libpcap's, usually 2 MiB; a busy
+    /// link wants 64 MiB or more).
+    #[arg(long = "buffer-size", value_name = "BYTES")]
+    pub buffer_size: Option<i32>,
+
+    /// Live capture: do not put the interface in promiscuous mode.
+    #[arg(long = "no-promisc")]
+    pub no_promisc: bool,
+
+    /// Seconds between `stats` records (written when `--events` has `stats`, and always when
+    /// capturing live).
+    #[arg(long = "stats-interval", value_name = "SECONDS", default_value_t = 30)]
+    pub stats_interval: u64,
+
+    /// Drop root for this user once the interfaces are open and the output file created.
+    #[arg(long = "user", value_name = "NAME")]
+    pub user: Option<String>,
+
+    /// Drop root for this group (default: the user's group).
+    #[arg(long = "group", value_name = "NAME")]
+    pub group: Option<String>,
 
     /// No progress bar and no summary on stderr.
     #[arg(short = 'q', long = "quiet")]

@@ -6,12 +6,14 @@
 //! configuration (reported before any packet is read).
 
 pub mod args;
+mod privileges;
 pub mod summary;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::Parser;
 
@@ -21,7 +23,8 @@ use crate::inspect::EventTypes;
 use crate::intel::reload::{FeedSources, SharedIndicators, Watcher};
 use crate::intel::sealed::SealKey;
 use crate::intel::{self, Kind};
-use crate::pipeline::{self, RunConfig};
+use crate::pipeline::stats::StatsBoard;
+use crate::pipeline::{self, RunConfig, Source, WriterControl};
 use args::{Args, Command, FeedsAction};
 
 /// Exit status for a runtime failure.
@@ -61,18 +64,18 @@ fn run(args: Args) -> Result<u8, Usage> {
             FeedsAction::Seal { keep, paths } => feeds_seal(&paths, key, &keep),
         };
     }
-    if !args.interface.is_empty() {
+    if args.read.is_empty() && args.interface.is_empty() {
+        return Err(Usage("nothing to read: give a capture with -r FILE|DIR|- or an interface with -i IFACE (see --help)".into()));
+    }
+    if !args.read.is_empty() && !args.interface.is_empty() {
         return Err(Usage(
-            "-i: live capture is not available in this build yet; read capture files with -r"
-                .into(),
+            "-r and -i: read files or capture live, not both at once".into(),
         ));
     }
-    if args.read.is_empty() {
-        return Err(Usage(
-            "nothing to read: give a capture with -r FILE|DIR|- (see --help)".into(),
-        ));
+    if args.stats_interval == 0 {
+        return Err(Usage("--stats-interval: must be at least 1 second".into()));
     }
-    let events = parse_events(&args.events)?;
+    let (events, stats_events) = parse_events(&args.events)?;
     let workers = match args.workers {
         Some(0) => return Err(Usage("--workers: must be at least 1".into())),
         Some(n) => n,
@@ -93,13 +96,40 @@ fn run(args: Args) -> Result<u8, Usage> {
     for e in &loaded.errors {
         complain(e);
     }
-    let inputs = capture::resolve_inputs(&args.read).map_err(Usage)?;
-    for skipped in &inputs.skipped {
-        complain(format!("{skipped} (skipped)"));
-    }
+    let live = !args.interface.is_empty();
+    let (source, total_bytes, skipped_inputs, files) = if live {
+        let mut handles = Vec::new();
+        for interface in &args.interface {
+            let options = capture::live::LiveOptions {
+                interface: interface.clone(),
+                snaplen: args.snaplen,
+                buffer_size: args.buffer_size.unwrap_or(0),
+                promisc: !args.no_promisc,
+                bpf: args.bpf.clone(),
+            };
+            handles.push(capture::live::open(&options).map_err(Usage)?);
+        }
+        (Source::Live(handles), 0, 0, 0)
+    } else {
+        let inputs = capture::resolve_inputs(&args.read).map_err(Usage)?;
+        for skipped in &inputs.skipped {
+            complain(format!("{skipped} (skipped)"));
+        }
+        let (total, skipped, files) = (
+            inputs.total_bytes(),
+            inputs.skipped.len(),
+            inputs.files.len(),
+        );
+        (Source::Files(inputs), total, skipped, files)
+    };
     let dest = Destination::parse(&args.output);
     let sink = Sink::open(&dest)
         .map_err(|e| Usage(format!("{}: {}", args.output, intel::io_reason(&e))))?;
+    if let Some(user) = &args.user {
+        privileges::drop_to(user, args.group.as_deref()).map_err(Usage)?;
+    } else if args.group.is_some() {
+        return Err(Usage("--group needs --user".into()));
+    }
     let signals = Signals::install().map_err(|e| Usage(format!("signal handlers: {e}")))?;
 
     let shared = Arc::new(SharedIndicators::new(loaded.indicators));
@@ -109,16 +139,13 @@ fn run(args: Args) -> Result<u8, Usage> {
         Arc::clone(&signals.hup),
         loaded.files,
     );
-    let show_progress = !args.quiet && std::io::stderr().is_terminal();
-    let bar = show_progress.then(|| summary::progress_bar(inputs.total_bytes()));
+    let show_progress = !args.quiet && !live && std::io::stderr().is_terminal();
+    let bar = show_progress.then(|| summary::progress_bar(total_bytes));
     let progress = bar.clone().map(|bar| {
         Box::new(move |p: pipeline::Progress| summary::update_progress(&bar, p))
             as Box<dyn FnMut(pipeline::Progress) + Send>
     });
-    let skipped_inputs = inputs.skipped.len();
-    let files = inputs.files.len();
     let config = RunConfig {
-        inputs,
         indicators: Arc::clone(&shared),
         events,
         workers,
@@ -126,7 +153,14 @@ fn run(args: Args) -> Result<u8, Usage> {
         progress,
         stop: Arc::clone(&signals.stop),
     };
-    let report = pipeline::run_files(config, sink);
+    let board = Arc::new(StatsBoard::new(workers));
+    let control = WriterControl {
+        destination: dest,
+        reopen: Arc::clone(&signals.reopen),
+        stats: (live || stats_events).then(|| (board, Duration::from_secs(args.stats_interval))),
+        indicators: Arc::clone(&shared),
+    };
+    let report = pipeline::run(config, source, sink, control);
     watcher.stop();
     if let Some(bar) = bar {
         bar.finish_and_clear();
@@ -150,10 +184,12 @@ fn run(args: Args) -> Result<u8, Usage> {
 }
 
 /// Flags set by signals: SIGTERM and SIGINT stop the capture (the pipeline then drains and
-/// writes every alert); a second SIGINT exits at once with status 130; SIGHUP reloads feeds.
+/// writes every alert); a second SIGINT exits at once with status 130; SIGHUP reloads feeds
+/// and reopens the output file (for logrotate).
 struct Signals {
     stop: Arc<AtomicBool>,
     hup: Arc<AtomicBool>,
+    reopen: Arc<AtomicBool>,
 }
 
 impl Signals {
@@ -165,13 +201,16 @@ impl Signals {
         signal_hook::flag::register_conditional_shutdown(SIGINT, 130, Arc::clone(&stop))?;
         signal_hook::flag::register(SIGINT, Arc::clone(&stop))?;
         signal_hook::flag::register(SIGTERM, Arc::clone(&stop))?;
+        let reopen = Arc::new(AtomicBool::new(false));
         signal_hook::flag::register(SIGHUP, Arc::clone(&hup))?;
-        Ok(Signals { stop, hup })
+        signal_hook::flag::register(SIGHUP, Arc::clone(&reopen))?;
+        Ok(Signals { stop, hup, reopen })
     }
 }
 
-fn parse_events(list: &[String]) -> Result<EventTypes, Usage> {
+fn parse_events(list: &[String]) -> Result<(EventTypes, bool), Usage> {
     let mut events = EventTypes::default();
+    let mut stats = false;
     for name in list.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
         match name {
             "alert" => {}
@@ -180,14 +219,15 @@ fn parse_events(list: &[String]) -> Result<EventTypes, Usage> {
             "http" => events.http = true,
             "quic" => events.quic = true,
             "flow" => events.flow = true,
+            "stats" => stats = true,
             other => {
                 return Err(Usage(format!(
-                "--events: unknown record type {other:?}; choose from alert,dns,tls,http,quic,flow"
+                "--events: unknown record type {other:?}; choose from alert,dns,tls,http,quic,flow,stats"
             )))
             }
         }
     }
-    Ok(events)
+    Ok((events, stats))
 }
 
 /// `feeds check`: load as the sensor would; per file the format, counts and skips; every bad

@@ -37,7 +37,12 @@ pub fn render(report: &RunReport, files: usize, indicators: &SharedIndicators) -
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "ioc-sensor: {files} file(s), {} packets, {} bytes in {:.2} s ({:.0} packets/s, {:.1} Mbit/s)",
+        "ioc-sensor: {}, {} packets, {} bytes in {:.2} s ({:.0} packets/s, {:.1} Mbit/s)",
+        if files > 0 {
+            format!("{files} file(s)")
+        } else {
+            "live".to_string()
+        },
         s.packets,
         s.bytes,
         secs,
@@ -49,6 +54,13 @@ pub fn render(report: &RunReport, files: usize, indicators: &SharedIndicators) -
         "  flows {}, dns queries {}, dns answers {}, tls sni {}, quic sni {} (ech {}), http requests {}",
         s.flows, s.dns_queries, s.dns_answers, s.tls_sni, s.quic_sni, s.tls_ech, s.http_requests
     );
+    if report.kernel_packets + report.queue_drops + report.interface_errors > 0 {
+        let _ = writeln!(
+            out,
+            "  capture: kernel saw {}, kernel dropped {}, interfaces dropped {}, queue-full drops {}, interface failures {}",
+            report.kernel_packets, report.kernel_drops, report.kernel_ifdrops, report.queue_drops, report.interface_errors
+        );
+    }
     let d = &report.defrag;
     if d.fragments > 0 {
         let _ = writeln!(

@@ -5,19 +5,33 @@
 //! ([`Defragmenter`]): a fragment has no ports, so only the whole datagram can be routed.
 //! Frames that do not decode are spread round-robin (workers count them as skipped).
 //!
-//! File input blocks when a worker's queue is full (no packet is dropped); batches come back
-//! from the workers on the recycle channel, so nothing is allocated per packet.
+//! A full worker queue is handled as [`WhenFull`] says: file input blocks (no packet is
+//! dropped), live input drops the batch and counts it. Batches come back from the workers on
+//! the recycle channel, so nothing is allocated per packet.
 
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::{Receiver, Sender, TrySendError};
 
 use super::batch::Batch;
-use crate::decode::defrag::{DefragStats, Defragmenter};
+use crate::decode::defrag::{DefragStats, Defragmenter, Fragment};
 use crate::decode::link::linktype;
 use crate::decode::{self, Transport};
 use crate::flow::FlowKey;
 
+/// What to do when a worker's queue is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WhenFull {
+    /// Wait for room (file input: nothing is ever dropped).
+    Block,
+    /// Drop the batch and count its packets (live input: the capture must never wait, or the
+    /// kernel drops instead).
+    Drop,
+}
+
 /// Routes packets to worker queues.
 pub struct Dispatcher {
+    when_full: WhenFull,
+    /// Packets dropped because a queue was full ([`WhenFull::Drop`]).
+    pub dropped: u64,
     current: Vec<Batch>,
     queues: Vec<Sender<Batch>>,
     recycle: Receiver<Batch>,
@@ -27,12 +41,14 @@ pub struct Dispatcher {
 
 impl Dispatcher {
     /// A dispatcher over one queue per worker, taking fresh batches from `recycle`.
-    pub fn new(queues: Vec<Sender<Batch>>, recycle: Receiver<Batch>) -> Self {
+    pub fn new(queues: Vec<Sender<Batch>>, recycle: Receiver<Batch>, when_full: WhenFull) -> Self {
         let current = queues
             .iter()
-            .map(|_| recycle.recv().unwrap_or_default())
+            .map(|_| recycle.try_recv().unwrap_or_default())
             .collect();
         Dispatcher {
+            when_full,
+            dropped: 0,
             current,
             queues,
             recycle,
@@ -66,7 +82,7 @@ impl Dispatcher {
         src: std::net::IpAddr,
         dst: std::net::IpAddr,
         proto: u8,
-        frag: &decode::defrag::Fragment<'_>,
+        frag: &Fragment<'_>,
     ) -> bool {
         let whole = self
             .defrag
@@ -83,32 +99,50 @@ impl Dispatcher {
     }
 
     fn push(&mut self, worker: usize, ts_us: i64, link: i32, file: u32, data: &[u8]) -> bool {
-        if self.current[worker].is_full_for(data.len()) {
-            let fresh = self.recycle.recv().unwrap_or_default();
-            let full = std::mem::replace(&mut self.current[worker], fresh);
-            if self.queues[worker].send(full).is_err() {
-                return false;
-            }
+        if self.current[worker].is_full_for(data.len()) && !self.send(worker) {
+            return false;
         }
         self.current[worker].push(ts_us, link, file, data);
         true
     }
 
-    /// Send every batch that holds packets now (a stream paused: what was read must reach
-    /// the workers, and its alerts the output, without waiting for more). False when the
-    /// workers are gone.
-    pub fn flush(&mut self) -> bool {
-        for worker in 0..self.current.len() {
-            if self.current[worker].is_empty() {
-                continue;
+    /// Hand worker `worker` its current batch and start a fresh one. False when the workers
+    /// are gone.
+    fn send(&mut self, worker: usize) -> bool {
+        match self.when_full {
+            WhenFull::Block => {
+                let fresh = self.recycle.recv().unwrap_or_default();
+                let full = std::mem::replace(&mut self.current[worker], fresh);
+                self.queues[worker].send(full).is_ok()
             }
-            let fresh = self.recycle.recv().unwrap_or_default();
-            let full = std::mem::replace(&mut self.current[worker], fresh);
-            if self.queues[worker].send(full).is_err() {
-                return false;
+            WhenFull::Drop => {
+                // Without a free batch the workers are behind: the current batch is dropped
+                // and reused rather than allocating another.
+                let Ok(fresh) = self.recycle.try_recv() else {
+                    self.dropped += self.current[worker].packets.len() as u64;
+                    self.current[worker].clear();
+                    return true;
+                };
+                let full = std::mem::replace(&mut self.current[worker], fresh);
+                match self.queues[worker].try_send(full) {
+                    Ok(()) => true,
+                    Err(TrySendError::Full(mut batch)) => {
+                        self.dropped += batch.packets.len() as u64;
+                        batch.clear();
+                        self.current[worker] = batch;
+                        true
+                    }
+                    Err(TrySendError::Disconnected(_)) => false,
+                }
             }
         }
-        true
+    }
+
+    /// Send every batch that holds packets now (a stream paused, or a live link is quiet:
+    /// what was read must reach the workers, and its alerts the output, without waiting for
+    /// more). False when the workers are gone.
+    pub fn flush(&mut self) -> bool {
+        (0..self.current.len()).all(|w| self.current[w].is_empty() || self.send(w))
     }
 
     /// End of input: route what fragment reassembly still holds, send every partial batch,
@@ -120,8 +154,10 @@ impl Dispatcher {
         for (ts, bytes) in partials {
             self.packet(ts, linktype::RAW, file, &bytes);
         }
-        for (worker, batch) in std::mem::take(&mut self.current).into_iter().enumerate() {
-            if !batch.is_empty() {
+        for worker in 0..self.current.len() {
+            if !self.current[worker].is_empty() {
+                // At the end even live input waits: these are the last packets.
+                let batch = std::mem::take(&mut self.current[worker]);
                 let _ = self.queues[worker].send(batch);
             }
         }
