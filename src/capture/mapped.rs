@@ -12,6 +12,11 @@ use std::ops::ControlFlow;
 use super::parser::{Next, Parser};
 use super::{Filter, InputFile, RawPacket, ReadEnd};
 
+/// Bytes read between two releases of the pages behind the read position.
+const RELEASE_EVERY: usize = 32 * 1024 * 1024;
+/// Page size the releases are aligned to (the smallest on the targets we build for).
+const PAGE: usize = 4096;
+
 /// Read every packet of a regular file.
 pub fn read(
     input: &InputFile,
@@ -27,7 +32,24 @@ pub fn read(
     let _ = map.advise(memmap2::Advice::Sequential);
     let mut rest: &[u8] = &map;
     let mut parser = Parser::default();
+    let mut released = 0usize;
     while !rest.is_empty() {
+        // Give back the pages already read, so that a capture larger than memory streams
+        // through in constant memory instead of filling the resident set.
+        let consumed = map.len() - rest.len();
+        if consumed - released >= RELEASE_EVERY {
+            let upto = consumed / PAGE * PAGE;
+            // SAFETY: a read-only private file mapping: dropping pages only makes the kernel
+            // read them again from the file if they were touched again, which they are not.
+            let _ = unsafe {
+                map.unchecked_advise_range(
+                    memmap2::UncheckedAdvice::DontNeed,
+                    released,
+                    upto - released,
+                )
+            };
+            released = upto;
+        }
         match parser.next(rest) {
             Next::Packet(packet, used) => {
                 rest = &rest[used..];

@@ -100,6 +100,12 @@ pub fn render(report: &RunReport, files: usize, indicators: &SharedIndicators) -
     if s.dns_malformed > 0 {
         skipped.push(format!("malformed DNS {}", s.dns_malformed));
     }
+    if s.flows_evicted > 0 {
+        skipped.push(format!(
+            "flows ended early (table full) {}",
+            s.flows_evicted
+        ));
+    }
     if s.untracked_packets > 0 {
         skipped.push(format!("flow table full {}", s.untracked_packets));
     }

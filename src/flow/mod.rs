@@ -3,8 +3,10 @@
 //!
 //! A worker owns its [`FlowTable`]; nothing here is shared or locked. Flows are expired by
 //! idle time measured in *packet* time (so a replay behaves like the live capture did), and
-//! the table holds at most [`MAX_FLOWS`] flows: past that, idle flows are expired early, and
-//! if none can go, the new flow is not tracked (its packets are counted, not inspected).
+//! the tables together hold at most [`MAX_FLOWS`] flows: when it is full, flows are expired with a tenth
+//! of their timeouts and, if that is not enough, the flows seen longest ago are ended (their
+//! pending alerts written, counted as evicted) so that new flows are always inspected. A TCP
+//! flow keeps its reassembly state only while a direction can still tell something.
 
 pub mod key;
 pub mod reassembly;
@@ -16,8 +18,11 @@ pub use key::{FlowKey, Side};
 use reassembly::Reassembly;
 use stream::Stream;
 
-/// Most flows one worker tracks: bounds memory (a flow without buffers is ~300 bytes).
-pub const MAX_FLOWS: usize = 250_000;
+/// Most flows tracked by all workers together (each worker gets its share): bounds memory
+/// (a flow without TCP buffers takes about 300 bytes with its table slot).
+pub const MAX_FLOWS: usize = 200_000;
+/// When the table is full, at least one flow in this many is made room for.
+pub const EVICT_FRACTION: usize = 4;
 /// Idle timeout of TCP flows that have not been closed (Suricata's `tcp established` default
 /// is 600 s; we keep less per flow than it does, and the same time).
 pub const TCP_IDLE_US: i64 = 600 * 1_000_000;
@@ -140,6 +145,15 @@ impl QuicState {
     }
 }
 
+/// What a TCP flow keeps while its directions can still tell something.
+#[derive(Debug, Default)]
+pub struct TcpState {
+    /// Per side (indexed by [`Side::index`]): reassembly of what that side sends.
+    pub reassembly: [Reassembly; 2],
+    /// Per side: application layer of what that side sends.
+    pub streams: [Stream; 2],
+}
+
 /// One flow's state.
 #[derive(Debug)]
 pub struct Flow {
@@ -149,10 +163,11 @@ pub struct Flow {
     pub first_seen_us: i64,
     /// Packet time of the last packet.
     pub last_seen_us: i64,
-    /// Per side (indexed by [`Side::index`]): reassembly of what that side sends.
-    pub reassembly: [Reassembly; 2],
-    /// Per side: application layer of what that side sends.
-    pub streams: [Stream; 2],
+    /// TCP reassembly and application state (boxed: only TCP flows that still have
+    /// something to tell need it).
+    pub tcp: Option<Box<TcpState>>,
+    /// True once both TCP directions told all they could (the state above is then freed).
+    pub tcp_finished: bool,
     /// Alerts written and pending.
     pub alerts: AlertState,
     /// FIN seen per side; RST seen.
@@ -179,8 +194,8 @@ impl Flow {
             id: key.flow_id(ts_us),
             first_seen_us: ts_us,
             last_seen_us: ts_us,
-            reassembly: Default::default(),
-            streams: Default::default(),
+            tcp: None,
+            tcp_finished: false,
             alerts: AlertState::default(),
             fin: [false; 2],
             rst: false,
@@ -222,6 +237,9 @@ pub struct FlowTable {
     pub created: u64,
     /// Packets whose flow could not be tracked because the table was full.
     pub untracked_packets: u64,
+    /// Flows ended early to make room.
+    pub evicted: u64,
+    max_flows: usize,
 }
 
 impl Default for FlowTable {
@@ -231,14 +249,28 @@ impl Default for FlowTable {
             next_sweep_us: i64::MIN,
             created: 0,
             untracked_packets: 0,
+            evicted: 0,
+            max_flows: MAX_FLOWS,
         }
     }
 }
 
 impl FlowTable {
+    /// A table for one of `workers` workers: its share of [`MAX_FLOWS`].
+    pub fn for_worker_of(workers: usize) -> Self {
+        let max_flows = (MAX_FLOWS / workers.max(1)).max(1024);
+        // Sized for its limit at once: growing a large table rehashes and moves every flow.
+        let flows = HashMap::with_capacity_and_hasher(max_flows, Default::default());
+        FlowTable {
+            max_flows,
+            flows,
+            ..Default::default()
+        }
+    }
+
     /// Find or create the flow of `key`.
     pub fn lookup(&mut self, key: &FlowKey, ts_us: i64) -> Lookup<'_> {
-        if !self.flows.contains_key(key) && self.flows.len() >= MAX_FLOWS {
+        if !self.flows.contains_key(key) && self.flows.len() >= self.max_flows {
             self.untracked_packets += 1;
             return Lookup::Full;
         }
@@ -259,13 +291,13 @@ impl FlowTable {
     /// True when it is time to call [`FlowTable::expire`] (cheap: call it per packet).
     #[inline]
     pub fn sweep_due(&self, now_us: i64) -> bool {
-        now_us >= self.next_sweep_us || self.flows.len() >= MAX_FLOWS
+        now_us >= self.next_sweep_us
     }
 
     /// Remove the flows idle at `now_us`, handing each to `on_expired`.
     pub fn expire(&mut self, now_us: i64, mut on_expired: impl FnMut(&FlowKey, Flow)) {
         self.next_sweep_us = now_us.saturating_add(SWEEP_INTERVAL_US);
-        let full = self.flows.len() >= MAX_FLOWS;
+        let full = self.flows.len() >= self.max_flows;
         let expired: Vec<FlowKey> = self
             .flows
             .iter()
@@ -282,6 +314,48 @@ impl FlowTable {
         for key in expired {
             if let Some(flow) = self.flows.remove(&key) {
                 on_expired(&key, flow);
+            }
+        }
+    }
+
+    /// True when the table holds as many flows as it may.
+    #[inline]
+    pub fn is_full(&self) -> bool {
+        self.flows.len() >= self.max_flows
+    }
+
+    /// The table is full: expire with a tenth of the idle timeouts, and if that frees less
+    /// than [`EVICT_FRACTION`] of the table, end the flows seen longest ago until it has.
+    /// Runs once per that many new flows, so its cost per flow stays small (Suricata's
+    /// "emergency mode" does the same).
+    pub fn make_room(&mut self, now_us: i64, mut on_ended: impl FnMut(&FlowKey, Flow)) {
+        let target = self.max_flows - self.max_flows / EVICT_FRACTION;
+        let expired: Vec<FlowKey> = self
+            .flows
+            .iter()
+            .filter(|(k, f)| {
+                now_us.saturating_sub(f.last_seen_us) > f.idle_timeout_us(k.proto) / 10
+            })
+            .map(|(k, _)| *k)
+            .collect();
+        for key in expired {
+            if let Some(flow) = self.flows.remove(&key) {
+                on_ended(&key, flow);
+            }
+        }
+        if self.flows.len() > target {
+            let mut ages: Vec<(i64, FlowKey)> = self
+                .flows
+                .iter()
+                .map(|(k, f)| (f.last_seen_us, *k))
+                .collect();
+            let excess = self.flows.len() - target;
+            ages.select_nth_unstable_by_key(excess - 1, |(seen, _)| *seen);
+            for (_, key) in ages.into_iter().take(excess) {
+                if let Some(flow) = self.flows.remove(&key) {
+                    self.evicted += 1;
+                    on_ended(&key, flow);
+                }
             }
         }
     }

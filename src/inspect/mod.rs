@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use crate::decode::{self, tcp_flags, Transport};
 use crate::flow::stream::{AppProto, Found, Stream};
-use crate::flow::{reassembly::Delivery, Flow, FlowKey, FlowTable, Lookup, Side};
+use crate::flow::{reassembly::Delivery, Flow, FlowKey, FlowTable, Lookup, Side, TcpState};
 use crate::intel::reload::SharedIndicators;
 use crate::proto;
 
@@ -45,11 +45,11 @@ pub struct Inspector {
 
 impl Inspector {
     /// A worker matching against the shared indicators, writing the records in `events`.
-    pub fn new(indicators: Arc<SharedIndicators>, events: EventTypes) -> Self {
+    pub fn new(indicators: Arc<SharedIndicators>, events: EventTypes, workers: usize) -> Self {
         let generation = indicators.generation();
         let current = indicators.load();
         Inspector {
-            flows: FlowTable::default(),
+            flows: FlowTable::for_worker_of(workers),
             emit: Emitter::new(Arc::clone(&current.set), current.allow.clone(), events),
             scratch: Vec::new(),
             indicators,
@@ -84,6 +84,11 @@ impl Inspector {
             let emit = &mut self.emit;
             self.flows
                 .expire(p.ts_us, |key, flow| flow_ended(emit, key, flow, "timeout"));
+        }
+        if self.flows.is_full() {
+            let emit = &mut self.emit;
+            self.flows
+                .make_room(p.ts_us, |key, flow| flow_ended(emit, key, flow, "forced"));
         }
         let (key, side) = FlowKey::of(&pkt);
         let vlans = &pkt.vlans[..pkt.vlan_count as usize];
@@ -194,6 +199,7 @@ impl Inspector {
     pub fn stats(&self) -> WorkerStats {
         let mut s = self.emit.stats.clone();
         s.flows = self.flows.created;
+        s.flows_evicted = self.flows.evicted;
         s
     }
 }
@@ -233,12 +239,21 @@ fn tcp_segment(
     if flags & tcp_flags::FIN != 0 {
         flow.fin[i] = true;
     }
+    if flow.tcp_finished {
+        return; // nothing more to learn from this connection: no state, no copy
+    }
     let Flow {
-        reassembly,
-        streams,
+        tcp,
         alerts,
+        app_proto,
+        tcp_finished,
         ..
     } = flow;
+    let state = tcp.get_or_insert_with(Default::default);
+    let TcpState {
+        reassembly,
+        streams,
+    } = &mut **state;
     if streams[i].wants_data() {
         let syn = flags & tcp_flags::SYN != 0;
         let dns_port = proto::is_dns_port(key.a.1, key.b.1);
@@ -269,16 +284,22 @@ fn tcp_segment(
             reassembly[i].release();
         }
     }
-    if !alerts.pending.is_empty() && !streams[0].wants_data() && !streams[1].wants_data() {
-        head.app_proto = tcp_app_proto(streams);
-        emit.flush_pending(key, &head, App::None, alerts);
+    if !streams[0].wants_data() && !streams[1].wants_data() {
+        // Both directions told all they could: keep what the flow record needs, free the rest.
+        *app_proto = app_proto.or_else(|| tcp_app_proto(streams));
+        *tcp = None;
+        *tcp_finished = true;
+        if !alerts.pending.is_empty() {
+            head.app_proto = *app_proto;
+            emit.flush_pending(key, &head, App::None, alerts);
+        }
     }
 }
 
 /// A flow leaves the table: write its address alerts if the application layer never spoke.
 fn flow_ended(emit: &mut Emitter, key: &FlowKey, mut flow: Flow, reason: &'static str) {
-    if key.proto == 6 {
-        flow.app_proto = flow.app_proto.or_else(|| tcp_app_proto(&flow.streams));
+    if let Some(tcp) = &flow.tcp {
+        flow.app_proto = flow.app_proto.or_else(|| tcp_app_proto(&tcp.streams));
     }
     if let Some(first) = flow.alerts.pending.first() {
         let mut head = Head::new(key, first.sender, first.ts_us, flow.id, &[], None);

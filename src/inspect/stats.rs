@@ -15,6 +15,8 @@ pub struct WorkerStats {
     pub skipped: SkipCounts,
     /// Flows created.
     pub flows: u64,
+    /// Flows ended early because the flow table was full.
+    pub flows_evicted: u64,
     /// Packets of flows that could not be tracked (table full).
     pub untracked_packets: u64,
     /// DNS question names seen.
@@ -52,6 +54,7 @@ impl WorkerStats {
         self.bytes += o.bytes;
         self.skipped.merge(&o.skipped);
         self.flows += o.flows;
+        self.flows_evicted += o.flows_evicted;
         self.untracked_packets += o.untracked_packets;
         self.dns_queries += o.dns_queries;
         self.dns_answers += o.dns_answers;

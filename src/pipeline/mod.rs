@@ -149,7 +149,7 @@ pub fn run(mut config: RunConfig, source: Source, sink: Sink, control: WriterCon
         for index in 0..n {
             let (tx, rx) = bounded::<Batch>(QUEUE_DEPTH);
             queues.push(tx);
-            let inspector = Inspector::new(Arc::clone(&config.indicators), config.events);
+            let inspector = Inspector::new(Arc::clone(&config.indicators), config.events, n);
             let lane = WorkerLane {
                 index,
                 rx,
