@@ -105,7 +105,7 @@ mod tests {
             if self.1 >= self.0.len() {
                 return Ok(0);
             }
-            if self.1 > 0 && self.1 % 40 == 0 {
+            if self.1 > 0 && self.1.is_multiple_of(40) {
                 std::thread::sleep(IDLE * 2);
             }
             let n = 7.min(out.len()).min(self.0.len() - self.1);

@@ -135,9 +135,15 @@ impl NameHasher {
         static SEED: std::sync::OnceLock<[u64; 2]> = std::sync::OnceLock::new();
         let [a, b] = *SEED.get_or_init(|| {
             let random = foldhash::fast::RandomState::default();
-            [random.hash_one(0x5eed_u64), random.hash_one(0x5eed_u64 + 1) | 1]
+            [
+                random.hash_one(0x5eed_u64),
+                random.hash_one(0x5eed_u64 + 1) | 1,
+            ]
         });
-        NameHasher { state: foldhash::fast::FixedState::with_seed(a), seed: [a, b] }
+        NameHasher {
+            state: foldhash::fast::FixedState::with_seed(a),
+            seed: [a, b],
+        }
     }
 
     /// Hash of the label `label` under the suffix whose hash is `parent`: 8 bytes at a time
@@ -162,7 +168,10 @@ impl NameHasher {
         let mut last = [0u8; 8];
         last[..rest.len()].copy_from_slice(rest);
         // The remainder is shorter than 8 bytes, so its top byte is free for the length.
-        fold_mul(h ^ u64::from_le_bytes(last) ^ ((label.len() as u64) << 56), self.seed[1])
+        fold_mul(
+            h ^ u64::from_le_bytes(last) ^ ((label.len() as u64) << 56),
+            self.seed[1],
+        )
     }
 
     /// Hash of a whole normalised name (lowercase, no trailing dot).
@@ -339,7 +348,11 @@ impl IndicatorSet {
                 .map_or(0, |dot| dot + 1);
             hash = self.hasher.step(hash, &lower[start..end]);
             depth = (depth + 1).min(64);
-            let plain = if self.name_depths & (1 << (depth - 1)) != 0 { self.names.get(&hash).copied() } else { None };
+            let plain = if self.name_depths & (1 << (depth - 1)) != 0 {
+                self.names.get(&hash).copied()
+            } else {
+                None
+            };
             let sealed = self
                 .sealed
                 .as_ref()
