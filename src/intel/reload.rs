@@ -186,7 +186,7 @@ fn check_reload(old: &[FileReport], new: &[FileReport]) -> Result<(), String> {
 
 /// Watches the feeds and reloads them.
 pub struct Watcher {
-    stop: Arc<AtomicBool>,
+    stop: crossbeam_channel::Sender<()>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -199,18 +199,17 @@ impl Watcher {
         hup: Arc<AtomicBool>,
         files: Vec<FileReport>,
     ) -> Watcher {
-        let stop = Arc::new(AtomicBool::new(false));
-        let stop_flag = Arc::clone(&stop);
+        let (stop, stopped) = crossbeam_channel::bounded(1);
         let thread = std::thread::Builder::new()
             .name("feed-watcher".into())
-            .spawn(move || watch(sources, shared, hup, files, stop_flag))
+            .spawn(move || watch(sources, shared, hup, files, stopped))
             .ok();
         Watcher { stop, thread }
     }
 
     /// Stop the thread and wait for it.
     pub fn stop(mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        let _ = self.stop.send(());
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
@@ -222,18 +221,25 @@ fn watch(
     shared: Arc<SharedIndicators>,
     hup: Arc<AtomicBool>,
     mut files: Vec<FileReport>,
-    stop: Arc<AtomicBool>,
+    stop: crossbeam_channel::Receiver<()>,
 ) {
     let watch_files = !sources.feeds.is_empty() || !sources.allow.is_empty();
     let mut seen = sources.signature();
     let mut changed_at: Option<Vec<(PathBuf, u64, Option<SystemTime>)>> = None;
-    while !stop.load(Ordering::Relaxed) {
-        // Sleep one interval in small steps, so that stopping is prompt.
+    loop {
+        // Wait one interval in small steps (SIGHUP is a flag), or until told to stop.
+        let mut stopping = false;
         for _ in 0..10 {
-            if stop.load(Ordering::Relaxed) || hup.load(Ordering::Relaxed) {
+            if hup.load(Ordering::Relaxed) {
                 break;
             }
-            std::thread::sleep(POLL_INTERVAL / 10);
+            if stop.recv_timeout(POLL_INTERVAL / 10).is_ok() {
+                stopping = true;
+                break;
+            }
+        }
+        if stopping {
+            return;
         }
         let signal = hup.swap(false, Ordering::Relaxed);
         let mut due = signal;
