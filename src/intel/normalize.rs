@@ -36,7 +36,8 @@ pub enum Indicator {
 
 /// Undo the usual defanging: `[.]`, `(.)`, `{.}`, `[dot]`, `hxxp`, `[:]`, `[://]`.
 pub fn refang(value: &str) -> Cow<'_, str> {
-    let needs = value.contains(['[', '(', '{']) || value.to_ascii_lowercase().starts_with("hxxp");
+    let hxxp = value.len() >= 4 && value[..4].eq_ignore_ascii_case("hxxp");
+    let needs = hxxp || value.bytes().any(|b| matches!(b, b'[' | b'(' | b'{'));
     if !needs {
         return Cow::Borrowed(value);
     }

@@ -89,10 +89,17 @@ fn strip_key<'a>(comment: &'a str, key: &str) -> Option<&'a str> {
 }
 
 fn strip_inline_comment(line: &str) -> &str {
-    match line.find(" #").or_else(|| line.find("\t#")) {
-        Some(i) => line[..i].trim_end(),
-        None => line,
+    // A `#` after white space starts a comment (a `#` inside a URL fragment does not).
+    let bytes = line.as_bytes();
+    let mut from = 0;
+    while let Some(at) = bytes[from..].iter().position(|&b| b == b'#') {
+        let at = from + at;
+        if at > 0 && (bytes[at - 1] == b' ' || bytes[at - 1] == b'\t') {
+            return line[..at].trim_end();
+        }
+        from = at + 1;
     }
+    line
 }
 
 /// The feed's name: its file name.

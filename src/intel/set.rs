@@ -11,8 +11,10 @@
 //!   present (a lookup probes each length once, longest first). This layout works for
 //!   hashed (sealed) values too, which a trie would not.
 //! - URLs: a hash of host and path; bare paths: a hash of the path.
-//! - per indicator an [`Entry`] of 12 bytes: its kind, the port it is limited to, and an index
-//!   into the table of [`Source`]s (feed, references, tags), which many indicators share.
+//! - an indicator alone under its key (nearly all) lives in its table slot: kind and source
+//!   index packed in the slot's 32-bit value; the others (duplicates from several feeds,
+//!   `IP:port`, networks) take an [`Entry`] of 12 bytes in a chain. The [`Source`] table (feed,
+//!   references, tags) is shared by every indicator of a feed block.
 //!
 //! The set does not keep the indicator's text: a hit reports which suffix of the observed name
 //! (or which prefix length of the observed address) matched, and that *is* the indicator.
@@ -99,6 +101,39 @@ pub struct Entry {
 }
 
 const NO_ENTRY: u32 = u32::MAX;
+/// A table value with this bit holds its only indicator in place (kind and source) instead of
+/// the index of a chain in `entries`: most indicators are alone under their key, so most cost
+/// nothing beyond their table slot. (`NO_ENTRY` has it too, with kind 7, which no kind uses.)
+const INLINE: u32 = 1 << 31;
+/// Sources an in-place value can name (28 bits).
+const INLINE_MAX_SOURCE: u32 = (1 << 28) - 1;
+
+const KINDS: [Kind; 6] = [
+    Kind::Domain,
+    Kind::Hostname,
+    Kind::Address,
+    Kind::Network,
+    Kind::Url,
+    Kind::UrlPath,
+];
+
+/// The value of a lone indicator kept in place, if it can be.
+fn inline_value(kind: Kind, port: u16, source: u32) -> Option<u32> {
+    let fits = port == 0 && kind != Kind::Network && source <= INLINE_MAX_SOURCE;
+    fits.then_some(INLINE | ((kind as u32) << 28) | source)
+}
+
+/// The entry an in-place value stands for.
+fn decode_inline(value: u32) -> Entry {
+    let kind = KINDS[((value >> 28) & 0x7) as usize % KINDS.len()];
+    Entry {
+        source: value & INLINE_MAX_SOURCE,
+        next: NO_ENTRY,
+        port: 0,
+        kind,
+        prefix_len: 0,
+    }
+}
 const URL_TAG: u8 = 1;
 const PATH_TAG: u8 = 2;
 
@@ -302,12 +337,16 @@ impl std::fmt::Debug for IndicatorSet {
 
 impl IndicatorSet {
     /// The entry behind a hit.
-    pub fn entry(&self, id: u32) -> &Entry {
-        &self.entries[id as usize]
+    pub fn entry(&self, id: u32) -> Entry {
+        if id & INLINE != 0 {
+            decode_inline(id)
+        } else {
+            self.entries[id as usize]
+        }
     }
 
     /// The source of an entry.
-    pub fn source(&self, entry: &Entry) -> &Source {
+    pub fn source(&self, entry: Entry) -> &Source {
         &self.sources[entry.source as usize]
     }
 
@@ -318,7 +357,7 @@ impl IndicatorSet {
 
     /// True when no indicator was loaded.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.counts.total() == 0
     }
 
     /// Report every domain or hostname indicator that `name` (as seen on the wire: any case,
@@ -510,11 +549,41 @@ impl IndicatorSet {
     #[inline]
     fn walk(&self, mut id: u32, mut f: impl FnMut(u32, &Entry)) {
         while id != NO_ENTRY {
-            let e = &self.entries[id as usize];
-            f(id, e);
+            let e = self.entry(id);
+            f(id, &e);
             id = e.next;
         }
     }
+}
+
+/// Put `new` under a table slot: in place when it is alone and fits, else in a chain of
+/// `entries` (an in-place value moves into the chain first). False when the same indicator
+/// from the same source is already there.
+fn insert(slot: &mut u32, entries: &mut Vec<Entry>, new: Entry) -> bool {
+    if *slot == NO_ENTRY {
+        if let Some(value) = inline_value(new.kind, new.port, new.source) {
+            *slot = value;
+            return true;
+        }
+    } else if *slot & INLINE != 0 {
+        let lone = decode_inline(*slot);
+        if lone.kind == new.kind && lone.port == new.port && lone.source == new.source {
+            return false;
+        }
+        entries.push(lone);
+        *slot = (entries.len() - 1) as u32;
+    }
+    let mut id = *slot;
+    while id != NO_ENTRY {
+        let e = &entries[id as usize];
+        if e.kind == new.kind && e.port == new.port && e.source == new.source {
+            return false;
+        }
+        id = e.next;
+    }
+    entries.push(Entry { next: *slot, ..new });
+    *slot = (entries.len() - 1) as u32;
+    true
 }
 
 /// Where feed loaders put what they read: a set being built, or a sealed feed being written.
@@ -627,24 +696,19 @@ impl IndicatorSetBuilder {
                     .or_insert(NO_ENTRY),
             },
         };
-        let mut id = *slot;
-        while id != NO_ENTRY {
-            let e = &set.entries[id as usize];
-            if e.kind == kind && e.port == port && e.source == source {
-                return;
-            }
-            id = e.next;
+        if insert(
+            slot,
+            &mut set.entries,
+            Entry {
+                source,
+                next: NO_ENTRY,
+                port,
+                kind,
+                prefix_len,
+            },
+        ) {
+            set.counts.by_kind[kind as usize] += 1;
         }
-        let new_id = set.entries.len() as u32;
-        set.entries.push(Entry {
-            source,
-            next: *slot,
-            port,
-            kind,
-            prefix_len,
-        });
-        *slot = new_id;
-        set.counts.by_kind[kind as usize] += 1;
     }
 
     /// A builder that can load sealed feeds made with `key`.
@@ -699,16 +763,19 @@ impl IndicatorSetBuilder {
             sealed::SealedKind::UrlPath => Kind::UrlPath,
         };
         let slot = sealed.digests.entry(digest).or_insert(NO_ENTRY);
-        let new_id = set.entries.len() as u32;
-        set.entries.push(Entry {
-            source,
-            next: *slot,
-            port: 0,
-            kind,
-            prefix_len,
-        });
-        *slot = new_id;
-        set.counts.by_kind[kind as usize] += 1;
+        if insert(
+            slot,
+            &mut set.entries,
+            Entry {
+                source,
+                next: NO_ENTRY,
+                port: 0,
+                kind,
+                prefix_len,
+            },
+        ) {
+            set.counts.by_kind[kind as usize] += 1;
+        }
     }
 
     /// Indicators added so far, by kind.
