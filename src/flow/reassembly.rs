@@ -82,7 +82,7 @@ impl Reassembly {
             self.pending.push((data_seq, payload.to_vec()));
             return;
         }
-        let skip = (-ahead) as usize;
+        let skip = ahead.unsigned_abs() as usize;
         if skip < payload.len() {
             deliver(Delivery::Data(&payload[skip..]));
             self.next_seq = Some(next.wrapping_add((payload.len() - skip) as u32));
@@ -203,6 +203,14 @@ mod tests {
         assert_eq!(gaps, 1);
         assert_eq!(out.len(), (MAX_PENDING_SEGMENTS + 1) * 4);
         assert!(r.pending.is_empty());
+    }
+
+    #[test]
+    fn a_segment_half_the_sequence_space_away_is_not_an_overflow() {
+        // Found by the tcp_stream fuzz target: 2^31 bytes behind is i32::MIN.
+        let mut r = Reassembly::default();
+        let (out, _) = run(&mut r, &[(0, true, b""), (1, false, b"ab"), (3u32.wrapping_add(1 << 31), false, b"cd")]);
+        assert_eq!(out, b"ab");
     }
 
     #[test]
