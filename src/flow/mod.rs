@@ -270,7 +270,7 @@ impl FlowTable {
 
     /// Find or create the flow of `key`.
     pub fn lookup(&mut self, key: &FlowKey, ts_us: i64) -> Lookup<'_> {
-        if !self.flows.contains_key(key) && self.flows.len() >= self.max_flows {
+        if self.flows.len() >= self.max_flows && !self.flows.contains_key(key) {
             self.untracked_packets += 1;
             return Lookup::Full;
         }
