@@ -64,10 +64,11 @@ pub struct Args {
     #[arg(long = "snaplen", value_name = "BYTES", default_value_t = 65535)]
     pub snaplen: i32,
 
-    /// Live capture: kernel buffer size in bytes (default: libpcap's, usually 2 MiB; a busy
-    /// link wants 64 MiB or more).
-    #[arg(long = "buffer-size", value_name = "BYTES")]
-    pub buffer_size: Option<i32>,
+    /// Live capture: kernel buffer size in bytes. In immediate mode libpcap's ring has one
+    /// snap-length slot per packet, so libpcap's 2 MiB default holds only ~30 packets and a
+    /// burst overflows it: 64 MiB holds ~1000 full-size packets at the default snap length.
+    #[arg(long = "buffer-size", value_name = "BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub buffer_size: i32,
 
     /// Live capture: do not put the interface in promiscuous mode.
     #[arg(long = "no-promisc")]

@@ -103,7 +103,7 @@ fn run(args: Args) -> Result<u8, Usage> {
             let options = capture::live::LiveOptions {
                 interface: interface.clone(),
                 snaplen: args.snaplen,
-                buffer_size: args.buffer_size.unwrap_or(0),
+                buffer_size: args.buffer_size,
                 promisc: !args.no_promisc,
                 bpf: args.bpf.clone(),
             };

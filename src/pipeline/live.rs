@@ -80,6 +80,12 @@ fn capture_interface(
                 #[allow(clippy::useless_conversion)]
                 let ts_us = i64::from(h.ts.tv_sec) * 1_000_000 + i64::from(h.ts.tv_usec);
                 dispatcher.packet(ts_us, cap.linktype, 0, packet.data);
+                // On a link that trickles, reads rarely come back empty: hand over what waits
+                // at least every FLUSH_AGE all the same.
+                if last_flush.elapsed() >= FLUSH_AGE {
+                    dispatcher.flush();
+                    last_flush = Instant::now();
+                }
                 retry = live::RETRY_MIN;
             }
             Err(pcap::Error::TimeoutExpired) => {

@@ -29,7 +29,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{bounded, Receiver, Sender};
+use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, Sender};
 
 use crate::capture::live::LiveCapture;
 use crate::capture::{self, Inputs};
@@ -207,7 +207,18 @@ struct WorkerLane {
 fn work_loop(mut inspector: Inspector, lane: WorkerLane) -> WorkerStats {
     let mut alerts_reported = 0;
     let mut last_publish = Instant::now();
-    for mut batch in &lane.rx {
+    loop {
+        // Wake up at least once per publishing interval, so that `stats` records stay current
+        // when the link is quiet.
+        let mut batch = match lane.rx.recv_timeout(PUBLISH_INTERVAL) {
+            Ok(batch) => batch,
+            Err(RecvTimeoutError::Timeout) => {
+                lane.board.publish(lane.index, inspector.stats());
+                last_publish = Instant::now();
+                continue;
+            }
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
         inspector.refresh_indicators();
         for p in &batch.packets {
             let file = lane.files.get(p.file as usize);
