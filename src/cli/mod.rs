@@ -237,14 +237,7 @@ fn feeds_check(paths: &[std::path::PathBuf], key: Option<&SealKey>) -> Result<u8
     for e in &loaded.errors {
         println!("{e}");
     }
-    let kinds = [
-        Kind::Domain,
-        Kind::Hostname,
-        Kind::Address,
-        Kind::Network,
-        Kind::Url,
-        Kind::UrlPath,
-    ];
+    let kinds = Kind::ALL;
     for file in &loaded.files {
         println!("{}: {}", file.name, file.format.as_str());
         for kind in kinds {

@@ -50,6 +50,16 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Every kind, in counter order.
+    pub const ALL: [Kind; 6] = [
+        Kind::Domain,
+        Kind::Hostname,
+        Kind::Address,
+        Kind::Network,
+        Kind::Url,
+        Kind::UrlPath,
+    ];
+
     /// The name used in EVE output and summaries.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -108,15 +118,6 @@ const INLINE: u32 = 1 << 31;
 /// Sources an in-place value can name (28 bits).
 const INLINE_MAX_SOURCE: u32 = (1 << 28) - 1;
 
-const KINDS: [Kind; 6] = [
-    Kind::Domain,
-    Kind::Hostname,
-    Kind::Address,
-    Kind::Network,
-    Kind::Url,
-    Kind::UrlPath,
-];
-
 /// The value of a lone indicator kept in place, if it can be.
 fn inline_value(kind: Kind, port: u16, source: u32) -> Option<u32> {
     let fits = port == 0 && kind != Kind::Network && source <= INLINE_MAX_SOURCE;
@@ -125,7 +126,7 @@ fn inline_value(kind: Kind, port: u16, source: u32) -> Option<u32> {
 
 /// The entry an in-place value stands for.
 fn decode_inline(value: u32) -> Entry {
-    let kind = KINDS[((value >> 28) & 0x7) as usize % KINDS.len()];
+    let kind = Kind::ALL[((value >> 28) & 0x7) as usize % Kind::ALL.len()];
     Entry {
         source: value & INLINE_MAX_SOURCE,
         next: NO_ENTRY,
@@ -263,6 +264,20 @@ impl<K: std::hash::Hash + Eq + Copy> AddressTable<K> {
 
     fn len(&self) -> usize {
         self.exact.len() + self.networks.iter().map(|(_, m)| m.len()).sum::<usize>()
+    }
+
+    /// Hand `check` the head of every entry covering `bits`: the exact table, then each
+    /// network length (`mask` clears the host bits beyond a length).
+    #[inline]
+    fn probe(&self, bits: K, mask: impl Fn(K, u8) -> K, check: &mut impl FnMut(u32)) {
+        if let Some(&head) = self.exact.get(&bits) {
+            check(head);
+        }
+        for (len, table) in &self.networks {
+            if let Some(&head) = table.get(&mask(bits, *len)) {
+                check(head);
+            }
+        }
     }
 }
 
@@ -425,38 +440,28 @@ impl IndicatorSet {
             })
         };
         match addr {
-            IpAddr::V4(a) => {
-                let bits = u32::from(a);
-                if let Some(&head) = self.v4.exact.get(&bits) {
-                    check(head);
-                }
-                for (len, table) in &self.v4.networks {
-                    let masked = if *len == 0 {
+            IpAddr::V4(a) => self.v4.probe(
+                u32::from(a),
+                |bits, len| {
+                    if len == 0 {
                         0
                     } else {
-                        bits & (u32::MAX << (32 - *len as u32))
-                    };
-                    if let Some(&head) = table.get(&masked) {
-                        check(head);
+                        bits & (u32::MAX << (32 - u32::from(len)))
                     }
-                }
-            }
-            IpAddr::V6(a) => {
-                let bits = u128::from(a);
-                if let Some(&head) = self.v6.exact.get(&bits) {
-                    check(head);
-                }
-                for (len, table) in &self.v6.networks {
-                    let masked = if *len == 0 {
+                },
+                &mut check,
+            ),
+            IpAddr::V6(a) => self.v6.probe(
+                u128::from(a),
+                |bits, len| {
+                    if len == 0 {
                         0
                     } else {
-                        bits & (u128::MAX << (128 - *len as u32))
-                    };
-                    if let Some(&head) = table.get(&masked) {
-                        check(head);
+                        bits & (u128::MAX << (128 - u32::from(len)))
                     }
-                }
-            }
+                },
+                &mut check,
+            ),
         }
         if let Some(sealed) = &self.sealed {
             self.match_sealed_addr(sealed, addr, port, &mut on_hit);

@@ -760,14 +760,7 @@ mod tests {
         names.sort();
         let listed: Vec<&str> = expected.iter().map(|e| e.0).collect();
         assert_eq!(names, listed, "files in {DIR}");
-        let kinds = [
-            Kind::Domain,
-            Kind::Hostname,
-            Kind::Address,
-            Kind::Network,
-            Kind::Url,
-            Kind::UrlPath,
-        ];
+        let kinds = Kind::ALL;
         for (name, format, counts, n_errors) in expected {
             let path = format!("{DIR}/{name}");
             let bytes = std::fs::read(&path).unwrap();
