@@ -117,6 +117,8 @@ pub struct Emitter {
     pub out_lines: u64,
     /// Counters.
     pub stats: WorkerStats,
+    /// Name buffers reused by every DNS message (boxed: 2 KiB).
+    dns_names: Box<dns::NameBuffers>,
 }
 
 /// A hit on something a packet carried, before it is written.
@@ -150,6 +152,7 @@ impl Emitter {
             out: Vec::with_capacity(64 * 1024),
             out_lines: 0,
             stats: WorkerStats::default(),
+            dns_names: Box::default(),
         }
     }
 
@@ -274,7 +277,7 @@ impl Emitter {
             queries: 0,
             answers: 0,
         };
-        let result = dns::parse(msg, &mut finder);
+        let result = dns::parse_with(msg, &mut finder, &mut self.dns_names);
         self.stats.dns_queries += finder.queries;
         self.stats.dns_answers += finder.answers;
         let hits = finder.hits;

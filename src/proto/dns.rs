@@ -201,29 +201,45 @@ pub trait Visitor {
 /// Read a message, calling `visitor` for each question and answer. The error, if any, says
 /// why reading stopped; everything before it has been reported.
 pub fn parse(msg: &[u8], visitor: &mut impl Visitor) -> Result<Header, DnsError> {
+    parse_with(msg, visitor, &mut NameBuffers::default())
+}
+
+/// Two name buffers [`parse_with`] reads into: a caller that parses many messages keeps one
+/// and spares zeroing 2 KiB per message.
+#[derive(Clone, Default)]
+pub struct NameBuffers {
+    name: Name,
+    target: Name,
+}
+
+/// [`parse`] with caller-owned name buffers.
+pub fn parse_with(
+    msg: &[u8],
+    visitor: &mut impl Visitor,
+    buffers: &mut NameBuffers,
+) -> Result<Header, DnsError> {
     let header = read_header(msg)?;
-    let mut name = Name::default();
-    let mut target = Name::default();
+    let NameBuffers { name, target } = buffers;
     let mut pos = HEADER_LEN;
     for _ in 0..(header.qdcount as usize).min(MAX_RECORDS) {
-        pos = match read_name(msg, pos, &mut name) {
+        pos = match read_name(msg, pos, name) {
             Ok(next) => next,
             Err(e) => {
                 // What was read before the damage is logged (flagged), as tshark shows it;
                 // it is not a whole name, so it is never matched.
                 if !name.as_bytes().is_empty() {
                     name.truncated = true;
-                    visitor.question(&name, 0);
+                    visitor.question(name, 0);
                 }
                 return Err(e);
             }
         };
         let fixed = msg.get(pos..pos + 4).ok_or(DnsError::Truncated)?;
-        visitor.question(&name, be16(fixed, 0));
+        visitor.question(name, be16(fixed, 0));
         pos += 4;
     }
     for _ in 0..(header.ancount as usize).min(MAX_RECORDS) {
-        pos = read_name(msg, pos, &mut name)?;
+        pos = read_name(msg, pos, name)?;
         let fixed = msg.get(pos..pos + 10).ok_or(DnsError::Truncated)?;
         let (rtype, ttl, rdlen) = (be16(fixed, 0), be32(fixed, 4), be16(fixed, 8) as usize);
         let start = pos + 10;
@@ -231,20 +247,20 @@ pub fn parse(msg: &[u8], visitor: &mut impl Visitor) -> Result<Header, DnsError>
         match rtype {
             rrtype::A if rdlen == 4 => {
                 let a = Ipv4Addr::new(rdata[0], rdata[1], rdata[2], rdata[3]);
-                visitor.answer(&name, rtype, ttl, RData::Addr(a.into()));
+                visitor.answer(name, rtype, ttl, RData::Addr(a.into()));
             }
             rrtype::AAAA if rdlen == 16 => {
                 let mut b = [0u8; 16];
                 b.copy_from_slice(rdata);
-                visitor.answer(&name, rtype, ttl, RData::Addr(Ipv6Addr::from(b).into()));
+                visitor.answer(name, rtype, ttl, RData::Addr(Ipv6Addr::from(b).into()));
             }
             rrtype::CNAME | rrtype::DNAME | rrtype::NS | rrtype::PTR => {
-                match read_name(msg, start, &mut target) {
-                    Ok(_) => visitor.answer(&name, rtype, ttl, RData::Name(&target)),
-                    Err(_) => visitor.answer(&name, rtype, ttl, RData::Other),
+                match read_name(msg, start, target) {
+                    Ok(_) => visitor.answer(name, rtype, ttl, RData::Name(target)),
+                    Err(_) => visitor.answer(name, rtype, ttl, RData::Other),
                 }
             }
-            _ => visitor.answer(&name, rtype, ttl, RData::Other),
+            _ => visitor.answer(name, rtype, ttl, RData::Other),
         }
         pos = start + rdlen;
     }
