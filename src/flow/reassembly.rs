@@ -209,7 +209,14 @@ mod tests {
     fn a_segment_half_the_sequence_space_away_is_not_an_overflow() {
         // Found by the tcp_stream fuzz target: 2^31 bytes behind is i32::MIN.
         let mut r = Reassembly::default();
-        let (out, _) = run(&mut r, &[(0, true, b""), (1, false, b"ab"), (3u32.wrapping_add(1 << 31), false, b"cd")]);
+        let (out, _) = run(
+            &mut r,
+            &[
+                (0, true, b""),
+                (1, false, b"ab"),
+                (3u32.wrapping_add(1 << 31), false, b"cd"),
+            ],
+        );
         assert_eq!(out, b"ab");
     }
 
