@@ -74,7 +74,16 @@ impl Reassembly {
             if self.pending.len() >= MAX_PENDING_SEGMENTS
                 || self.pending_bytes + payload.len() > MAX_PENDING_BYTES
             {
-                self.give_up_hole(&mut deliver);
+                if self.pending.is_empty() {
+                    // Nothing held can fill the hole (this one segment is larger than the
+                    // limit): give the hole up and resume at this segment.
+                    self.gaps += 1;
+                    deliver(Delivery::Gap);
+                    self.next_seq = Some(data_seq);
+                } else {
+                    self.give_up_hole(&mut deliver);
+                }
+                // Now next_seq is at or past the lowest held segment: no recursion loop.
                 self.segment(data_seq, false, payload, deliver);
                 return;
             }
@@ -218,6 +227,17 @@ mod tests {
             ],
         );
         assert_eq!(out, b"ab");
+    }
+
+    #[test]
+    fn a_segment_larger_than_the_hold_limit_ahead_of_a_hole() {
+        // Found while writing the fuzz harness: a 70 kB segment (IPv6 jumbogram / TSO, length
+        // field 0) after a hole made segment() call itself forever.
+        let mut r = Reassembly::default();
+        let big = vec![b'x'; MAX_PENDING_BYTES + 1];
+        let (out, gaps) = run(&mut r, &[(0, true, b""), (100, false, &big[..])]);
+        assert_eq!(gaps, 1);
+        assert_eq!(out.len(), big.len());
     }
 
     #[test]
