@@ -86,6 +86,35 @@ fn bench_decode(c: &mut Criterion) {
     g.bench_function("linux_sll_ipv4_udp", |b| {
         b.iter(|| decode::decode(linktype::LINUX_SLL, black_box(&sll)))
     });
+    // Tunnels: the same inner DNS packet carried through each encapsulation.
+    let inner_ip = &eth[14..];
+    let mut vxlan_payload = vec![0x08, 0, 0, 0, 0, 0, 1, 0];
+    vxlan_payload.extend_from_slice(&eth);
+    let mut vxlan = Vec::new();
+    PacketBuilder::ethernet2([3; 6], [4; 6])
+        .ipv4([192, 0, 2, 1], [192, 0, 2, 2], 64)
+        .udp(50000, 4789)
+        .write(&mut vxlan, &vxlan_payload)
+        .unwrap();
+    g.bench_function("ethernet_vxlan_ipv4_udp", |b| {
+        b.iter(|| decode::decode(linktype::ETHERNET, black_box(&vxlan)))
+    });
+    let mut gre_payload = vec![0, 0, 0x08, 0x00];
+    gre_payload.extend_from_slice(inner_ip);
+    let mut gre = Vec::new();
+    PacketBuilder::ethernet2([3; 6], [4; 6])
+        .ipv4([192, 0, 2, 1], [192, 0, 2, 2], 64)
+        .write(&mut gre, etherparse::IpNumber::GRE, &gre_payload)
+        .unwrap();
+    g.bench_function("ethernet_gre_ipv4_udp", |b| {
+        b.iter(|| decode::decode(linktype::ETHERNET, black_box(&gre)))
+    });
+    let mut mpls = eth[..12].to_vec();
+    mpls.extend_from_slice(&[0x81, 0x00, 0x00, 0x0a, 0x88, 0x47, 0x00, 0x01, 0x01, 0x40]);
+    mpls.extend_from_slice(inner_ip);
+    g.bench_function("ethernet_vlan_mpls_ipv4_udp", |b| {
+        b.iter(|| decode::decode(linktype::ETHERNET, black_box(&mpls)))
+    });
     g.finish();
 }
 
