@@ -94,6 +94,18 @@ pub struct DefragStats {
     pub invalid: u64,
 }
 
+impl DefragStats {
+    /// Add another reassembler's counters.
+    pub fn merge(&mut self, o: &DefragStats) {
+        self.fragments += o.fragments;
+        self.reassembled += o.reassembled;
+        self.overlaps += o.overlaps;
+        self.timed_out += o.timed_out;
+        self.refused_full += o.refused_full;
+        self.invalid += o.invalid;
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct Key {
     src: IpAddr,

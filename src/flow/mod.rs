@@ -295,25 +295,24 @@ impl FlowTable {
     }
 
     /// Remove the flows idle at `now_us`, handing each to `on_expired`.
-    pub fn expire(&mut self, now_us: i64, mut on_expired: impl FnMut(&FlowKey, Flow)) {
+    pub fn expire(&mut self, now_us: i64, on_expired: impl FnMut(&FlowKey, Flow)) {
         self.next_sweep_us = now_us.saturating_add(SWEEP_INTERVAL_US);
-        let full = self.flows.len() >= self.max_flows;
-        let expired: Vec<FlowKey> = self
+        self.remove_idle(now_us, 1, on_expired);
+    }
+
+    /// Remove the flows idle for longer than their timeout divided by `divisor`.
+    fn remove_idle(&mut self, now_us: i64, divisor: i64, mut on_ended: impl FnMut(&FlowKey, Flow)) {
+        let idle: Vec<FlowKey> = self
             .flows
             .iter()
             .filter(|(k, f)| {
-                let timeout = if full {
-                    f.idle_timeout_us(k.proto) / 10
-                } else {
-                    f.idle_timeout_us(k.proto)
-                };
-                now_us.saturating_sub(f.last_seen_us) > timeout
+                now_us.saturating_sub(f.last_seen_us) > f.idle_timeout_us(k.proto) / divisor
             })
             .map(|(k, _)| *k)
             .collect();
-        for key in expired {
+        for key in idle {
             if let Some(flow) = self.flows.remove(&key) {
-                on_expired(&key, flow);
+                on_ended(&key, flow);
             }
         }
     }
@@ -330,19 +329,7 @@ impl FlowTable {
     /// "emergency mode" does the same).
     pub fn make_room(&mut self, now_us: i64, mut on_ended: impl FnMut(&FlowKey, Flow)) {
         let target = self.max_flows - self.max_flows / EVICT_FRACTION;
-        let expired: Vec<FlowKey> = self
-            .flows
-            .iter()
-            .filter(|(k, f)| {
-                now_us.saturating_sub(f.last_seen_us) > f.idle_timeout_us(k.proto) / 10
-            })
-            .map(|(k, _)| *k)
-            .collect();
-        for key in expired {
-            if let Some(flow) = self.flows.remove(&key) {
-                on_ended(&key, flow);
-            }
-        }
+        self.remove_idle(now_us, 10, &mut on_ended);
         if self.flows.len() > target {
             let mut ages: Vec<(i64, FlowKey)> = self
                 .flows

@@ -39,12 +39,7 @@ pub(crate) fn capture(
         let mut defrag = crate::decode::defrag::DefragStats::default();
         for t in threads {
             if let Ok(d) = t.join() {
-                defrag.fragments += d.fragments;
-                defrag.reassembled += d.reassembled;
-                defrag.overlaps += d.overlaps;
-                defrag.timed_out += d.timed_out;
-                defrag.refused_full += d.refused_full;
-                defrag.invalid += d.invalid;
+                defrag.merge(&d);
             }
         }
         defrag
