@@ -8,6 +8,7 @@
 //! Suricata datasets ([`formats`], which also detects the format of each file).
 
 pub mod formats;
+pub mod frozen;
 pub mod normalize;
 pub mod plain;
 pub mod reload;

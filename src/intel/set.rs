@@ -1,7 +1,7 @@
 //! The indicator set: every loaded indicator, held as hashes, ready for lookups.
 //!
 //! What it holds, and what it costs:
-//! - names (domains, exact hostnames): one 64-bit keyed hash per indicator in a hash table.
+//! - names (domains, exact hostnames): one 64-bit keyed hash per indicator in a table.
 //!   The hash of a name is a chain over its labels from the right (`h(com)`, then
 //!   `h(h(com), example)`, ...), so a lookup computes the hashes of *all* suffixes of an
 //!   observed name in one right-to-left pass and probes once per suffix: no string compare,
@@ -21,7 +21,9 @@
 //! A 64-bit hash collision can cause a false match with a probability of about n/2^64 per
 //! lookup; it cannot cause a missed match.
 //!
-//! A set is immutable once built: it is shared between workers through an `Arc`.
+//! A set is immutable once built: it is shared between workers through an `Arc`. Its tables
+//! are [`FrozenMap`]s (no spare capacity: ~14 bytes per name, ~10 per IPv4 address); the
+//! builder grows hashbrown maps and freezes them at the end.
 
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 use std::net::IpAddr;
@@ -29,6 +31,7 @@ use std::sync::Arc;
 
 use hashbrown::HashMap;
 
+use super::frozen::{FrozenKey, FrozenMap};
 use super::normalize::{Indicator, MAX_NAME_LEN};
 use super::sealed::{self, SealKey};
 
@@ -182,32 +185,21 @@ impl NameHasher {
         }
     }
 
-    /// Hash of the label `label` under the suffix whose hash is `parent`: 8 bytes at a time
-    /// through a folded 64×64→128-bit multiply with the process's secret multiplier (the
-    /// construction of wyhash and foldhash, inlined here because this runs once per label of
-    /// every name on the wire).
+    /// Hash of the label `label` (any case: ASCII letters are folded to lowercase on the
+    /// way) under the suffix whose hash is `parent`: 8 bytes at a time through a folded
+    /// 64×64→128-bit multiply with the process's secret multiplier (the construction of wyhash
+    /// and foldhash, inlined here because this runs once per label of every name on the wire).
     #[inline]
     fn step(&self, parent: u64, label: &[u8]) -> u64 {
-        #[inline(always)]
-        fn fold_mul(a: u64, b: u64) -> u64 {
-            let r = u128::from(a) * u128::from(b);
-            (r as u64) ^ ((r >> 64) as u64)
-        }
         let mut h = parent ^ self.seed[0];
         let mut chunks = label.chunks_exact(8);
         for c in &mut chunks {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(c);
-            h = fold_mul(h ^ u64::from_le_bytes(word), self.seed[1]);
+            let word = u64::from_le_bytes(c.try_into().unwrap_or_default());
+            h = fold_mul(h ^ lowercase_word(word), self.seed[1]);
         }
-        let rest = chunks.remainder();
-        let mut last = [0u8; 8];
-        last[..rest.len()].copy_from_slice(rest);
         // The remainder is shorter than 8 bytes, so its top byte is free for the length.
-        fold_mul(
-            h ^ u64::from_le_bytes(last) ^ ((label.len() as u64) << 56),
-            self.seed[1],
-        )
+        let rest = lowercase_word(read_short(chunks.remainder()));
+        fold_mul(h ^ rest ^ ((label.len() as u64) << 56), self.seed[1])
     }
 
     /// Hash of a whole normalised name (lowercase, no trailing dot).
@@ -225,14 +217,56 @@ impl NameHasher {
     }
 }
 
-/// Addresses of one family: exact table plus one table per network prefix length.
-struct AddressTable<K> {
-    exact: HashMap<K, u32, foldhash::fast::RandomState>,
-    /// (prefix length, table), longest first.
-    networks: Vec<(u8, HashMap<K, u32, foldhash::fast::RandomState>)>,
+#[inline(always)]
+fn fold_mul(a: u64, b: u64) -> u64 {
+    let r = u128::from(a) * u128::from(b);
+    (r as u64) ^ ((r >> 64) as u64)
 }
 
-impl<K: std::hash::Hash + Eq + Copy> AddressTable<K> {
+/// Up to 7 bytes as one word, different for different bytes of the same length, without a
+/// byte-wise copy (whose partial stores stall the load that follows): two overlapping 4-byte
+/// reads, or for 1 to 3 bytes the first, middle and last byte (as wyhash reads them).
+#[inline(always)]
+fn read_short(b: &[u8]) -> u64 {
+    let n = b.len();
+    let word4 = |at: usize| {
+        u64::from(u32::from_le_bytes(
+            b[at..at + 4].try_into().unwrap_or_default(),
+        ))
+    };
+    match n {
+        0 => 0,
+        1..=3 => u64::from(b[0]) | u64::from(b[n / 2]) << 8 | u64::from(b[n - 1]) << 16,
+        _ => word4(0) | word4(n - 4) << ((n - 4) * 8),
+    }
+}
+
+/// ASCII `A`–`Z` in each byte of `word` made lowercase; every other byte (digits, `-`, `_`,
+/// non-ASCII) left as it is. Eight bytes at once instead of a lowercase copy of the name.
+#[inline(always)]
+fn lowercase_word(word: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let low7 = word & !HIGH;
+    // Bit 7 of each byte: set when the byte's low 7 bits are ≥ 'A', and when they are > 'Z'.
+    let from_a = low7 + ONES * (0x80 - u64::from(b'A'));
+    let past_z = low7 + ONES * (0x80 - u64::from(b'Z') - 1);
+    let upper = from_a & !past_z & !word & HIGH;
+    word | (upper >> 2)
+}
+
+/// A table that grows while a set is built.
+type GrowingMap<K> = HashMap<K, u32, foldhash::fast::RandomState>;
+
+/// Addresses of one family: exact table plus one table per network prefix length. Growing
+/// maps in the builder, frozen ones in the set.
+struct AddressTable<M> {
+    exact: M,
+    /// (prefix length, table), longest first.
+    networks: Vec<(u8, M)>,
+}
+
+impl<K: std::hash::Hash + Eq + Copy> AddressTable<GrowingMap<K>> {
     fn new() -> Self {
         AddressTable {
             exact: HashMap::default(),
@@ -240,11 +274,7 @@ impl<K: std::hash::Hash + Eq + Copy> AddressTable<K> {
         }
     }
 
-    fn slot(
-        &mut self,
-        prefix_len: u8,
-        full: u8,
-    ) -> &mut HashMap<K, u32, foldhash::fast::RandomState> {
+    fn slot(&mut self, prefix_len: u8, full: u8) -> &mut GrowingMap<K> {
         if prefix_len == full {
             return &mut self.exact;
         }
@@ -262,6 +292,22 @@ impl<K: std::hash::Hash + Eq + Copy> AddressTable<K> {
         &mut self.networks[pos].1
     }
 
+    fn freeze(self, seed: u64) -> AddressTable<FrozenMap<K>>
+    where
+        K: FrozenKey,
+    {
+        AddressTable {
+            exact: FrozenMap::build(seed, self.exact.into_iter()),
+            networks: self
+                .networks
+                .into_iter()
+                .map(|(len, table)| (len, FrozenMap::build(seed, table.into_iter())))
+                .collect(),
+        }
+    }
+}
+
+impl<K: FrozenKey> AddressTable<FrozenMap<K>> {
     fn len(&self) -> usize {
         self.exact.len() + self.networks.iter().map(|(_, m)| m.len()).sum::<usize>()
     }
@@ -270,11 +316,11 @@ impl<K: std::hash::Hash + Eq + Copy> AddressTable<K> {
     /// network length (`mask` clears the host bits beyond a length).
     #[inline]
     fn probe(&self, bits: K, mask: impl Fn(K, u8) -> K, check: &mut impl FnMut(u32)) {
-        if let Some(&head) = self.exact.get(&bits) {
+        if let Some(head) = self.exact.get(bits) {
             check(head);
         }
         for (len, table) in &self.networks {
-            if let Some(&head) = table.get(&mask(bits, *len)) {
+            if let Some(head) = table.get(mask(bits, *len)) {
                 check(head);
             }
         }
@@ -311,36 +357,36 @@ pub struct NameHit {
 /// All indicators, as hashes. Build it with [`IndicatorSetBuilder`].
 pub struct IndicatorSet {
     hasher: NameHasher,
-    names: HashKeyMap,
+    names: FrozenMap<u64>,
     /// Bit d-1 set when some name indicator has d labels (d ≥ 64 sets bit 63): suffixes of
-    /// other depths are not looked up.
+    /// other depths are not looked up, and labels beyond the deepest are not hashed.
     name_depths: u64,
-    urls: HashKeyMap,
-    v4: AddressTable<u32>,
-    v6: AddressTable<u128>,
+    urls: FrozenMap<u64>,
+    v4: AddressTable<FrozenMap<u32>>,
+    v6: AddressTable<FrozenMap<u128>>,
     entries: Vec<Entry>,
     sources: Vec<Source>,
     counts: KindCounts,
     /// Indicators from sealed feeds: keyed hashes only (see [`super::sealed`]).
-    sealed: Option<Box<SealedTables>>,
+    sealed: Option<Box<SealedTables<FrozenMap<u128>>>>,
 }
 
 /// The sealed part of a set: one table of 128-bit keyed hashes (the hash's tag keeps names,
 /// addresses, networks and URLs apart), and the prefix lengths the sealed networks use.
-struct SealedTables {
+struct SealedTables<M> {
     key: SealKey,
-    digests: HashMap<u128, u32, foldhash::fast::RandomState>,
+    digests: M,
     v4_prefixes: Vec<u8>,
     v6_prefixes: Vec<u8>,
 }
 
-impl SealedTables {
+impl SealedTables<FrozenMap<u128>> {
     #[inline]
     fn get(&self, tag: &[u8], parts: &[&[u8]]) -> Option<u32> {
         if self.digests.is_empty() {
             return None;
         }
-        self.digests.get(&self.key.digest(tag, parts)).copied()
+        self.digests.get(self.key.digest(tag, parts))
     }
 }
 
@@ -376,8 +422,9 @@ impl IndicatorSet {
     }
 
     /// Report every domain or hostname indicator that `name` (as seen on the wire: any case,
-    /// trailing dot allowed) falls under. One hash probe per label; no allocation.
-    /// Sealed indicators cost one keyed hash (HMAC-SHA-256) per label on top.
+    /// trailing dot allowed) falls under. One hash probe per label depth that some indicator
+    /// has; no copy, no allocation. Sealed indicators cost one keyed hash (HMAC-SHA-256) of a
+    /// lowercase copy per label on top.
     #[inline]
     pub fn match_name(&self, name: &[u8], mut on_hit: impl FnMut(NameHit)) {
         if self.names.is_empty() && self.sealed.is_none() {
@@ -387,30 +434,49 @@ impl IndicatorSet {
         if name.is_empty() || name.len() > MAX_NAME_LEN {
             return;
         }
-        let mut lower = [0u8; MAX_NAME_LEN];
-        let lower = &mut lower[..name.len()];
-        for (dst, src) in lower.iter_mut().zip(name) {
-            *dst = src.to_ascii_lowercase();
+        match &self.sealed {
+            None => self.match_labels(name, None, &mut on_hit),
+            Some(sealed) => {
+                let mut lower = [0u8; MAX_NAME_LEN];
+                let lower = &mut lower[..name.len()];
+                lower.copy_from_slice(name);
+                lower.make_ascii_lowercase();
+                self.match_labels(lower, Some(sealed), &mut on_hit)
+            }
         }
+    }
+
+    /// The label walk of [`Self::match_name`], right to left: the suffix hash grows by one
+    /// label per step and is looked up at the depths indicators have. `sealed` needs `name`
+    /// in lowercase.
+    #[inline(always)]
+    fn match_labels(
+        &self,
+        name: &[u8],
+        sealed: Option<&SealedTables<FrozenMap<u128>>>,
+        on_hit: &mut impl FnMut(NameHit),
+    ) {
+        // Plain indicators need no label past the deepest of them; sealed ones every label.
+        let deepest = match (sealed, self.name_depths.leading_zeros()) {
+            (None, zeros) if zeros > 0 => 64 - zeros,
+            _ => u32::MAX,
+        };
         let mut hash = 0u64;
-        let mut end = lower.len();
+        let mut end = name.len();
         let mut depth = 0u32;
         loop {
-            let start = lower[..end]
+            let start = name[..end]
                 .iter()
                 .rposition(|&b| b == b'.')
                 .map_or(0, |dot| dot + 1);
-            hash = self.hasher.step(hash, &lower[start..end]);
-            depth = (depth + 1).min(64);
-            let plain = if self.name_depths & (1 << (depth - 1)) != 0 {
-                self.names.get(&hash).copied()
+            hash = self.hasher.step(hash, &name[start..end]);
+            depth += 1;
+            let plain = if self.name_depths & (1 << (depth.min(64) - 1)) != 0 {
+                self.names.get(hash)
             } else {
                 None
             };
-            let sealed = self
-                .sealed
-                .as_ref()
-                .and_then(|s| s.get(sealed::tag::NAME, &[&lower[start..]]));
+            let sealed = sealed.and_then(|s| s.get(sealed::tag::NAME, &[&name[start..]]));
             for head in [plain, sealed].into_iter().flatten() {
                 self.walk(head, |id, e| {
                     if e.kind == Kind::Domain || start == 0 {
@@ -421,7 +487,7 @@ impl IndicatorSet {
                     }
                 });
             }
-            if start == 0 {
+            if start == 0 || depth >= deepest {
                 break;
             }
             end = start - 1;
@@ -471,7 +537,7 @@ impl IndicatorSet {
     /// Sealed addresses: the address, the address and port, and each network length in use.
     fn match_sealed_addr(
         &self,
-        sealed: &SealedTables,
+        sealed: &SealedTables<FrozenMap<u128>>,
         addr: IpAddr,
         port: u16,
         on_hit: &mut impl FnMut(u32),
@@ -525,8 +591,8 @@ impl IndicatorSet {
             self.hasher.path_key(path),
             self.hasher.path_key(without_query),
         ];
-        for (i, key) in keys.iter().enumerate() {
-            if let Some(&head) = self.urls.get(key) {
+        for (i, &key) in keys.iter().enumerate() {
+            if let Some(head) = self.urls.get(key) {
                 if seen_head[..i].contains(&head) {
                     continue;
                 }
@@ -615,9 +681,19 @@ impl IndicatorSink for IndicatorSetBuilder {
     }
 }
 
-/// Builds an [`IndicatorSet`] from normalised indicators.
+/// Builds an [`IndicatorSet`] from normalised indicators: growing tables, frozen by
+/// [`IndicatorSetBuilder::build`].
 pub struct IndicatorSetBuilder {
-    set: IndicatorSet,
+    hasher: NameHasher,
+    names: HashKeyMap,
+    name_depths: u64,
+    urls: HashKeyMap,
+    v4: AddressTable<GrowingMap<u32>>,
+    v6: AddressTable<GrowingMap<u128>>,
+    entries: Vec<Entry>,
+    sources: Vec<Source>,
+    counts: KindCounts,
+    sealed: Option<Box<SealedTables<GrowingMap<u128>>>>,
 }
 
 impl Default for IndicatorSetBuilder {
@@ -627,40 +703,38 @@ impl Default for IndicatorSetBuilder {
 }
 
 impl IndicatorSetBuilder {
-    /// An empty builder with a fresh per-process hash seed.
+    /// An empty builder with the per-process hash seed.
     pub fn new() -> Self {
         IndicatorSetBuilder {
-            set: IndicatorSet {
-                hasher: NameHasher::new(),
-                names: HashKeyMap::default(),
-                name_depths: 0,
-                urls: HashKeyMap::default(),
-                v4: AddressTable::new(),
-                v6: AddressTable::new(),
-                entries: Vec::new(),
-                sources: Vec::new(),
-                counts: KindCounts::default(),
-                sealed: None,
-            },
+            hasher: NameHasher::new(),
+            names: HashKeyMap::default(),
+            name_depths: 0,
+            urls: HashKeyMap::default(),
+            v4: AddressTable::new(),
+            v6: AddressTable::new(),
+            entries: Vec::new(),
+            sources: Vec::new(),
+            counts: KindCounts::default(),
+            sealed: None,
         }
     }
 
     /// Register a source; indicators added with the returned id carry it.
     pub fn add_source(&mut self, source: Source) -> u32 {
-        if let Some(last) = self.set.sources.last() {
+        if let Some(last) = self.sources.last() {
             if *last == source {
-                return (self.set.sources.len() - 1) as u32;
+                return (self.sources.len() - 1) as u32;
             }
         }
-        self.set.sources.push(source);
-        (self.set.sources.len() - 1) as u32
+        self.sources.push(source);
+        (self.sources.len() - 1) as u32
     }
 
     /// Add one indicator. `exact_host` makes a name match only itself, not its subdomains.
     /// An identical indicator from the same source is stored once; from another source both
     /// are kept, so an alert can name every feed that lists it.
     pub fn add(&mut self, indicator: &Indicator, source: u32, exact_host: bool) {
-        let set = &mut self.set;
+        let set = self;
         let (kind, port, prefix_len) = match indicator {
             Indicator::Domain(_) if exact_host => (Kind::Hostname, 0, 0),
             Indicator::Domain(_) => (Kind::Domain, 0, 0),
@@ -719,7 +793,7 @@ impl IndicatorSetBuilder {
     /// A builder that can load sealed feeds made with `key`.
     pub fn with_seal_key(key: SealKey) -> Self {
         let mut b = Self::new();
-        b.set.sealed = Some(Box::new(SealedTables {
+        b.sealed = Some(Box::new(SealedTables {
             key,
             digests: HashMap::default(),
             v4_prefixes: Vec::new(),
@@ -730,12 +804,12 @@ impl IndicatorSetBuilder {
 
     /// The key for sealed feeds, if one was given.
     pub fn seal_key(&self) -> Option<&SealKey> {
-        self.set.sealed.as_ref().map(|s| &s.key)
+        self.sealed.as_ref().map(|s| &s.key)
     }
 
     /// A network prefix length used by sealed networks.
     pub fn add_sealed_prefix(&mut self, v6: bool, len: u8) {
-        if let Some(sealed) = self.set.sealed.as_mut() {
+        if let Some(sealed) = self.sealed.as_mut() {
             let list = if v6 {
                 &mut sealed.v6_prefixes
             } else {
@@ -755,7 +829,7 @@ impl IndicatorSetBuilder {
         source: u32,
         prefix_len: u8,
     ) {
-        let set = &mut self.set;
+        let set = self;
         let Some(sealed) = set.sealed.as_mut() else {
             return;
         };
@@ -785,15 +859,32 @@ impl IndicatorSetBuilder {
 
     /// Indicators added so far, by kind.
     pub fn counts(&self) -> &KindCounts {
-        &self.set.counts
+        &self.counts
     }
 
-    /// Finish: the set, ready to share.
+    /// Finish: the set, ready to share (its tables frozen: compact and read-only).
     pub fn build(mut self) -> IndicatorSet {
-        self.set.names.shrink_to_fit();
-        self.set.urls.shrink_to_fit();
-        self.set.entries.shrink_to_fit();
-        self.set
+        let seed = self.hasher.seed[0];
+        self.entries.shrink_to_fit();
+        IndicatorSet {
+            names: FrozenMap::build(seed, self.names.into_iter()),
+            urls: FrozenMap::build(seed, self.urls.into_iter()),
+            v4: self.v4.freeze(seed),
+            v6: self.v6.freeze(seed),
+            sealed: self.sealed.map(|s| {
+                Box::new(SealedTables {
+                    key: s.key,
+                    digests: FrozenMap::build(seed, s.digests.into_iter()),
+                    v4_prefixes: s.v4_prefixes,
+                    v6_prefixes: s.v6_prefixes,
+                })
+            }),
+            hasher: self.hasher,
+            name_depths: self.name_depths,
+            entries: self.entries,
+            sources: self.sources,
+            counts: self.counts,
+        }
     }
 }
 
@@ -836,6 +927,66 @@ mod tests {
         assert!(name_hits(&set, "com").is_empty());
         assert!(name_hits(&set, "").is_empty());
         assert!(name_hits(&set, "..").is_empty());
+    }
+
+    #[test]
+    fn word_lowercasing_equals_ascii_lowercasing() {
+        for b in 0..=255u8 {
+            for pos in 0..8 {
+                let word =
+                    u64::from_le_bytes(std::array::from_fn(|i| if i == pos { b } else { b'Q' }));
+                let want = u64::from_le_bytes(std::array::from_fn(|i| {
+                    if i == pos {
+                        b.to_ascii_lowercase()
+                    } else {
+                        b'q'
+                    }
+                }));
+                assert_eq!(lowercase_word(word), want, "byte {b:#x} at {pos}");
+            }
+        }
+    }
+
+    #[test]
+    fn short_reads_tell_labels_apart() {
+        let labels: Vec<Vec<u8>> = (0..=7usize)
+            .flat_map(|n| {
+                (0..n.max(1)).flat_map(move |i| {
+                    [b'a', b'b'].map(|c| {
+                        let mut l = vec![b'x'; n];
+                        if n > 0 {
+                            l[i] = c;
+                        }
+                        l
+                    })
+                })
+            })
+            .collect();
+        for a in &labels {
+            for b in &labels {
+                if a.len() == b.len() && a != b {
+                    assert_ne!(read_short(a), read_short(b), "{a:?} {b:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn deep_and_long_names_hit_at_any_case() {
+        let deep: Vec<String> = (0..70u8)
+            .map(|i| char::from(b'a' + i % 26).to_string())
+            .collect();
+        let deep = deep.join(".");
+        let long = format!("{}.Example-Long-Label.ORG", "Very-Long-Label-Of-Many-Bytes");
+        let set = set_of(&[&deep, &long.to_ascii_lowercase(), "a.b"]);
+        assert_eq!(name_hits(&set, &format!("x.{deep}")), [deep.clone()]);
+        assert_eq!(name_hits(&set, &deep.to_ascii_uppercase()), [deep.clone()]);
+        assert!(name_hits(&set, &deep[2..]).is_empty());
+        assert_eq!(
+            name_hits(&set, &format!("WWW.{long}")),
+            [long.to_ascii_lowercase()]
+        );
+        assert_eq!(name_hits(&set, "x.y.A.B"), ["a.b"]);
     }
 
     #[test]

@@ -1,0 +1,177 @@
+//! A compact, immutable hash map from fixed-size keys to 32-bit values: the tables of a built
+//! [`super::IndicatorSet`].
+//!
+//! Layout: the entries sorted by bucket (`keys` and `values` in two parallel arrays) and one
+//! 32-bit start offset per bucket, with one bucket per two entries. A lookup hashes the key,
+//! reads the bucket's two offsets (adjacent, one cache line) and compares the one to three keys
+//! of the bucket (contiguous); the value is read only on a hit. Cost per entry: the key, 4 bytes
+//! of value and 2 bytes of offsets, at any size: 10 bytes for an IPv4 address and 14 for a
+//! name hash, where a growable table (hashbrown) rounds its capacity up to a power of two and
+//! spends 13 to 26 bytes on a 64-bit key.
+//!
+//! The hash is seeded per process (the same secret as the name hasher), so keys chosen to fall
+//! into one bucket cannot be prepared in advance. Limits: at most 2^32 - 1 entries; built once
+//! (a reload builds a new set).
+
+/// A key the frozen map can hold: spread to a well-mixed 64-bit hash with the process's seed.
+pub trait FrozenKey: Copy + Eq {
+    /// The bucket hash of the key.
+    fn spread(self, seed: u64) -> u64;
+}
+
+#[inline(always)]
+fn fold_mul(a: u64, b: u64) -> u64 {
+    let r = u128::from(a) * u128::from(b);
+    (r as u64) ^ ((r >> 64) as u64)
+}
+
+impl FrozenKey for u64 {
+    /// Name and URL keys already are keyed hashes.
+    #[inline(always)]
+    fn spread(self, _seed: u64) -> u64 {
+        self
+    }
+}
+
+impl FrozenKey for u32 {
+    #[inline(always)]
+    fn spread(self, seed: u64) -> u64 {
+        fold_mul(u64::from(self) ^ seed, 0x9e37_79b9_7f4a_7c15)
+    }
+}
+
+impl FrozenKey for u128 {
+    #[inline(always)]
+    fn spread(self, seed: u64) -> u64 {
+        let h = fold_mul((self as u64) ^ seed, 0x9e37_79b9_7f4a_7c15);
+        fold_mul(h ^ ((self >> 64) as u64), 0x9e37_79b9_7f4a_7c15)
+    }
+}
+
+/// An immutable key → value map. Build it with [`FrozenMap::build`].
+pub struct FrozenMap<K> {
+    seed: u64,
+    /// Bucket `b` holds entries `starts[b]..starts[b + 1]`.
+    starts: Box<[u32]>,
+    keys: Box<[K]>,
+    values: Box<[u32]>,
+}
+
+impl<K: FrozenKey> FrozenMap<K> {
+    /// A map of `entries` (distinct keys), hashed with `seed`.
+    pub fn build(seed: u64, entries: impl ExactSizeIterator<Item = (K, u32)>) -> Self {
+        let len = entries.len();
+        assert!(len < u32::MAX as usize, "frozen map holds < 2^32 entries");
+        let buckets = (len / 2).max(1);
+        let bucket_of = |key: K| bucket(key.spread(seed), buckets);
+        let mut pairs: Vec<(K, u32)> = entries.collect();
+        // Counting sort by bucket: counts, then each bucket's start, then place.
+        let mut starts = vec![0u32; buckets + 1];
+        for &(key, _) in &pairs {
+            starts[bucket_of(key) + 1] += 1;
+        }
+        for b in 0..buckets {
+            starts[b + 1] += starts[b];
+        }
+        let mut next: Vec<u32> = starts[..buckets].to_vec();
+        let mut order = vec![0u32; len];
+        for (i, &(key, _)) in pairs.iter().enumerate() {
+            let slot = &mut next[bucket_of(key)];
+            order[*slot as usize] = i as u32;
+            *slot += 1;
+        }
+        drop(next);
+        let keys = order.iter().map(|&i| pairs[i as usize].0).collect();
+        let values = order.iter().map(|&i| pairs[i as usize].1).collect();
+        pairs.clear();
+        FrozenMap {
+            seed,
+            starts: starts.into_boxed_slice(),
+            keys,
+            values,
+        }
+    }
+
+    /// The value stored under `key`.
+    #[inline]
+    pub fn get(&self, key: K) -> Option<u32> {
+        let b = bucket(key.spread(self.seed), self.starts.len() - 1);
+        let (lo, hi) = (self.starts[b] as usize, self.starts[b + 1] as usize);
+        let at = self.keys.get(lo..hi)?.iter().position(|&k| k == key)?;
+        self.values.get(lo + at).copied()
+    }
+
+    /// Entries held.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// True when the map holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// Heap bytes held.
+    pub fn heap_bytes(&self) -> usize {
+        std::mem::size_of_val(&*self.starts)
+            + std::mem::size_of_val(&*self.keys)
+            + std::mem::size_of_val(&*self.values)
+    }
+}
+
+impl<K: FrozenKey> Default for FrozenMap<K> {
+    fn default() -> Self {
+        Self::build(0, std::iter::empty())
+    }
+}
+
+/// Bucket of a hash among `buckets` (multiply-shift: any count, no division).
+#[inline(always)]
+fn bucket(hash: u64, buckets: usize) -> usize {
+    ((u128::from(hash) * buckets as u128) >> 64) as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_every_key_and_nothing_else() {
+        for len in [0usize, 1, 2, 3, 7, 100, 10_007] {
+            let keys: Vec<u32> = (0..len as u32)
+                .map(|i| i.wrapping_mul(2_654_435_761))
+                .collect();
+            let map = FrozenMap::build(42, keys.iter().map(|&k| (k, k ^ 0x5555)));
+            assert_eq!(map.len(), len);
+            for &k in &keys {
+                assert_eq!(map.get(k), Some(k ^ 0x5555));
+            }
+            for i in 0..1000u32 {
+                let absent = i.wrapping_mul(2_654_435_761) ^ 0x8000_0001;
+                if !keys.contains(&absent) {
+                    assert_eq!(map.get(absent), None);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn wide_keys_and_memory_per_entry() {
+        let keys: Vec<u128> = (0..50_000u128)
+            .map(|i| (0x2001_0db8u128 << 96) | i)
+            .collect();
+        let map = FrozenMap::build(7, keys.iter().map(|&k| (k, 1)));
+        assert!(keys.iter().all(|&k| map.get(k) == Some(1)));
+        assert_eq!(map.get(1), None);
+        let v4 = FrozenMap::build(7, (0..100_000u32).map(|k| (k, k)));
+        assert!(v4.heap_bytes() <= 100_000 * 10 + 8, "{}", v4.heap_bytes());
+    }
+
+    #[test]
+    fn crowded_bucket_still_found() {
+        // Keys sharing every bit the bucket might use, but the hash is seeded: all found.
+        let keys: Vec<u64> = (0..64u64).map(|i| i << 58).collect();
+        let map = FrozenMap::build(0, keys.iter().map(|&k| (k, k as u32 + 1)));
+        assert!(keys.iter().all(|&k| map.get(k) == Some(k as u32 + 1)));
+    }
+}
