@@ -13,73 +13,239 @@
 
 use std::sync::Arc;
 
-use super::normalize::classify;
+use crossbeam_channel::Sender;
+
+use super::normalize::{classify, Indicator};
 #[cfg(test)]
 use super::set::IndicatorSetBuilder;
-use super::set::{IndicatorSink, Source};
+use super::set::{IndicatorSink, NameHasher, NameKey, Source};
 use super::FeedError;
+
+/// Lists larger than this are classified in blocks of this size on helper threads.
+const BLOCK_BYTES: usize = 1 << 20;
+/// Blocks classified ahead of the one being added (bounds the memory of a parallel load).
+const BLOCKS_AHEAD: usize = 4;
+
+/// One line of a list, classified: the part of loading that needs no shared state.
+enum Line<'a> {
+    Blank,
+    NotUtf8,
+    /// The text after `#`, trimmed.
+    Comment(&'a str),
+    Value(Result<Indicator, String>),
+    /// A name, already hashed for the set builder by the thread that read it (so its text
+    /// is freed there too).
+    Name(NameKey),
+}
+
+/// Classify one raw line; with `hasher`, a name comes out hashed.
+fn read_line<'a>(raw: &'a [u8], hasher: Option<&NameHasher>) -> Line<'a> {
+    let Ok(line) = std::str::from_utf8(raw) else {
+        return Line::NotUtf8;
+    };
+    let line = line.trim();
+    if let Some(comment) = line.strip_prefix('#') {
+        return Line::Comment(comment.trim());
+    }
+    let value = strip_inline_comment(line);
+    if value.is_empty() {
+        return Line::Blank;
+    }
+    match (classify(value), hasher) {
+        (Ok(Indicator::Domain(name)), Some(hasher)) => Line::Name(hasher.name_key(name.as_bytes())),
+        (result, _) => Line::Value(result),
+    }
+}
 
 /// Load the plain list `text`, read from `path`, into `builder`. Returns the number of
 /// indicators added and pushes one error per bad line onto `errors`.
+///
+/// Classifying lines (UTF-8, refanging, typing, normalising) is most of the cost of a large
+/// list and needs no shared state, so a list over 2 MB is cut into blocks at line ends and
+/// classified on helper threads, a few blocks ahead; this thread adds the results in line
+/// order, so comments (references, campaign) apply exactly as in a sequential read.
 pub fn load(
     path: &str,
     text: &[u8],
     builder: &mut dyn IndicatorSink,
     errors: &mut Vec<FeedError>,
 ) -> usize {
+    let helpers = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    load_with(path, text, builder, errors, helpers)
+}
+
+/// [`load`] with `helpers` classifying threads (1: none, all on this thread).
+fn load_with(
+    path: &str,
+    text: &[u8],
+    builder: &mut dyn IndicatorSink,
+    errors: &mut Vec<FeedError>,
+    helpers: usize,
+) -> usize {
     let text = text.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(text);
-    let feed: Arc<str> = Arc::from(feed_name(path));
-    let mut source = Source {
-        feed,
-        ..Default::default()
-    };
-    let mut source_id: Option<u32> = None;
-    let mut in_reference_block = false;
-    let mut added = 0;
-    for (index, raw_line) in text.split(|&b| b == b'\n').enumerate() {
-        let line_no = index + 1;
-        let Ok(line) = std::str::from_utf8(raw_line) else {
-            errors.push(FeedError::new(path, line_no, "line is not valid UTF-8"));
-            continue;
-        };
-        let line = line.trim();
-        if let Some(comment) = line.strip_prefix('#') {
-            let comment = comment.trim();
-            if let Some(url) = strip_key(comment, "reference:") {
-                if !in_reference_block {
-                    source.references.clear();
-                    in_reference_block = true;
+    let mut list = ListState::new(path);
+    if text.len() < 2 * BLOCK_BYTES || helpers < 2 {
+        for raw in text.split(|&b| b == b'\n') {
+            list.apply(read_line(raw, None), builder, errors);
+        }
+        return list.added;
+    }
+    let blocks = blocks(text);
+    let hasher = builder.as_builder().map(|b| b.name_hasher());
+    std::thread::scope(|scope| {
+        let (jobs, job_queue) = crossbeam_channel::unbounded::<(&[u8], Sender<Vec<Line>>)>();
+        for _ in 0..helpers {
+            let job_queue = job_queue.clone();
+            let hasher = hasher.clone();
+            scope.spawn(move || {
+                for (block, done) in job_queue {
+                    let lines = block_lines(block)
+                        .map(|raw| read_line(raw, hasher.as_ref()))
+                        .collect();
+                    if done.send(lines).is_err() {
+                        return;
+                    }
                 }
-                source.references.push(url.to_string());
-                source_id = None;
-            } else if let Some(name) = strip_key(comment, "campaign:") {
-                source.campaign = Some(name.to_string());
-                source_id = None;
-            } else if let Some(list) = strip_key(comment, "aliases:") {
-                source.tags = list
-                    .split(',')
-                    .map(|t| t.trim().to_string())
-                    .filter(|t| !t.is_empty())
-                    .collect();
-                source_id = None;
-            }
-            continue;
+            });
         }
-        in_reference_block = false;
-        let value = strip_inline_comment(line);
-        if value.is_empty() {
-            continue;
-        }
-        match classify(value) {
-            Ok(indicator) => {
-                let id = *source_id.get_or_insert_with(|| builder.add_source(source.clone()));
-                builder.add(&indicator, id, false);
-                added += 1;
+        let mut pending = std::collections::VecDeque::new();
+        let mut next = blocks.into_iter();
+        loop {
+            while pending.len() < BLOCKS_AHEAD {
+                let Some(block) = next.next() else { break };
+                let (done, result) = crossbeam_channel::bounded(1);
+                // The helpers outlive the queue, so the send cannot fail.
+                let _ = jobs.send((block, done));
+                pending.push_back(result);
             }
-            Err(reason) => errors.push(FeedError::new(path, line_no, reason)),
+            let Some(result) = pending.pop_front() else {
+                break;
+            };
+            // Empty only when a helper panicked, which the scope raises again at its end.
+            for line in result.recv().unwrap_or_default() {
+                list.apply(line, builder, errors);
+            }
+        }
+        drop(jobs);
+    });
+    list.added
+}
+
+/// `text` cut into blocks of about [`BLOCK_BYTES`], each ending with a line end (or the text).
+fn blocks(text: &[u8]) -> Vec<&[u8]> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while rest.len() > BLOCK_BYTES {
+        match rest[BLOCK_BYTES..].iter().position(|&b| b == b'\n') {
+            Some(at) => {
+                let (block, tail) = rest.split_at(BLOCK_BYTES + at + 1);
+                out.push(block);
+                rest = tail;
+            }
+            None => break,
         }
     }
-    added
+    out.push(rest);
+    out
+}
+
+/// The lines of a block: a block's final line end does not start another line.
+fn block_lines(block: &[u8]) -> impl Iterator<Item = &[u8]> {
+    block
+        .strip_suffix(b"\n")
+        .unwrap_or(block)
+        .split(|&b| b == b'\n')
+}
+
+/// What reading a list carries from line to line: the source of the values below (feed,
+/// references, campaign, tags) and the line number.
+struct ListState<'p> {
+    path: &'p str,
+    source: Source,
+    source_id: Option<u32>,
+    in_reference_block: bool,
+    line_no: usize,
+    added: usize,
+}
+
+impl<'p> ListState<'p> {
+    fn new(path: &'p str) -> Self {
+        ListState {
+            path,
+            source: Source {
+                feed: Arc::from(feed_name(path)),
+                ..Default::default()
+            },
+            source_id: None,
+            in_reference_block: false,
+            line_no: 0,
+            added: 0,
+        }
+    }
+
+    /// The next line, in order.
+    fn apply(&mut self, line: Line, builder: &mut dyn IndicatorSink, errors: &mut Vec<FeedError>) {
+        self.line_no += 1;
+        match line {
+            Line::NotUtf8 => {
+                errors.push(FeedError::new(
+                    self.path,
+                    self.line_no,
+                    "line is not valid UTF-8",
+                ));
+            }
+            Line::Comment(comment) => self.comment(comment),
+            Line::Blank => self.in_reference_block = false,
+            Line::Value(Ok(indicator)) => {
+                self.in_reference_block = false;
+                let id = self.source_id(builder);
+                builder.add(&indicator, id, false);
+                self.added += 1;
+            }
+            Line::Name(name) => {
+                self.in_reference_block = false;
+                // Names come hashed only when the sink is a set builder (see `load_with`).
+                if let Some(builder) = builder.as_builder() {
+                    let id = self.source_id(builder);
+                    builder.add_name(name, id, false);
+                    self.added += 1;
+                }
+            }
+            Line::Value(Err(reason)) => {
+                self.in_reference_block = false;
+                errors.push(FeedError::new(self.path, self.line_no, reason));
+            }
+        }
+    }
+
+    /// The id of the current source, registered on first use.
+    fn source_id(&mut self, builder: &mut dyn IndicatorSink) -> u32 {
+        let source = &self.source;
+        *self
+            .source_id
+            .get_or_insert_with(|| builder.add_source(source.clone()))
+    }
+
+    fn comment(&mut self, comment: &str) {
+        if let Some(url) = strip_key(comment, "reference:") {
+            if !self.in_reference_block {
+                self.source.references.clear();
+                self.in_reference_block = true;
+            }
+            self.source.references.push(url.to_string());
+            self.source_id = None;
+        } else if let Some(name) = strip_key(comment, "campaign:") {
+            self.source.campaign = Some(name.to_string());
+            self.source_id = None;
+        } else if let Some(list) = strip_key(comment, "aliases:") {
+            self.source.tags = list
+                .split(',')
+                .map(|t| t.trim().to_string())
+                .filter(|t| !t.is_empty())
+                .collect();
+            self.source_id = None;
+        }
+    }
 }
 
 fn strip_key<'a>(comment: &'a str, key: &str) -> Option<&'a str> {
@@ -133,6 +299,51 @@ mod tests {
         let src = src.expect("evil.com loaded");
         assert_eq!(&*src.feed, "x.txt");
         assert_eq!(src.references, ["https://a.example/1"]);
+    }
+
+    #[test]
+    fn parallel_load_equals_sequential_load() {
+        // > 2 MB: bad lines, reference blocks and campaign comments fall in several blocks.
+        let mut text = Vec::new();
+        for i in 0..120_000 {
+            match i % 10_007 {
+                0 => text
+                    .extend_from_slice(format!("# Reference: https://r.example/{i}\n").as_bytes()),
+                1 => text.extend_from_slice(b"not a value\n"),
+                2 => text.extend_from_slice(b"\xff\n"),
+                3 => text.extend_from_slice(format!("# Campaign: c{i}\n\n").as_bytes()),
+                _ => text.extend_from_slice(format!("h{i}.example-{}.org\n", i % 97).as_bytes()),
+            }
+        }
+        assert!(text.len() > 2 * BLOCK_BYTES);
+        let load_by = |helpers| {
+            let mut b = IndicatorSetBuilder::new();
+            let mut errors = Vec::new();
+            let added = load_with("f.txt", &text, &mut b, &mut errors, helpers);
+            let errors: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+            (added, errors, b.build())
+        };
+        let (added_1, errors_1, set_1) = load_by(1);
+        let (added_2, errors_2, set_2) = load_by(2);
+        assert_eq!(added_1, added_2);
+        assert_eq!(errors_1, errors_2);
+        assert_eq!(errors_1.len(), 2 * 12);
+        assert!(
+            errors_1[0].starts_with("f.txt:2: not an IP"),
+            "{:?}",
+            errors_1[0]
+        );
+        for i in [4, 10_006, 10_011, 55_555, 119_999] {
+            let name = format!("www.h{i}.example-{}.org", i % 97);
+            let source = |set: &crate::intel::IndicatorSet| {
+                let mut found = None;
+                set.match_name(name.as_bytes(), |h| {
+                    found = Some(set.source(set.entry(h.entry)).clone())
+                });
+                found.expect("loaded")
+            };
+            assert_eq!(source(&set_1), source(&set_2), "{name}");
+        }
     }
 
     #[test]

@@ -159,6 +159,15 @@ impl Hasher for IdentityHasher {
 }
 type HashKeyMap = HashMap<u64, u32, BuildHasherDefault<IdentityHasher>>;
 
+/// A name indicator, hashed: what the set keeps of it. Computed by [`NameHasher::name_key`],
+/// on any thread (a large feed's names are hashed by the threads that read them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NameKey {
+    key: u64,
+    /// Labels, 1 to 64 (64 stands for 64 or more).
+    depth: u8,
+}
+
 /// The keyed hash of names, seeded per process.
 #[derive(Clone)]
 pub struct NameHasher {
@@ -202,10 +211,17 @@ impl NameHasher {
         fold_mul(h ^ rest ^ ((label.len() as u64) << 56), self.seed[1])
     }
 
-    /// Hash of a whole normalised name (lowercase, no trailing dot).
-    fn name_key(&self, name: &[u8]) -> u64 {
-        name.rsplit(|&b| b == b'.')
-            .fold(0, |h, label| self.step(h, label))
+    /// Key of a whole normalised name (no trailing dot).
+    pub fn name_key(&self, name: &[u8]) -> NameKey {
+        let (key, depth) = name
+            .rsplit(|&b| b == b'.')
+            .fold((0, 0u32), |(h, depth), label| {
+                (self.step(h, label), depth + 1)
+            });
+        NameKey {
+            key,
+            depth: depth.clamp(1, 64) as u8,
+        }
     }
 
     fn url_key(&self, host: &[u8], path: &[u8]) -> u64 {
@@ -734,60 +750,98 @@ impl IndicatorSetBuilder {
     /// An identical indicator from the same source is stored once; from another source both
     /// are kept, so an alert can name every feed that lists it.
     pub fn add(&mut self, indicator: &Indicator, source: u32, exact_host: bool) {
-        let set = self;
-        let (kind, port, prefix_len) = match indicator {
-            Indicator::Domain(_) if exact_host => (Kind::Hostname, 0, 0),
-            Indicator::Domain(_) => (Kind::Domain, 0, 0),
-            Indicator::Address { addr, port } => (
-                Kind::Address,
-                port.unwrap_or(0),
-                if addr.is_ipv4() { 32 } else { 128 },
-            ),
-            Indicator::Network { prefix_len, .. } => (Kind::Network, 0, *prefix_len),
-            Indicator::Url { .. } => (Kind::Url, 0, 0),
-            Indicator::UrlPath(_) => (Kind::UrlPath, 0, 0),
-        };
-        let slot: &mut u32 = match indicator {
+        let (slot, kind, port, prefix_len) = match indicator {
             Indicator::Domain(name) => {
-                let key = set.hasher.name_key(name.as_bytes());
-                let depth = name.split('.').count().clamp(1, 64);
-                set.name_depths |= 1 << (depth - 1);
-                set.names.entry(key).or_insert(NO_ENTRY)
+                let name = self.hasher.name_key(name.as_bytes());
+                return self.add_name(name, source, exact_host);
             }
             Indicator::Url { host, path } => {
-                let key = set.hasher.url_key(host.as_bytes(), path.as_bytes());
-                set.urls.entry(key).or_insert(NO_ENTRY)
+                let key = self.hasher.url_key(host.as_bytes(), path.as_bytes());
+                (self.urls.entry(key).or_insert(NO_ENTRY), Kind::Url, 0, 0)
             }
             Indicator::UrlPath(path) => {
-                let key = set.hasher.path_key(path.as_bytes());
-                set.urls.entry(key).or_insert(NO_ENTRY)
+                let key = self.hasher.path_key(path.as_bytes());
+                (
+                    self.urls.entry(key).or_insert(NO_ENTRY),
+                    Kind::UrlPath,
+                    0,
+                    0,
+                )
             }
-            Indicator::Address { addr, .. } | Indicator::Network { addr, .. } => match addr {
-                IpAddr::V4(a) => set
-                    .v4
-                    .slot(prefix_len, 32)
-                    .entry(u32::from(*a))
-                    .or_insert(NO_ENTRY),
-                IpAddr::V6(a) => set
-                    .v6
-                    .slot(prefix_len, 128)
-                    .entry(u128::from(*a))
-                    .or_insert(NO_ENTRY),
-            },
+            Indicator::Address { addr, port } => {
+                let (slot, len) = match addr {
+                    IpAddr::V4(a) => (
+                        self.v4
+                            .slot(32, 32)
+                            .entry(u32::from(*a))
+                            .or_insert(NO_ENTRY),
+                        32,
+                    ),
+                    IpAddr::V6(a) => (
+                        self.v6
+                            .slot(128, 128)
+                            .entry(u128::from(*a))
+                            .or_insert(NO_ENTRY),
+                        128,
+                    ),
+                };
+                (slot, Kind::Address, port.unwrap_or(0), len)
+            }
+            Indicator::Network { addr, prefix_len } => {
+                let len = *prefix_len;
+                let slot = match addr {
+                    IpAddr::V4(a) => self
+                        .v4
+                        .slot(len, 32)
+                        .entry(u32::from(*a))
+                        .or_insert(NO_ENTRY),
+                    IpAddr::V6(a) => self
+                        .v6
+                        .slot(len, 128)
+                        .entry(u128::from(*a))
+                        .or_insert(NO_ENTRY),
+                };
+                (slot, Kind::Network, 0, *prefix_len)
+            }
         };
-        if insert(
-            slot,
-            &mut set.entries,
-            Entry {
-                source,
-                next: NO_ENTRY,
-                port,
-                kind,
-                prefix_len,
-            },
-        ) {
-            set.counts.by_kind[kind as usize] += 1;
+        let entry = Entry {
+            source,
+            next: NO_ENTRY,
+            port,
+            kind,
+            prefix_len,
+        };
+        if insert(slot, &mut self.entries, entry) {
+            self.counts.by_kind[kind as usize] += 1;
         }
+    }
+
+    /// Add a name already hashed with [`Self::name_hasher`]'s hasher (same as [`Self::add`]
+    /// with an [`Indicator::Domain`]).
+    pub fn add_name(&mut self, name: NameKey, source: u32, exact_host: bool) {
+        let kind = if exact_host {
+            Kind::Hostname
+        } else {
+            Kind::Domain
+        };
+        self.name_depths |= 1 << (name.depth - 1);
+        let slot = self.names.entry(name.key).or_insert(NO_ENTRY);
+        let entry = Entry {
+            source,
+            next: NO_ENTRY,
+            port: 0,
+            kind,
+            prefix_len: 0,
+        };
+        if insert(slot, &mut self.entries, entry) {
+            self.counts.by_kind[kind as usize] += 1;
+        }
+    }
+
+    /// The hasher this builder keys names with, for threads that prepare names for
+    /// [`Self::add_name`].
+    pub fn name_hasher(&self) -> NameHasher {
+        self.hasher.clone()
     }
 
     /// A builder that can load sealed feeds made with `key`.
@@ -979,8 +1033,8 @@ mod tests {
         let deep = deep.join(".");
         let long = format!("{}.Example-Long-Label.ORG", "Very-Long-Label-Of-Many-Bytes");
         let set = set_of(&[&deep, &long.to_ascii_lowercase(), "a.b"]);
-        assert_eq!(name_hits(&set, &format!("x.{deep}")), [deep.clone()]);
-        assert_eq!(name_hits(&set, &deep.to_ascii_uppercase()), [deep.clone()]);
+        assert_eq!(name_hits(&set, &format!("x.{deep}")), vec![deep.clone()]);
+        assert_eq!(name_hits(&set, &deep.to_ascii_uppercase()), vec![deep.clone()]);
         assert!(name_hits(&set, &deep[2..]).is_empty());
         assert_eq!(
             name_hits(&set, &format!("WWW.{long}")),
