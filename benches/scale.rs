@@ -56,57 +56,62 @@ fn main() {
     let n_addrs = env("SCALE_ADDRESSES", 2_000_000);
     let dir = std::env::temp_dir().join("ioc-sensor-scale");
     std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(format!("feed-{n_domains}-{n_addrs}.txt"));
+    // Two files, so that memory can be measured per kind: names, then addresses.
+    let names_path = dir.join(format!("names-{n_domains}.txt"));
+    let addrs_path = dir.join(format!("addresses-{n_addrs}.txt"));
     let mut rng = Rng(0x5ca1e);
     let mut sample_names = Vec::new();
     let mut sample_addrs = Vec::new();
-    if !path.exists() {
-        let mut f = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
-        for i in 0..n_domains {
-            let d = domain(&mut rng);
-            if i % (n_domains / 1000).max(1) == 0 {
-                sample_names.push(d.clone());
-            }
+    let fresh = !names_path.exists() || !addrs_path.exists();
+    let mut names_file =
+        fresh.then(|| std::io::BufWriter::new(std::fs::File::create(&names_path).unwrap()));
+    for i in 0..n_domains {
+        let d = domain(&mut rng);
+        if let Some(f) = names_file.as_mut() {
             writeln!(f, "{d}").unwrap();
         }
-        for i in 0..n_addrs {
-            let a = Ipv4Addr::from(rng.next() as u32);
-            if i % (n_addrs / 1000).max(1) == 0 {
-                sample_addrs.push(IpAddr::V4(a));
-            }
-            writeln!(f, "{a}").unwrap();
-        }
-    } else {
-        for i in 0..n_domains {
-            let d = domain(&mut rng);
-            if i % (n_domains / 1000).max(1) == 0 {
-                sample_names.push(d);
-            }
-        }
-        for i in 0..n_addrs {
-            let a = Ipv4Addr::from(rng.next() as u32);
-            if i % (n_addrs / 1000).max(1) == 0 {
-                sample_addrs.push(IpAddr::V4(a));
-            }
+        if i % (n_domains / 1000).max(1) == 0 {
+            sample_names.push(d);
         }
     }
+    let mut addrs_file =
+        fresh.then(|| std::io::BufWriter::new(std::fs::File::create(&addrs_path).unwrap()));
+    for i in 0..n_addrs {
+        let a = Ipv4Addr::from(rng.next() as u32);
+        if let Some(f) = addrs_file.as_mut() {
+            writeln!(f, "{a}").unwrap();
+        }
+        if i % (n_addrs / 1000).max(1) == 0 {
+            sample_addrs.push(IpAddr::V4(a));
+        }
+    }
+    drop((names_file, addrs_file));
+    let file_mb = |p: &std::path::Path| std::fs::metadata(p).unwrap().len() >> 20;
     println!(
-        "indicators: {n_domains} domains, {n_addrs} addresses ({} MB feed file)",
-        std::fs::metadata(&path).unwrap().len() >> 20
+        "indicators: {n_domains} domains ({} MB file), {n_addrs} addresses ({} MB file)",
+        file_mb(&names_path),
+        file_mb(&addrs_path)
     );
 
-    // ioc-sensor's IndicatorSet
-    let base = rss_bytes();
-    let t = Instant::now();
-    let loaded = intel::load_paths(std::slice::from_ref(&path)).unwrap();
-    let load_s = t.elapsed().as_secs_f64();
-    let set = loaded.set;
-    drop(loaded.files);
-    let grown = rss_bytes().saturating_sub(base);
+    // ioc-sensor's IndicatorSet: each file loaded as the sensor loads feeds.
+    let load = |path: &std::path::Path| {
+        let base = rss_bytes();
+        let t = Instant::now();
+        let loaded = intel::load_paths(&[path.to_path_buf()]).unwrap();
+        let load_s = t.elapsed().as_secs_f64();
+        let set = loaded.set;
+        drop(loaded.files);
+        (set, load_s, rss_bytes().saturating_sub(base))
+    };
+    let (names_set, names_s, names_grown) = load(&names_path);
+    let (addrs_set, addrs_s, addrs_grown) = load(&addrs_path);
+    let load_s = names_s + addrs_s;
     assert!(
-        set.counts().total() * 1000 >= (n_domains + n_addrs) * 999,
+        names_set.counts().total() * 1000 >= n_domains * 999
+            && addrs_set.counts().total() * 1000 >= n_addrs * 999,
         "nearly every indicator is distinct"
     );
+    let set = names_set;
     // Subdomains of listed names (hits) and unlisted names (misses), 4 labels each.
     let hits: Vec<String> = sample_names
         .iter()
@@ -143,34 +148,34 @@ fn main() {
     let mut found = 0;
     for _ in 0..rounds {
         for a in &sample_addrs {
-            set.match_addr(black_box(*a), 443, |_| found += 1);
+            addrs_set.match_addr(black_box(*a), 443, |_| found += 1);
         }
     }
     let addr_ns = t.elapsed().as_nanos() as f64 / (rounds * sample_addrs.len()) as f64;
     assert!(found > 0);
-    println!("IndicatorSet:      load {load_s:6.2} s   memory {:6.1} MB ({:5.1} B/indicator)   name lookup (4 labels) hit {hit_ns:5.1} ns, miss {miss_ns:5.1} ns   address {addr_ns:5.1} ns",
-        grown as f64 / 1e6, grown as f64 / (n_domains + n_addrs) as f64);
-    drop(set);
+    report(
+        "IndicatorSet",
+        load_s,
+        (names_grown, n_domains),
+        (addrs_grown, n_addrs),
+        (hit_ns, miss_ns, addr_ns),
+    );
+    drop((set, addrs_set));
 
-    // Baseline: HashSet<String> of the normalised values, lookups of every suffix.
+    // Baseline: HashSet<String> of the normalised names and HashSet<IpAddr>, lookups of
+    // every suffix.
     let base = rss_bytes();
     let t = Instant::now();
-    let text = std::fs::read_to_string(&path).unwrap();
-    let mut names: HashSet<String> = HashSet::new();
-    let mut addrs: HashSet<IpAddr> = HashSet::new();
-    for line in text.lines() {
-        match line.parse::<IpAddr>() {
-            Ok(a) => {
-                addrs.insert(a);
-            }
-            Err(_) => {
-                names.insert(line.to_ascii_lowercase());
-            }
-        }
-    }
+    let text = std::fs::read_to_string(&names_path).unwrap();
+    let names: HashSet<String> = text.lines().map(|l| l.to_ascii_lowercase()).collect();
     drop(text);
+    let names_grown = rss_bytes().saturating_sub(base);
+    let base = rss_bytes();
+    let text = std::fs::read_to_string(&addrs_path).unwrap();
+    let addrs: HashSet<IpAddr> = text.lines().filter_map(|l| l.parse().ok()).collect();
+    drop(text);
+    let addrs_grown = rss_bytes().saturating_sub(base);
     let load_s = t.elapsed().as_secs_f64();
-    let grown = rss_bytes().saturating_sub(base);
     let lookup = |n: &str| {
         let lower = n.to_ascii_lowercase();
         let mut rest = lower.as_str();
@@ -197,6 +202,28 @@ fn main() {
     }
     let addr_ns = t.elapsed().as_nanos() as f64 / (rounds * sample_addrs.len()) as f64;
     assert!(found_baseline > 0);
-    println!("HashSet<String>:   load {load_s:6.2} s   memory {:6.1} MB ({:5.1} B/indicator)   name lookup (4 labels) hit {hit_ns:5.1} ns, miss {miss_ns:5.1} ns   address {addr_ns:5.1} ns",
-        grown as f64 / 1e6, grown as f64 / (n_domains + n_addrs) as f64);
+    report(
+        "HashSet<String>",
+        load_s,
+        (names_grown, n_domains),
+        (addrs_grown, n_addrs),
+        (hit_ns, miss_ns, addr_ns),
+    );
+}
+
+/// One result line: load time, resident bytes per name and per address, lookup times.
+fn report(
+    what: &str,
+    load_s: f64,
+    (names_bytes, names): (u64, usize),
+    (addrs_bytes, addrs): (u64, usize),
+    (hit_ns, miss_ns, addr_ns): (f64, f64, f64),
+) {
+    println!(
+        "{what:16} load {load_s:6.2} s   memory {:6.1} MB: {:5.1} B/name, {:5.1} B/address   \
+         name lookup (4 labels) hit {hit_ns:5.1} ns, miss {miss_ns:5.1} ns   address {addr_ns:5.1} ns",
+        (names_bytes + addrs_bytes) as f64 / 1e6,
+        names_bytes as f64 / names.max(1) as f64,
+        addrs_bytes as f64 / addrs.max(1) as f64,
+    );
 }

@@ -1034,7 +1034,10 @@ mod tests {
         let long = format!("{}.Example-Long-Label.ORG", "Very-Long-Label-Of-Many-Bytes");
         let set = set_of(&[&deep, &long.to_ascii_lowercase(), "a.b"]);
         assert_eq!(name_hits(&set, &format!("x.{deep}")), vec![deep.clone()]);
-        assert_eq!(name_hits(&set, &deep.to_ascii_uppercase()), vec![deep.clone()]);
+        assert_eq!(
+            name_hits(&set, &deep.to_ascii_uppercase()),
+            vec![deep.clone()]
+        );
         assert!(name_hits(&set, &deep[2..]).is_empty());
         assert_eq!(
             name_hits(&set, &format!("WWW.{long}")),
