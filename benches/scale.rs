@@ -112,6 +112,13 @@ fn main() {
         "nearly every indicator is distinct"
     );
     let set = names_set;
+    let huge_kb = std::fs::read_to_string("/proc/self/smaps_rollup")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("AnonHugePages:"))
+        .map(|v| v.trim().to_string())
+        .unwrap_or_default();
+    println!("huge pages backing the sets: {huge_kb}");
     // Subdomains of listed names (hits) and unlisted names (misses), 4 labels each.
     let hits: Vec<String> = sample_names
         .iter()

@@ -1,13 +1,14 @@
 //! A compact, immutable hash map from fixed-size keys to 32-bit values: the tables of a built
 //! [`super::IndicatorSet`].
 //!
-//! Layout: the entries sorted by bucket (`keys` and `values` in two parallel arrays) and one
+//! Layout: the entries (key and value packed together, no padding) sorted by bucket, and one
 //! 32-bit start offset per bucket, with one bucket per two entries. A lookup hashes the key,
-//! reads the bucket's two offsets (adjacent, one cache line) and compares the one to three keys
-//! of the bucket (contiguous); the value is read only on a hit. Cost per entry: the key, 4 bytes
-//! of value and 2 bytes of offsets, at any size: 10 bytes for an IPv4 address and 14 for a
-//! name hash, where a growable table (hashbrown) rounds its capacity up to a power of two and
-//! spends 13 to 26 bytes on a 64-bit key.
+//! reads the bucket's two offsets (adjacent: one cache line) and compares the one to three
+//! keys of the bucket (contiguous, with their values: one cache line, rarely two). Cost per
+//! entry: the key, 4 bytes of value and 2 bytes of offsets, at any size: 10 bytes for an IPv4
+//! address and 14 for a name hash, where a growable table (hashbrown) rounds its capacity up to
+//! a power of two and spends 13 to 26 bytes on a 64-bit key. Tables of several megabytes ask
+//! the kernel for huge pages, so that lookups in a large set miss the TLB less often.
 //!
 //! The hash is seeded per process (the same secret as the name hasher), so keys chosen to fall
 //! into one bucket cannot be prepared in advance. Limits: at most 2^32 - 1 entries; built once
@@ -48,13 +49,20 @@ impl FrozenKey for u128 {
     }
 }
 
+/// One entry: 12 bytes for a 64-bit key, 8 for 32 bits, 20 for 128 (4-byte alignment).
+#[derive(Clone, Copy)]
+#[repr(C, packed(4))]
+struct Slot<K: Copy> {
+    key: K,
+    value: u32,
+}
+
 /// An immutable key → value map. Build it with [`FrozenMap::build`].
-pub struct FrozenMap<K> {
+pub struct FrozenMap<K: Copy> {
     seed: u64,
     /// Bucket `b` holds entries `starts[b]..starts[b + 1]`.
-    starts: Box<[u32]>,
-    keys: Box<[K]>,
-    values: Box<[u32]>,
+    starts: Vec<u32>,
+    slots: Vec<Slot<K>>,
 }
 
 impl<K: FrozenKey> FrozenMap<K> {
@@ -63,32 +71,31 @@ impl<K: FrozenKey> FrozenMap<K> {
         let len = entries.len();
         assert!(len < u32::MAX as usize, "frozen map holds < 2^32 entries");
         let buckets = (len / 2).max(1);
-        let bucket_of = |key: K| bucket(key.spread(seed), buckets);
-        let mut pairs: Vec<(K, u32)> = entries.collect();
+        let mut pairs: Vec<(usize, Slot<K>)> = entries
+            .map(|(key, value)| (bucket(key.spread(seed), buckets), Slot { key, value }))
+            .collect();
         // Counting sort by bucket: counts, then each bucket's start, then place.
-        let mut starts = vec![0u32; buckets + 1];
-        for &(key, _) in &pairs {
-            starts[bucket_of(key) + 1] += 1;
+        let mut starts = huge_page_vec(buckets + 1);
+        starts.resize(buckets + 1, 0u32);
+        for &(b, _) in &pairs {
+            starts[b + 1] += 1;
         }
         for b in 0..buckets {
             starts[b + 1] += starts[b];
         }
         let mut next: Vec<u32> = starts[..buckets].to_vec();
-        let mut order = vec![0u32; len];
-        for (i, &(key, _)) in pairs.iter().enumerate() {
-            let slot = &mut next[bucket_of(key)];
-            order[*slot as usize] = i as u32;
-            *slot += 1;
+        let mut slots = huge_page_vec(len);
+        if let Some(&(_, first)) = pairs.first() {
+            slots.resize(len, first);
         }
-        drop(next);
-        let keys = order.iter().map(|&i| pairs[i as usize].0).collect();
-        let values = order.iter().map(|&i| pairs[i as usize].1).collect();
-        pairs.clear();
+        for (b, slot) in pairs.drain(..) {
+            slots[next[b] as usize] = slot;
+            next[b] += 1;
+        }
         FrozenMap {
             seed,
-            starts: starts.into_boxed_slice(),
-            keys,
-            values,
+            starts,
+            slots,
         }
     }
 
@@ -97,25 +104,26 @@ impl<K: FrozenKey> FrozenMap<K> {
     pub fn get(&self, key: K) -> Option<u32> {
         let b = bucket(key.spread(self.seed), self.starts.len() - 1);
         let (lo, hi) = (self.starts[b] as usize, self.starts[b + 1] as usize);
-        let at = self.keys.get(lo..hi)?.iter().position(|&k| k == key)?;
-        self.values.get(lo + at).copied()
+        let slot = self.slots.get(lo..hi)?.iter().find(|s| {
+            let k = s.key;
+            k == key
+        })?;
+        Some(slot.value)
     }
 
     /// Entries held.
     pub fn len(&self) -> usize {
-        self.keys.len()
+        self.slots.len()
     }
 
     /// True when the map holds nothing.
     pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
+        self.slots.is_empty()
     }
 
     /// Heap bytes held.
     pub fn heap_bytes(&self) -> usize {
-        std::mem::size_of_val(&*self.starts)
-            + std::mem::size_of_val(&*self.keys)
-            + std::mem::size_of_val(&*self.values)
+        std::mem::size_of_val(&*self.starts) + std::mem::size_of_val(&*self.slots)
     }
 }
 
@@ -123,6 +131,28 @@ impl<K: FrozenKey> Default for FrozenMap<K> {
     fn default() -> Self {
         Self::build(0, std::iter::empty())
     }
+}
+
+/// An empty vector with room for `len` items; when that is 4 MB or more, the kernel is asked
+/// to back it with huge pages (a hint: without transparent huge pages it changes nothing).
+fn huge_page_vec<T>(len: usize) -> Vec<T> {
+    let v: Vec<T> = Vec::with_capacity(len);
+    let bytes = len * std::mem::size_of::<T>();
+    #[cfg(target_os = "linux")]
+    if bytes >= 4 << 20 {
+        const HUGE: usize = 2 << 20;
+        let start = (v.as_ptr() as usize).next_multiple_of(HUGE);
+        let end = (v.as_ptr() as usize + bytes) & !(HUGE - 1);
+        if end > start {
+            // SAFETY: the range lies inside the vector's own allocation; MADV_HUGEPAGE only
+            // changes how the kernel backs those pages, never their contents.
+            unsafe {
+                libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE);
+            }
+        }
+    }
+    let _ = bytes;
+    v
 }
 
 /// Bucket of a hash among `buckets` (multiply-shift: any count, no division).
