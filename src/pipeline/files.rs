@@ -50,10 +50,13 @@ pub(crate) fn capture(
             }
             packets += 1;
             bytes_read += raw.data.len() as u64 + RECORD_HEADER;
-            if !dispatcher
-                .borrow_mut()
-                .packet(raw.ts_us, raw.linktype, index as u32, raw.data)
-            {
+            if !dispatcher.borrow_mut().packet(
+                raw.ts_us,
+                raw.linktype,
+                index as u32,
+                raw.data,
+                raw.map,
+            ) {
                 return ControlFlow::Break(());
             }
             if packets.is_multiple_of(4096) {
