@@ -1,7 +1,6 @@
 //! Regular capture files, read through a memory map: packets are handed out as slices of the
 //! file, with no per-packet copy (libpcap copies each packet into its buffer; see
-//! docs/performance.md for the measured difference), along with the map itself, so that the
-//! workers' batches can point into it. The format is parsed by [`Parser`].
+//! docs/performance.md for the measured difference). The format is parsed by [`Parser`].
 //!
 //! A file that ends inside a record ends with [`ReadEnd::CutShort`] after every complete record
 //! before it was delivered. The file must not be truncated by another process while it is read
@@ -11,7 +10,7 @@ use std::fs::File;
 use std::ops::ControlFlow;
 
 use super::parser::{Next, Parser};
-use super::{Filter, InputFile, RawPacket, ReadEnd, SharedMap};
+use super::{Filter, InputFile, RawPacket, ReadEnd};
 
 /// Bytes read between two releases of the pages behind the read position.
 const RELEASE_EVERY: usize = 32 * 1024 * 1024;
@@ -26,11 +25,9 @@ pub fn read(
 ) -> Result<ReadEnd, String> {
     let file = File::open(&input.path)
         .map_err(|e| format!("{}: {}", input.name, crate::intel::io_reason(&e)))?;
-    // SAFETY: the map is read-only; it lives until the last batch pointing into it is done.
-    // A file truncated by another process while mapped would fault; the module documentation
-    // says so.
+    // SAFETY: the map is read-only and lives for this call only. A file truncated by another
+    // process while mapped would fault; the module documentation says so.
     let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| format!("{}: {e}", input.name))?;
-    let map: SharedMap = std::sync::Arc::new(map);
     #[cfg(unix)]
     let _ = map.advise(memmap2::Advice::Sequential);
     let mut rest: &[u8] = &map;
@@ -38,12 +35,10 @@ pub fn read(
     let mut released = 0usize;
     while !rest.is_empty() {
         // Give back the pages already read, so that a capture larger than memory streams
-        // through in constant memory instead of filling the resident set. One window behind
-        // the read position: batches in the workers' queues still point into the pages just
-        // read (were they released, the kernel would read them from the file again).
+        // through in constant memory instead of filling the resident set.
         let consumed = map.len() - rest.len();
-        if consumed.saturating_sub(released) >= 2 * RELEASE_EVERY {
-            let upto = (consumed - RELEASE_EVERY) / PAGE * PAGE;
+        if consumed - released >= RELEASE_EVERY {
+            let upto = consumed / PAGE * PAGE;
             // SAFETY: a read-only private file mapping: dropping pages only makes the kernel
             // read them again from the file if they were touched again, which they are not.
             let _ = unsafe {
@@ -56,9 +51,8 @@ pub fn read(
             released = upto;
         }
         match parser.next(rest) {
-            Next::Packet(mut packet, used) => {
+            Next::Packet(packet, used) => {
                 rest = &rest[used..];
-                packet.map = Some(&map);
                 if filter.accepts(packet.linktype, packet.data, packet.wire_len)
                     && on_packet(packet).is_break()
                 {

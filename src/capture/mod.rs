@@ -139,9 +139,6 @@ pub enum ReadEnd {
     Stopped,
 }
 
-/// A capture file's memory map, shared with the batches that point into it.
-pub type SharedMap = std::sync::Arc<memmap2::Mmap>;
-
 /// One packet as read.
 #[derive(Debug, Clone, Copy)]
 pub struct RawPacket<'a> {
@@ -153,9 +150,6 @@ pub struct RawPacket<'a> {
     pub data: &'a [u8],
     /// Bytes on the wire (may exceed `data.len()` when the snap length cut the packet).
     pub wire_len: u32,
-    /// The memory map `data` lies in, when the file is mapped: the packet can then be passed
-    /// on by reference instead of copied.
-    pub map: Option<&'a SharedMap>,
 }
 
 /// A capture filter (libpcap syntax), compiled once per link type it meets.

@@ -166,7 +166,6 @@ impl Parser {
                     linktype: iface.linktype,
                     data: &epb.data[..caplen],
                     wire_len: epb.origlen,
-                    map: None,
                 };
                 return Next::Packet(packet, used);
             }
@@ -185,7 +184,6 @@ impl Parser {
                     linktype: iface.linktype,
                     data: &spb.data[..caplen],
                     wire_len: spb.origlen,
-                    map: None,
                 };
                 return Next::Packet(packet, used);
             }
@@ -233,7 +231,6 @@ fn pcap_record(
                     linktype,
                     data: block.data,
                     wire_len: block.origlen,
-                    map: None,
                 },
                 data.len() - rest.len(),
             )

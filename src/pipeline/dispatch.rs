@@ -12,7 +12,6 @@
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 
 use super::batch::Batch;
-use crate::capture::SharedMap;
 use crate::decode::defrag::{DefragStats, Defragmenter, Fragment};
 use crate::decode::link::linktype;
 use crate::decode::{self, Transport};
@@ -26,12 +25,6 @@ pub enum WhenFull {
     /// Drop the batch and count its packets (live input: the capture must never wait, or the
     /// kernel drops instead).
     Drop,
-}
-
-/// Where `data` starts in `map`, if it lies inside it.
-fn offset_in(map: &SharedMap, data: &[u8]) -> Option<usize> {
-    let offset = (data.as_ptr() as usize).checked_sub(map.as_ptr() as usize)?;
-    (offset + data.len() <= map.len()).then_some(offset)
 }
 
 /// Routes packets to worker queues.
@@ -64,16 +57,8 @@ impl Dispatcher {
         }
     }
 
-    /// Route one captured packet (`map`: the capture file map `data` lies in, if any: the
-    /// packet is then passed by reference, not copied). False when the workers are gone.
-    pub fn packet(
-        &mut self,
-        ts_us: i64,
-        link: i32,
-        file: u32,
-        data: &[u8],
-        map: Option<&SharedMap>,
-    ) -> bool {
+    /// Route one captured packet. False when the workers are gone.
+    pub fn packet(&mut self, ts_us: i64, link: i32, file: u32, data: &[u8]) -> bool {
         let n = self.queues.len() as u64;
         let worker = match decode::decode(link, data) {
             Ok(p) => match p.transport {
@@ -87,11 +72,7 @@ impl Dispatcher {
                 self.round_robin % n
             }
         };
-        let worker = worker as usize;
-        match map.and_then(|map| Some((map, offset_in(map, data)?))) {
-            Some((map, offset)) => self.push_mapped(worker, ts_us, link, file, map, offset, data),
-            None => self.push(worker, ts_us, link, file, data),
-        }
+        self.push(worker as usize, ts_us, link, file, data)
     }
 
     fn fragment(
@@ -109,10 +90,10 @@ impl Dispatcher {
             .map(<[u8]>::to_vec);
         let mut ok = true;
         for (ts, partial) in self.defrag.take_expired() {
-            ok &= self.packet(ts, linktype::RAW, file, &partial, None);
+            ok &= self.packet(ts, linktype::RAW, file, &partial);
         }
         if let Some(whole) = whole {
-            ok &= self.packet(ts_us, linktype::RAW, file, &whole, None);
+            ok &= self.packet(ts_us, linktype::RAW, file, &whole);
         }
         ok
     }
@@ -122,25 +103,6 @@ impl Dispatcher {
             return false;
         }
         self.current[worker].push(ts_us, link, file, data);
-        true
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn push_mapped(
-        &mut self,
-        worker: usize,
-        ts_us: i64,
-        link: i32,
-        file: u32,
-        map: &SharedMap,
-        offset: usize,
-        data: &[u8],
-    ) -> bool {
-        let batch = &self.current[worker];
-        if (batch.is_full_for(0) || !batch.can_point_into(map)) && !self.send(worker) {
-            return false;
-        }
-        self.current[worker].push_mapped(ts_us, link, file, map, offset, data.len());
         true
     }
 
@@ -190,7 +152,7 @@ impl Dispatcher {
         self.defrag
             .drain(|ts, bytes| partials.push((ts, bytes.to_vec())));
         for (ts, bytes) in partials {
-            self.packet(ts, linktype::RAW, file, &bytes, None);
+            self.packet(ts, linktype::RAW, file, &bytes);
         }
         for worker in 0..self.current.len() {
             if !self.current[worker].is_empty() {

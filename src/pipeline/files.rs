@@ -50,13 +50,10 @@ pub(crate) fn capture(
             }
             packets += 1;
             bytes_read += raw.data.len() as u64 + RECORD_HEADER;
-            if !dispatcher.borrow_mut().packet(
-                raw.ts_us,
-                raw.linktype,
-                index as u32,
-                raw.data,
-                raw.map,
-            ) {
+            if !dispatcher
+                .borrow_mut()
+                .packet(raw.ts_us, raw.linktype, index as u32, raw.data)
+            {
                 return ControlFlow::Break(());
             }
             if packets.is_multiple_of(4096) {

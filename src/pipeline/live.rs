@@ -74,7 +74,7 @@ fn capture_interface(
                 // time_t and suseconds_t are i64 on the 64-bit targets we build for.
                 #[allow(clippy::useless_conversion)]
                 let ts_us = i64::from(h.ts.tv_sec) * 1_000_000 + i64::from(h.ts.tv_usec);
-                dispatcher.packet(ts_us, cap.linktype, 0, packet.data, None);
+                dispatcher.packet(ts_us, cap.linktype, 0, packet.data);
                 // On a link that trickles, reads rarely come back empty: hand over what waits
                 // at least every FLUSH_AGE all the same.
                 if last_flush.elapsed() >= FLUSH_AGE {
