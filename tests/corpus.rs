@@ -588,3 +588,34 @@ fn encrypted_client_hello_is_said_in_the_tls_event_and_the_alert() {
         "the alert says the SNI is only the public name"
     );
 }
+
+/// With several workers, capture files are replayed by the workers themselves (each reads
+/// every file and keeps its own flows); the run's counters must not change with that.
+#[test]
+fn the_summary_counts_the_same_with_any_number_of_workers() {
+    let corpus = corpus();
+    let summary = |w: &str| {
+        let r = run(&[
+            "-r",
+            corpus.to_str().unwrap(),
+            "-o",
+            "/dev/null",
+            "--workers",
+            w,
+        ]);
+        // The throughput line holds times; every other line is counters.
+        let lines: Vec<String> = r
+            .stderr
+            .lines()
+            .filter(|l| !l.contains("Mbit/s"))
+            .map(str::to_string)
+            .collect();
+        (r.code, lines)
+    };
+    let one = summary("1");
+    assert!(
+        one.1.iter().any(|l| l.contains("datagrams reassembled")),
+        "the corpus has fragments: {one:?}"
+    );
+    assert_eq!(one, summary("3"));
+}

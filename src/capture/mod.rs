@@ -167,6 +167,14 @@ impl Filter {
         }
     }
 
+    /// The same filter, for another thread (it compiles its own programs on first use).
+    pub fn duplicate(&self) -> Filter {
+        Filter {
+            expr: self.expr.clone(),
+            programs: Vec::new(),
+        }
+    }
+
     /// A filter from a libpcap expression. Errors name the expression.
     pub fn new(expr: &str) -> Result<Filter, String> {
         let mut f = Filter {

@@ -71,15 +71,20 @@ impl Inspector {
 
     /// Inspect one packet.
     pub fn packet(&mut self, p: PacketRef<'_>) {
+        match decode::decode(p.linktype, p.data) {
+            Ok(pkt) => self.decoded(p, pkt),
+            Err(reason) => {
+                self.emit.stats.packets += 1;
+                self.emit.stats.bytes += p.data.len() as u64;
+                self.emit.stats.skipped.add(reason);
+            }
+        }
+    }
+
+    /// Inspect one packet already decoded (`pkt` is `p` decoded).
+    pub fn decoded(&mut self, p: PacketRef<'_>, pkt: decode::Packet<'_>) {
         self.emit.stats.packets += 1;
         self.emit.stats.bytes += p.data.len() as u64;
-        let pkt = match decode::decode(p.linktype, p.data) {
-            Ok(pkt) => pkt,
-            Err(reason) => {
-                self.emit.stats.skipped.add(reason);
-                return;
-            }
-        };
         if self.flows.sweep_due(p.ts_us) {
             let emit = &mut self.emit;
             self.flows
@@ -164,7 +169,8 @@ impl Inspector {
                 }
             }
             Transport::Fragment(_) => {
-                // Fragments are reassembled by the capture thread; one here was refused there.
+                // Fragments are reassembled before a worker's flows see them (by the capture
+                // thread, or by the file replay of each worker); one here was refused there.
                 self.emit.stats.skipped.add(decode::Skip::IpFragment);
             }
             Transport::Udp { .. } | Transport::Other => {

@@ -27,6 +27,23 @@ pub enum WhenFull {
     Drop,
 }
 
+/// Give a fragment to `defrag`; returns the datagrams now ready to route as raw IP packets:
+/// partial ones that timed out (their first bytes are still worth inspecting), then the
+/// fragment's own datagram if it is now whole.
+pub(crate) fn reassemble(
+    defrag: &mut Defragmenter,
+    ts_us: i64,
+    src: std::net::IpAddr,
+    dst: std::net::IpAddr,
+    proto: u8,
+    frag: &Fragment<'_>,
+) -> Vec<(i64, Vec<u8>)> {
+    let whole = defrag.add(ts_us, src, dst, proto, frag).map(<[u8]>::to_vec);
+    let mut ready = defrag.take_expired();
+    ready.extend(whole.map(|bytes| (ts_us, bytes)));
+    ready
+}
+
 /// Routes packets to worker queues.
 pub struct Dispatcher {
     when_full: WhenFull,
@@ -84,18 +101,10 @@ impl Dispatcher {
         proto: u8,
         frag: &Fragment<'_>,
     ) -> bool {
-        let whole = self
-            .defrag
-            .add(ts_us, src, dst, proto, frag)
-            .map(<[u8]>::to_vec);
-        let mut ok = true;
-        for (ts, partial) in self.defrag.take_expired() {
-            ok &= self.packet(ts, linktype::RAW, file, &partial);
-        }
-        if let Some(whole) = whole {
-            ok &= self.packet(ts_us, linktype::RAW, file, &whole);
-        }
-        ok
+        let datagrams = reassemble(&mut self.defrag, ts_us, src, dst, proto, frag);
+        datagrams
+            .into_iter()
+            .all(|(ts, bytes)| self.packet(ts, linktype::RAW, file, &bytes))
     }
 
     fn push(&mut self, worker: usize, ts_us: i64, link: i32, file: u32, data: &[u8]) -> bool {

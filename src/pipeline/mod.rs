@@ -22,6 +22,7 @@ pub mod batch;
 pub mod dispatch;
 mod files;
 mod live;
+mod replay;
 pub mod stats;
 pub mod writer;
 
@@ -142,39 +143,76 @@ pub fn run(mut config: RunConfig, source: Source, sink: Sink, control: WriterCon
     let (out_tx, out_rx) = bounded::<(Vec<u8>, u64)>(n * 4);
     let mut report = RunReport::default();
 
+    // Regular files with several workers: replayed by the workers themselves (see `replay`).
+    let (replay_inputs, source) = match source {
+        Source::Files(inputs) if replay::suits(&inputs, n) => (Some(inputs), None),
+        source => (None, Some(source)),
+    };
+    let mut replay_progress = replay_inputs.as_ref().and(config.progress.take());
+
     std::thread::scope(|scope| {
         let writer = scope.spawn(move || writer::write_loop(sink, out_rx, control));
-        let mut queues = Vec::with_capacity(n);
-        let mut workers = Vec::with_capacity(n);
-        for index in 0..n {
-            let (tx, rx) = bounded::<Batch>(QUEUE_DEPTH);
-            queues.push(tx);
-            let inspector = Inspector::new(Arc::clone(&config.indicators), config.events, n);
-            let lane = WorkerLane {
-                index,
-                rx,
-                recycle: recycle_tx.clone(),
-                out: out_tx.clone(),
-                files: Arc::clone(&files),
-                alerts: Arc::clone(&alerts),
-                board: Arc::clone(&board),
-            };
-            workers.push(scope.spawn(move || work_loop(inspector, lane)));
-        }
-        drop(out_tx);
-        let lanes = Lanes {
-            queues,
-            recycle: recycle_rx,
-            recycle_tx,
+        let lane = |index| WorkerLane {
+            index,
+            workers: n,
+            out: out_tx.clone(),
+            files: Arc::clone(&files),
             alerts: Arc::clone(&alerts),
+            board: Arc::clone(&board),
         };
-        match source {
-            Source::Files(inputs) => files::capture(&mut config, &inputs, lanes, &mut report),
-            Source::Live(handles) => live::capture(&config, handles, lanes, &board, &mut report),
-        }
-        for w in workers {
-            if let Ok(stats) = w.join() {
-                report.stats.merge(&stats);
+        let inspector = || Inspector::new(Arc::clone(&config.indicators), config.events, n);
+        let mut workers = Vec::with_capacity(n);
+        match (&replay_inputs, source) {
+            (Some(inputs), _) => {
+                let stop = &*config.stop;
+                let mut replays = Vec::with_capacity(n);
+                for index in 0..n {
+                    let (inspector, lane) = (inspector(), lane(index));
+                    let filter = config.filter.duplicate();
+                    let progress = replay_progress.take();
+                    replays.push(scope.spawn(move || {
+                        replay::replay_worker(stop, inputs, inspector, lane, filter, progress)
+                    }));
+                }
+                drop(out_tx);
+                for (index, r) in replays.into_iter().enumerate() {
+                    if let Ok((stats, input)) = r.join() {
+                        report.stats.merge(&stats);
+                        if index == 0 {
+                            input.into_run_report(&mut report);
+                        }
+                    }
+                }
+            }
+            (None, None) => drop(out_tx),
+            (None, Some(source)) => {
+                let mut queues = Vec::with_capacity(n);
+                for index in 0..n {
+                    let (tx, rx) = bounded::<Batch>(QUEUE_DEPTH);
+                    queues.push(tx);
+                    let (inspector, lane, recycle) = (inspector(), lane(index), recycle_tx.clone());
+                    workers.push(scope.spawn(move || work_loop(inspector, lane, rx, recycle)));
+                }
+                drop(out_tx);
+                let lanes = Lanes {
+                    queues,
+                    recycle: recycle_rx,
+                    recycle_tx,
+                    alerts: Arc::clone(&alerts),
+                };
+                match source {
+                    Source::Files(inputs) => {
+                        files::capture(&mut config, &inputs, lanes, &mut report)
+                    }
+                    Source::Live(handles) => {
+                        live::capture(&config, handles, lanes, &board, &mut report)
+                    }
+                }
+                for w in workers {
+                    if let Ok(stats) = w.join() {
+                        report.stats.merge(&stats);
+                    }
+                }
             }
         }
         match writer.join() {
@@ -193,35 +231,93 @@ pub fn run(mut config: RunConfig, source: Source, sink: Sink, control: WriterCon
     report
 }
 
-/// What one worker reads from and writes to.
+/// Where one worker's results go.
 struct WorkerLane {
     index: usize,
-    rx: Receiver<Batch>,
-    recycle: Sender<Batch>,
+    workers: usize,
     out: Sender<(Vec<u8>, u64)>,
     files: Arc<Vec<Arc<str>>>,
     alerts: Arc<AtomicU64>,
     board: Arc<StatsBoard>,
 }
 
-fn work_loop(mut inspector: Inspector, lane: WorkerLane) -> WorkerStats {
-    let mut alerts_reported = 0;
-    let mut last_publish = Instant::now();
+/// A worker's hand-over of results: EVE lines to the writer, its alert count to the progress
+/// counter, its counters to the stats board (at least once a second).
+struct WorkerOutput {
+    lane: WorkerLane,
+    alerts_reported: u64,
+    last_publish: Instant,
+}
+
+impl WorkerOutput {
+    fn new(lane: WorkerLane) -> Self {
+        WorkerOutput {
+            lane,
+            alerts_reported: 0,
+            last_publish: Instant::now(),
+        }
+    }
+
+    /// The name of input file `index`.
+    fn file_name(&self, index: usize) -> Option<Arc<str>> {
+        self.lane.files.get(index).cloned()
+    }
+
+    /// Alerts written by all workers so far.
+    fn alerts_total(&self) -> u64 {
+        self.lane.alerts.load(Ordering::Relaxed)
+    }
+
+    /// After a batch: hand over what was written, publish counters when due.
+    fn round(&mut self, inspector: &mut Inspector) {
+        send_output(inspector, &self.lane.out);
+        let now = inspector.alerts_written();
+        self.lane
+            .alerts
+            .fetch_add(now - self.alerts_reported, Ordering::Relaxed);
+        self.alerts_reported = now;
+        if self.last_publish.elapsed() >= PUBLISH_INTERVAL {
+            self.publish(inspector);
+        }
+    }
+
+    fn publish(&mut self, inspector: &Inspector) {
+        self.lane.board.publish(self.lane.index, inspector.stats());
+        self.last_publish = Instant::now();
+    }
+
+    /// End of input: write what the flows still hold, hand it over, return the counters.
+    fn finish(mut self, mut inspector: Inspector) -> WorkerStats {
+        inspector.finish();
+        self.round(&mut inspector);
+        let stats = inspector.stats();
+        self.lane.board.publish(self.lane.index, stats.clone());
+        stats
+    }
+}
+
+fn work_loop(
+    mut inspector: Inspector,
+    lane: WorkerLane,
+    rx: Receiver<Batch>,
+    recycle: Sender<Batch>,
+) -> WorkerStats {
+    let mut output = WorkerOutput::new(lane);
     loop {
         // Wake up at least once per publishing interval, so that `stats` records stay current
         // when the link is quiet.
-        let mut batch = match lane.rx.recv_timeout(PUBLISH_INTERVAL) {
+        let mut batch = match rx.recv_timeout(PUBLISH_INTERVAL) {
             Ok(batch) => batch,
             Err(RecvTimeoutError::Timeout) => {
-                lane.board.publish(lane.index, inspector.stats());
-                last_publish = Instant::now();
+                output.publish(&inspector);
                 continue;
             }
             Err(RecvTimeoutError::Disconnected) => break,
         };
+        // A reload takes effect from the next batch on (no packet is matched twice).
         inspector.refresh_indicators();
         for p in &batch.packets {
-            let file = lane.files.get(p.file as usize);
+            let file = output.lane.files.get(p.file as usize);
             inspector.packet(PacketRef {
                 ts_us: p.ts_us,
                 linktype: p.linktype,
@@ -230,22 +326,10 @@ fn work_loop(mut inspector: Inspector, lane: WorkerLane) -> WorkerStats {
             });
         }
         batch.clear();
-        let _ = lane.recycle.try_send(batch);
-        send_output(&mut inspector, &lane.out);
-        let now = inspector.alerts_written();
-        lane.alerts
-            .fetch_add(now - alerts_reported, Ordering::Relaxed);
-        alerts_reported = now;
-        if last_publish.elapsed() >= PUBLISH_INTERVAL {
-            lane.board.publish(lane.index, inspector.stats());
-            last_publish = Instant::now();
-        }
+        let _ = recycle.try_send(batch);
+        output.round(&mut inspector);
     }
-    inspector.finish();
-    send_output(&mut inspector, &lane.out);
-    let stats = inspector.stats();
-    lane.board.publish(lane.index, stats.clone());
-    stats
+    output.finish(inspector)
 }
 
 fn send_output(inspector: &mut Inspector, out: &Sender<(Vec<u8>, u64)>) {

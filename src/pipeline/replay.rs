@@ -1,0 +1,204 @@
+//! File replay with several workers and no capture thread: each worker reads every capture
+//! file through its own memory map, decodes each packet as far as the flow key, and inspects
+//! the packets whose flow hash is its own ([`FlowKey::dispatch_hash`], as the capture thread
+//! would route them). Nothing is copied, queued or decoded twice, and the workers share
+//! nothing but the map's pages: on a machine with as many cores as workers this is faster than
+//! a capture thread feeding them (which would need a core of its own).
+//!
+//! Used for regular files with two workers or more; standard input and live capture go
+//! through the capture thread ([`super::files`], [`super::live`]), and so does a single worker,
+//! which gains a second core from it.
+//!
+//! Every worker sees every packet, so what is about the input rather than its flows is the
+//! same in each and taken from worker 0 alone: IP fragments (each worker reassembles every
+//! fragmented datagram and keeps the ones it owns; the reassembly counters are worker 0's),
+//! progress, files cut short or unreadable. Frames that do not decode are counted by one
+//! worker, in turn.
+
+use std::ops::ControlFlow;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use super::dispatch::reassemble;
+use super::{Progress, RunReport, WorkerLane, WorkerOutput};
+use crate::capture::{self, Filter, Inputs, ReadEnd};
+use crate::decode::defrag::{DefragStats, Defragmenter};
+use crate::decode::link::linktype;
+use crate::decode::{self, Transport};
+use crate::flow::FlowKey;
+use crate::inspect::{Inspector, PacketRef, WorkerStats};
+
+/// Size of a pcap record header: progress counts it as read.
+const RECORD_HEADER: u64 = 16;
+/// Own packets between two looks at reloaded indicators and two hand-overs of output (the
+/// batch size of the capture-thread path).
+const PACKETS_PER_ROUND: u64 = super::batch::BATCH_PACKETS as u64;
+
+/// True when `inputs` can be replayed this way by `workers` workers.
+pub(crate) fn suits(inputs: &Inputs, workers: usize) -> bool {
+    workers >= 2 && inputs.files.iter().all(|f| f.path.as_os_str() != "-")
+}
+
+/// What worker 0 reports about the input.
+#[derive(Default)]
+pub(crate) struct InputReport {
+    pub packets_read: u64,
+    pub cut_short: Vec<String>,
+    pub failed: Vec<String>,
+    pub defrag: DefragStats,
+}
+
+impl InputReport {
+    pub fn into_run_report(self, report: &mut RunReport) {
+        report.packets_read = self.packets_read;
+        report.cut_short = self.cut_short;
+        report.failed = self.failed;
+        report.defrag = self.defrag;
+    }
+}
+
+/// One worker's replay of every input file. `progress` is given to worker 0 only.
+pub(crate) fn replay_worker(
+    stop: &AtomicBool,
+    inputs: &Inputs,
+    mut inspector: Inspector,
+    lane: WorkerLane,
+    filter: Filter,
+    mut progress: Option<Box<dyn FnMut(Progress) + Send>>,
+) -> (WorkerStats, InputReport) {
+    let workers = lane.workers as u64;
+    let me = lane.index as u64;
+    let mut output = WorkerOutput::new(lane);
+    let mut filter = filter;
+    let mut defrag = Defragmenter::default();
+    let mut input = InputReport::default();
+    let mut bytes_read = 0u64;
+    let mut own = 0u64;
+    let mut undecodable = 0u64;
+    for (index, file) in inputs.files.iter().enumerate() {
+        let name = output.file_name(index);
+        let end = capture::read_file(
+            file,
+            &mut filter,
+            || ControlFlow::Continue(()),
+            |raw| {
+                if stop.load(Ordering::Relaxed) {
+                    return ControlFlow::Break(());
+                }
+                input.packets_read += 1;
+                bytes_read += raw.data.len() as u64 + RECORD_HEADER;
+                let p = PacketRef {
+                    ts_us: raw.ts_us,
+                    linktype: raw.linktype,
+                    data: raw.data,
+                    file: name.as_ref(),
+                };
+                let own_before = own;
+                let mine = match decode::decode(p.linktype, p.data) {
+                    Ok(pkt) => match pkt.transport {
+                        Transport::Fragment(frag) => {
+                            let ready = reassemble(
+                                &mut defrag,
+                                p.ts_us,
+                                pkt.src,
+                                pkt.dst,
+                                pkt.proto,
+                                &frag,
+                            );
+                            for (ts_us, bytes) in ready {
+                                let whole = PacketRef {
+                                    ts_us,
+                                    linktype: linktype::RAW,
+                                    data: &bytes,
+                                    ..p
+                                };
+                                own +=
+                                    u64::from(inspect_if_mine(&mut inspector, whole, workers, me));
+                            }
+                            false
+                        }
+                        _ => owned_by(&pkt, workers, me)
+                            .then(|| inspector.decoded(p, pkt))
+                            .is_some(),
+                    },
+                    Err(_) => {
+                        undecodable += 1;
+                        // Counted as skipped, with its reason, by one worker.
+                        (undecodable % workers == me)
+                            .then(|| inspector.packet(p))
+                            .is_some()
+                    }
+                };
+                own += u64::from(mine);
+                if own / PACKETS_PER_ROUND != own_before / PACKETS_PER_ROUND {
+                    output.round(&mut inspector);
+                    // A reload takes effect from the next round on.
+                    inspector.refresh_indicators();
+                }
+                if input.packets_read.is_multiple_of(4096) {
+                    if let Some(progress) = progress.as_mut() {
+                        progress(Progress {
+                            bytes_read,
+                            packets: input.packets_read,
+                            alerts: output.alerts_total(),
+                        });
+                    }
+                }
+                ControlFlow::Continue(())
+            },
+        );
+        match end {
+            Ok(ReadEnd::Complete) | Ok(ReadEnd::Stopped) => {}
+            Ok(ReadEnd::CutShort(reason)) => {
+                input.cut_short.push(format!("{}: {reason}", file.name))
+            }
+            Err(e) => input.failed.push(e),
+        }
+        let whole_files: u64 = inputs.files[..=index].iter().filter_map(|f| f.size).sum();
+        bytes_read = bytes_read.max(whole_files);
+        if let Some(progress) = progress.as_mut() {
+            progress(Progress {
+                bytes_read,
+                packets: input.packets_read,
+                alerts: output.alerts_total(),
+            });
+        }
+    }
+    // What reassembly still holds: partial datagrams, inspected by their owners.
+    let mut partials = Vec::new();
+    defrag.drain(|ts, bytes| partials.push((ts, bytes.to_vec())));
+    let last_file = output.file_name(inputs.files.len().saturating_sub(1));
+    for (ts_us, bytes) in partials {
+        let p = PacketRef {
+            ts_us,
+            linktype: linktype::RAW,
+            data: &bytes,
+            file: last_file.as_ref(),
+        };
+        inspect_if_mine(&mut inspector, p, workers, me);
+    }
+    input.defrag = defrag.stats.clone();
+    (output.finish(inspector), input)
+}
+
+/// True when the flow of `pkt` is worker `me`'s, of `workers`.
+#[inline]
+fn owned_by(pkt: &decode::Packet<'_>, workers: u64, me: u64) -> bool {
+    FlowKey::of(pkt).0.dispatch_hash() % workers == me
+}
+
+/// Inspect a reassembled datagram if its flow is this worker's; true when it was.
+fn inspect_if_mine(inspector: &mut Inspector, p: PacketRef<'_>, workers: u64, me: u64) -> bool {
+    match decode::decode(p.linktype, p.data) {
+        Ok(pkt) if owned_by(&pkt, workers, me) => {
+            inspector.decoded(p, pkt);
+            true
+        }
+        Ok(_) => false,
+        // Not decodable after reassembly: counted by worker 0.
+        Err(_) if me == 0 => {
+            inspector.packet(p);
+            true
+        }
+        Err(_) => false,
+    }
+}
