@@ -276,6 +276,23 @@ impl Defragmenter {
         }
     }
 
+    /// Add a fragment, and take the datagrams now ready to inspect as raw IP packets: partial
+    /// ones that timed out (their first bytes are still worth inspecting), then the fragment's
+    /// own datagram if it is now whole.
+    pub fn add_and_take_ready(
+        &mut self,
+        ts_us: i64,
+        src: IpAddr,
+        dst: IpAddr,
+        proto: u8,
+        frag: &Fragment<'_>,
+    ) -> Vec<(i64, Vec<u8>)> {
+        let whole = self.add(ts_us, src, dst, proto, frag).map(<[u8]>::to_vec);
+        let mut ready = self.take_expired();
+        ready.extend(whole.map(|bytes| (ts_us, bytes)));
+        ready
+    }
+
     /// Partial datagrams given up while adding fragments (see [`Defragmenter::expire`]).
     pub fn take_expired(&mut self) -> Vec<(i64, Vec<u8>)> {
         std::mem::take(&mut self.expired_partial)

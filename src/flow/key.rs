@@ -1,13 +1,13 @@
 //! Flow keys: the 5-tuple of a packet in a direction-free order, so that both directions of
 //! a flow have the same key (and the same dispatch hash, and so reach the same worker).
 
-use std::hash::BuildHasher;
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::net::IpAddr;
 
 use crate::decode::Packet;
 
 /// A flow's 5-tuple, ordered: `a` is the lower (address, port) endpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FlowKey {
     /// Lower endpoint.
     pub a: (IpAddr, u16),
@@ -44,6 +44,32 @@ impl Side {
 /// Fixed seed: dispatch and flow ids must be the same from run to run, so that a capture
 /// gives the same output whatever the number of workers.
 const FIXED_SEED: u64 = 0x1dc5_e45a_0000_0001;
+
+/// Hashed as two or three machine words (the derived hash feeds each address's enum tag,
+/// length and bytes separately: measured 3.5 % of the capture thread's time). Equal keys
+/// give equal words, so this agrees with the derived equality.
+impl Hash for FlowKey {
+    #[inline]
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        let ports_proto =
+            (u64::from(self.a.1) << 24) | (u64::from(self.b.1) << 8) | u64::from(self.proto);
+        match (self.a.0, self.b.0) {
+            (IpAddr::V4(a), IpAddr::V4(b)) => {
+                state.write_u64((u64::from(u32::from(a)) << 32) | u64::from(u32::from(b)));
+                state.write_u64(ports_proto);
+            }
+            (a, b) => {
+                let wide = |ip: IpAddr| match ip {
+                    IpAddr::V4(v4) => u128::from(v4.to_ipv6_mapped()),
+                    IpAddr::V6(v6) => u128::from(v6),
+                };
+                state.write_u128(wide(a));
+                state.write_u128(wide(b));
+                state.write_u64(ports_proto | 1 << 63);
+            }
+        }
+    }
+}
 
 impl FlowKey {
     /// The key of a packet, and the side that sent it.
@@ -116,5 +142,11 @@ mod tests {
         assert_eq!(k1.dispatch_hash(), k2.dispatch_hash());
         assert_eq!(k1.flow_id(5), k2.flow_id(5));
         assert_ne!(k1.flow_id(5), k1.flow_id(6));
+        let (v6, _) = FlowKey::of(&pkt("2001:db8::1", 5000, "2001:db8::2", 80));
+        let (v6_back, _) = FlowKey::of(&pkt("2001:db8::2", 80, "2001:db8::1", 5000));
+        assert_eq!(v6.dispatch_hash(), v6_back.dispatch_hash());
+        assert_ne!(v6.dispatch_hash(), k1.dispatch_hash());
+        let (other_port, _) = FlowKey::of(&pkt("10.0.0.2", 5001, "10.0.0.1", 80));
+        assert_ne!(other_port.dispatch_hash(), k1.dispatch_hash());
     }
 }

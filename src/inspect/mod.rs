@@ -12,6 +12,8 @@ pub mod stats;
 
 use std::sync::Arc;
 
+use crate::decode::defrag::Defragmenter;
+use crate::decode::link::linktype;
 use crate::decode::{self, tcp_flags, Transport};
 use crate::flow::stream::{AppProto, Found, Stream};
 use crate::flow::{reassembly::Delivery, Flow, FlowKey, FlowTable, Lookup, Side, TcpState};
@@ -37,6 +39,9 @@ pub struct PacketRef<'a> {
 /// A worker's packet path.
 pub struct Inspector {
     flows: FlowTable,
+    /// IP fragment reassembly, when this worker is the run's only one (with several, whoever
+    /// routes packets to them reassembles first: a fragment has no ports to route by).
+    defrag: Option<Defragmenter>,
     emit: Emitter,
     scratch: Vec<u8>,
     indicators: Arc<SharedIndicators>,
@@ -50,6 +55,7 @@ impl Inspector {
         let current = indicators.load();
         Inspector {
             flows: FlowTable::for_worker_of(workers),
+            defrag: (workers == 1).then(Defragmenter::default),
             emit: Emitter::new(Arc::clone(&current.set), current.allow.clone(), events),
             scratch: Vec::new(),
             indicators,
@@ -72,6 +78,25 @@ impl Inspector {
     /// Inspect one packet.
     pub fn packet(&mut self, p: PacketRef<'_>) {
         match decode::decode(p.linktype, p.data) {
+            Ok(decode::Packet {
+                transport: Transport::Fragment(frag),
+                src,
+                dst,
+                proto,
+                ..
+            }) if self.defrag.is_some() => {
+                let defrag = self.defrag.as_mut().expect("checked above");
+                // The fragment itself is not counted as a packet: its datagram is, once whole
+                // (or given up), as when the capture thread reassembles.
+                for (ts_us, bytes) in defrag.add_and_take_ready(p.ts_us, src, dst, proto, &frag) {
+                    self.packet(PacketRef {
+                        ts_us,
+                        linktype: linktype::RAW,
+                        data: &bytes,
+                        ..p
+                    });
+                }
+            }
             Ok(pkt) => self.decoded(p, pkt),
             Err(reason) => {
                 self.emit.stats.packets += 1;
@@ -182,8 +207,21 @@ impl Inspector {
         }
     }
 
-    /// End of input: write what every flow still holds and forget them.
-    pub fn finish(&mut self) {
+    /// End of input: inspect what fragment reassembly still holds, write what every flow
+    /// still holds and forget them.
+    pub fn finish(&mut self, file: Option<&Arc<str>>) {
+        let mut partials = Vec::new();
+        if let Some(defrag) = self.defrag.as_mut() {
+            defrag.drain(|ts_us, bytes| partials.push((ts_us, bytes.to_vec())));
+        }
+        for (ts_us, bytes) in partials {
+            self.packet(PacketRef {
+                ts_us,
+                linktype: linktype::RAW,
+                data: &bytes,
+                file,
+            });
+        }
         let emit = &mut self.emit;
         self.flows
             .drain(|key, flow| flow_ended(emit, key, flow, "shutdown"));
@@ -206,6 +244,9 @@ impl Inspector {
         let mut s = self.emit.stats.clone();
         s.flows = self.flows.created;
         s.flows_evicted = self.flows.evicted;
+        if let Some(defrag) = &self.defrag {
+            s.defrag = defrag.stats.clone();
+        }
         s
     }
 }

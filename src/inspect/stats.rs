@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::decode::defrag::DefragStats;
 use crate::decode::SkipCounts;
 
 /// What one worker counted.
@@ -45,6 +46,8 @@ pub struct WorkerStats {
     pub allowed: u64,
     /// Alerts by "indicator (feed)".
     pub alerts_by_indicator: BTreeMap<String, u64>,
+    /// IP fragment reassembly, when the worker does it (the only worker of a run).
+    pub defrag: DefragStats,
 }
 
 impl WorkerStats {
@@ -68,6 +71,7 @@ impl WorkerStats {
         self.expired += o.expired;
         self.not_yet_valid += o.not_yet_valid;
         self.allowed += o.allowed;
+        self.defrag.merge(&o.defrag);
         for (k, v) in &o.alerts_by_indicator {
             *self.alerts_by_indicator.entry(k.clone()).or_default() += v;
         }

@@ -3,6 +3,8 @@
 //! The worker is chosen by the flow's symmetric hash ([`FlowKey::dispatch_hash`]), so both
 //! directions reach the same worker. IP fragments are first reassembled here
 //! ([`Defragmenter`]): a fragment has no ports, so only the whole datagram can be routed.
+//! With a single worker nothing is decoded here: it all goes to that worker, which
+//! reassembles fragments itself.
 //! Frames that do not decode are spread round-robin (workers count them as skipped).
 //!
 //! A full worker queue is handled as [`WhenFull`] says: file input blocks (no packet is
@@ -25,23 +27,6 @@ pub enum WhenFull {
     /// Drop the batch and count its packets (live input: the capture must never wait, or the
     /// kernel drops instead).
     Drop,
-}
-
-/// Give a fragment to `defrag`; returns the datagrams now ready to route as raw IP packets:
-/// partial ones that timed out (their first bytes are still worth inspecting), then the
-/// fragment's own datagram if it is now whole.
-pub(crate) fn reassemble(
-    defrag: &mut Defragmenter,
-    ts_us: i64,
-    src: std::net::IpAddr,
-    dst: std::net::IpAddr,
-    proto: u8,
-    frag: &Fragment<'_>,
-) -> Vec<(i64, Vec<u8>)> {
-    let whole = defrag.add(ts_us, src, dst, proto, frag).map(<[u8]>::to_vec);
-    let mut ready = defrag.take_expired();
-    ready.extend(whole.map(|bytes| (ts_us, bytes)));
-    ready
 }
 
 /// Routes packets to worker queues.
@@ -77,6 +62,10 @@ impl Dispatcher {
     /// Route one captured packet. False when the workers are gone.
     pub fn packet(&mut self, ts_us: i64, link: i32, file: u32, data: &[u8]) -> bool {
         let n = self.queues.len() as u64;
+        if n == 1 {
+            // Nothing to choose: the only worker decodes (and reassembles fragments) itself.
+            return self.push(0, ts_us, link, file, data);
+        }
         let worker = match decode::decode(link, data) {
             Ok(p) => match p.transport {
                 Transport::Fragment(frag) => {
@@ -101,7 +90,7 @@ impl Dispatcher {
         proto: u8,
         frag: &Fragment<'_>,
     ) -> bool {
-        let datagrams = reassemble(&mut self.defrag, ts_us, src, dst, proto, frag);
+        let datagrams = self.defrag.add_and_take_ready(ts_us, src, dst, proto, frag);
         datagrams
             .into_iter()
             .all(|(ts, bytes)| self.packet(ts, linktype::RAW, file, &bytes))

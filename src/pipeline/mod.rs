@@ -221,6 +221,9 @@ pub fn run(mut config: RunConfig, source: Source, sink: Sink, control: WriterCon
             Err(_) => report.write_error = Some("writer thread failed".into()),
         }
     });
+    // Fragments reassembled by a run's only worker.
+    let by_worker = std::mem::take(&mut report.stats.defrag);
+    report.defrag.merge(&by_worker);
     let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
     report.kernel_packets = get(&board.kernel_packets);
     report.kernel_drops = get(&board.kernel_drops);
@@ -288,7 +291,8 @@ impl WorkerOutput {
 
     /// End of input: write what the flows still hold, hand it over, return the counters.
     fn finish(mut self, mut inspector: Inspector) -> WorkerStats {
-        inspector.finish();
+        let last_file = self.lane.files.last().cloned();
+        inspector.finish(last_file.as_ref());
         self.round(&mut inspector);
         let stats = inspector.stats();
         self.lane.board.publish(self.lane.index, stats.clone());

@@ -18,7 +18,6 @@
 use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::dispatch::reassemble;
 use super::{Progress, RunReport, WorkerLane, WorkerOutput};
 use crate::capture::{self, Filter, Inputs, ReadEnd};
 use crate::decode::defrag::{DefragStats, Defragmenter};
@@ -96,14 +95,8 @@ pub(crate) fn replay_worker(
                 let mine = match decode::decode(p.linktype, p.data) {
                     Ok(pkt) => match pkt.transport {
                         Transport::Fragment(frag) => {
-                            let ready = reassemble(
-                                &mut defrag,
-                                p.ts_us,
-                                pkt.src,
-                                pkt.dst,
-                                pkt.proto,
-                                &frag,
-                            );
+                            let ready = defrag
+                                .add_and_take_ready(p.ts_us, pkt.src, pkt.dst, pkt.proto, &frag);
                             for (ts_us, bytes) in ready {
                                 let whole = PacketRef {
                                     ts_us,
