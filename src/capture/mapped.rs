@@ -53,6 +53,7 @@ pub fn read(
         match parser.next(rest) {
             Next::Packet(packet, used) => {
                 rest = &rest[used..];
+                prefetch(rest);
                 if filter.accepts(packet.linktype, packet.data, packet.wire_len)
                     && on_packet(packet).is_break()
                 {
@@ -70,6 +71,23 @@ pub fn read(
         }
     }
     Ok(ReadEnd::Complete)
+}
+
+/// Ask for the start of the next record (its header and the frame's first bytes) while the
+/// current packet is handled: a capture read front to back touches one new cache line per
+/// record, too far apart for the hardware prefetcher, so each would otherwise wait for memory.
+#[inline(always)]
+fn prefetch(next: &[u8]) {
+    #[cfg(target_arch = "x86_64")]
+    if next.len() >= 128 {
+        // SAFETY: a prefetch is a hint that never faults; both addresses are inside `next`.
+        unsafe {
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+            _mm_prefetch::<_MM_HINT_T0>(next.as_ptr().cast());
+            _mm_prefetch::<_MM_HINT_T0>(next.as_ptr().add(64).cast());
+        }
+    }
+    let _ = next;
 }
 
 #[cfg(test)]
