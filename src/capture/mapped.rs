@@ -13,7 +13,7 @@ use super::parser::{Next, Parser};
 use super::{Filter, InputFile, RawPacket, ReadEnd};
 
 /// Bytes read between two releases of the pages behind the read position.
-const RELEASE_EVERY: usize = 32 * 1024 * 1024;
+const RELEASE_EVERY: usize = 8 * 1024 * 1024;
 /// Page size the releases are aligned to (the smallest on the targets we build for).
 const PAGE: usize = 4096;
 

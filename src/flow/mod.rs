@@ -65,27 +65,55 @@ pub struct PendingAddressHit {
 /// What a flow has alerted on, and the address hits still waiting to be written.
 ///
 /// One alert per flow per indicator per match location, however often the name recurs.
+/// Boxed, and only for flows that have any: most flows never alert, and the flow table holds
+/// a pointer where the two lists would take 48 bytes in every slot.
 #[derive(Debug, Default)]
-pub struct AlertState {
+pub struct AlertState(Option<Box<Alerted>>);
+
+#[derive(Debug, Default)]
+struct Alerted {
     done: Vec<(u8, u64)>,
-    /// Address hits not yet written.
-    pub pending: Vec<PendingAddressHit>,
+    pending: Vec<PendingAddressHit>,
 }
 
 impl AlertState {
     /// True when the flow has alerted.
     pub fn any(&self) -> bool {
-        !self.done.is_empty()
+        self.0.as_ref().is_some_and(|a| !a.done.is_empty())
     }
 
     /// True (and remembered) the first time this (location, indicator key) pair is seen in
     /// the flow.
     pub fn first(&mut self, location: u8, key: u64) -> bool {
-        if self.done.contains(&(location, key)) {
+        let done = &mut self.0.get_or_insert_with(Box::default).done;
+        if done.contains(&(location, key)) {
             return false;
         }
-        self.done.push((location, key));
+        done.push((location, key));
         true
+    }
+
+    /// True when address hits wait to be written.
+    pub fn has_pending(&self) -> bool {
+        self.0.as_ref().is_some_and(|a| !a.pending.is_empty())
+    }
+
+    /// The first address hit waiting.
+    pub fn first_pending(&self) -> Option<&PendingAddressHit> {
+        self.0.as_ref().and_then(|a| a.pending.first())
+    }
+
+    /// An address hit to write once the flow's application layer is known.
+    pub fn push_pending(&mut self, hit: PendingAddressHit) {
+        self.0.get_or_insert_with(Box::default).pending.push(hit);
+    }
+
+    /// Take the address hits waiting.
+    pub fn take_pending(&mut self) -> Vec<PendingAddressHit> {
+        self.0
+            .as_mut()
+            .map(|a| std::mem::take(&mut a.pending))
+            .unwrap_or_default()
     }
 }
 

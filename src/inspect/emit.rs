@@ -173,7 +173,7 @@ impl Emitter {
         vlans[..head.vlans.len().min(2)].copy_from_slice(&head.vlans[..head.vlans.len().min(2)]);
         for (side, (addr, port)) in [(Side::A, key.a), (Side::B, key.b)] {
             self.set.match_addr(addr, port, |entry| {
-                alerts.pending.push(PendingAddressHit {
+                alerts.push_pending(PendingAddressHit {
                     entry,
                     side,
                     ts_us: head.ts_us,
@@ -229,7 +229,7 @@ impl Emitter {
         app: App<'_>,
         alerts: &mut AlertState,
     ) {
-        let pending = std::mem::take(&mut alerts.pending);
+        let pending = alerts.take_pending();
         for hit in pending {
             let vlans = &hit.vlans[..hit.vlan_count as usize];
             let mut head = Head::new(
@@ -296,7 +296,7 @@ impl Emitter {
             .into_iter()
             .filter(|h| alerts.first(h.location as u8, h.dedup_key()))
             .collect();
-        if fresh.is_empty() && !self.events.dns && alerts.pending.is_empty() {
+        if fresh.is_empty() && !self.events.dns && !alerts.has_pending() {
             return true;
         }
         let record = dns_record(msg, &header);

@@ -148,7 +148,7 @@ impl Inspector {
                 head.app_proto = Some("dns");
                 flow.app_proto = Some("dns");
                 if !self.emit.dns(&key, &head, payload, &mut flow.alerts)
-                    && !flow.alerts.pending.is_empty()
+                    && flow.alerts.has_pending()
                 {
                     self.emit
                         .flush_pending(&key, &head, App::None, &mut flow.alerts);
@@ -188,7 +188,7 @@ impl Inspector {
                 if let proto::http::Parse::Request(req) = proto::http::parse_request(payload) {
                     head.app_proto = Some("http");
                     self.emit.http(&key, &head, &req, &mut flow.alerts);
-                } else if !flow.alerts.pending.is_empty() {
+                } else if flow.alerts.has_pending() {
                     self.emit
                         .flush_pending(&key, &head, App::None, &mut flow.alerts);
                 }
@@ -199,7 +199,7 @@ impl Inspector {
                 self.emit.stats.skipped.add(decode::Skip::IpFragment);
             }
             Transport::Udp { .. } | Transport::Other => {
-                if !flow.alerts.pending.is_empty() {
+                if flow.alerts.has_pending() {
                     self.emit
                         .flush_pending(&key, &head, App::None, &mut flow.alerts);
                 }
@@ -336,7 +336,7 @@ fn tcp_segment(
         *app_proto = app_proto.or_else(|| tcp_app_proto(streams));
         *tcp = None;
         *tcp_finished = true;
-        if !alerts.pending.is_empty() {
+        if alerts.has_pending() {
             head.app_proto = *app_proto;
             emit.flush_pending(key, &head, App::None, alerts);
         }
@@ -348,7 +348,7 @@ fn flow_ended(emit: &mut Emitter, key: &FlowKey, mut flow: Flow, reason: &'stati
     if let Some(tcp) = &flow.tcp {
         flow.app_proto = flow.app_proto.or_else(|| tcp_app_proto(&tcp.streams));
     }
-    if let Some(first) = flow.alerts.pending.first() {
+    if let Some(first) = flow.alerts.first_pending() {
         let mut head = Head::new(key, first.sender, first.ts_us, flow.id, &[], None);
         head.app_proto = flow.app_proto;
         emit.flush_pending(key, &head, App::None, &mut flow.alerts);

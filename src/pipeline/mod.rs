@@ -12,6 +12,10 @@
 //! - The flow hash is symmetric ([`crate::flow::FlowKey::dispatch_hash`]), so both directions
 //!   of a flow go to the same worker, which owns that flow's state alone: no lock on the
 //!   packet path. IP fragments are reassembled before dispatch ([`crate::decode::defrag`]).
+//! - With one worker there is nothing to route: the capture thread only copies, and the
+//!   worker decodes and reassembles fragments itself.
+//! - Capture files with two workers or more take another shape ([`replay`]): no capture
+//!   thread; each worker reads every file through the memory map and inspects its own flows.
 //! - Batches are recycled: `N × (QUEUE_DEPTH + 2)` of them exist per capture thread.
 //! - Shutdown by ownership: when input ends (or a signal stops it) the capture threads drop
 //!   their senders; each worker drains its queue, writes what its flows still hold, sends its
