@@ -32,6 +32,8 @@ pub(crate) fn capture(
     let mut bytes_read = 0u64;
     let mut packets = 0u64;
     let mut last_file = 0;
+    // Sizes of the files read so far (progress never goes back when a file held less).
+    let mut whole_files = 0u64;
     for (index, input) in inputs.files.iter().enumerate() {
         last_file = index as u32;
         let stop = Arc::clone(&config.stop);
@@ -74,7 +76,7 @@ pub(crate) fn capture(
             }
             Err(e) => report.failed.push(e),
         }
-        let whole_files: u64 = inputs.files[..=index].iter().filter_map(|f| f.size).sum();
+        whole_files += input.size.unwrap_or(0);
         bytes_read = bytes_read.max(whole_files);
         if let Some(progress) = config.progress.as_mut() {
             progress(Progress {

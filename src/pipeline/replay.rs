@@ -73,6 +73,8 @@ pub(crate) fn replay_worker(
     let mut bytes_read = 0u64;
     let mut own = 0u64;
     let mut undecodable = 0u64;
+    // Sizes of the files read so far (progress never goes back when a file held less).
+    let mut whole_files = 0u64;
     for (index, file) in inputs.files.iter().enumerate() {
         let name = output.file_name(index);
         let end = capture::read_file(
@@ -146,7 +148,7 @@ pub(crate) fn replay_worker(
             }
             Err(e) => input.failed.push(e),
         }
-        let whole_files: u64 = inputs.files[..=index].iter().filter_map(|f| f.size).sum();
+        whole_files += file.size.unwrap_or(0);
         bytes_read = bytes_read.max(whole_files);
         if let Some(progress) = progress.as_mut() {
             progress(Progress {
