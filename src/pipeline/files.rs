@@ -7,11 +7,9 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::dispatch::{Dispatcher, WhenFull};
-use super::{Lanes, Progress, RunConfig, RunReport};
-use crate::capture::{self, Inputs, ReadEnd};
-
-/// Size of a pcap record header: progress counts it as read.
-const RECORD_HEADER: u64 = 16;
+use super::tally::InputTally;
+use super::{Lanes, RunConfig, RunReport};
+use crate::capture::{self, Inputs};
 
 pub(crate) fn capture(
     config: &mut RunConfig,
@@ -29,11 +27,8 @@ pub(crate) fn capture(
         lanes.recycle,
         WhenFull::Block,
     ));
-    let mut bytes_read = 0u64;
-    let mut packets = 0u64;
+    let mut tally = InputTally::default();
     let mut last_file = 0;
-    // Sizes of the files read so far (progress never goes back when a file held less).
-    let mut whole_files = 0u64;
     for (index, input) in inputs.files.iter().enumerate() {
         last_file = index as u32;
         let stop = Arc::clone(&config.stop);
@@ -50,42 +45,25 @@ pub(crate) fn capture(
             if stop.load(Ordering::Relaxed) {
                 return ControlFlow::Break(());
             }
-            packets += 1;
-            bytes_read += raw.data.len() as u64 + RECORD_HEADER;
+            let report_progress = tally.packet(raw.data.len());
             if !dispatcher
                 .borrow_mut()
                 .packet(raw.ts_us, raw.linktype, index as u32, raw.data)
             {
                 return ControlFlow::Break(());
             }
-            if packets.is_multiple_of(4096) {
+            if report_progress {
                 if let Some(progress) = progress.as_mut() {
-                    progress(Progress {
-                        bytes_read,
-                        packets,
-                        alerts: alerts.load(Ordering::Relaxed),
-                    });
+                    progress(tally.progress(alerts.load(Ordering::Relaxed)));
                 }
             }
             ControlFlow::Continue(())
         });
-        match end {
-            Ok(ReadEnd::Complete) | Ok(ReadEnd::Stopped) => {}
-            Ok(ReadEnd::CutShort(reason)) => {
-                report.cut_short.push(format!("{}: {reason}", input.name))
-            }
-            Err(e) => report.failed.push(e),
-        }
-        whole_files += input.size.unwrap_or(0);
-        bytes_read = bytes_read.max(whole_files);
+        tally.file_done(input, end);
         if let Some(progress) = config.progress.as_mut() {
-            progress(Progress {
-                bytes_read,
-                packets,
-                alerts: alerts.load(Ordering::Relaxed),
-            });
+            progress(tally.progress(alerts.load(Ordering::Relaxed)));
         }
     }
     report.defrag = dispatcher.into_inner().finish(last_file);
-    report.packets_read = packets;
+    tally.report_into(report);
 }

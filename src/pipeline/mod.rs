@@ -28,6 +28,7 @@ mod files;
 mod live;
 mod replay;
 pub mod stats;
+mod tally;
 pub mod writer;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

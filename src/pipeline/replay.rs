@@ -18,16 +18,15 @@
 use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use super::tally::InputTally;
 use super::{Progress, RunReport, WorkerLane, WorkerOutput};
-use crate::capture::{self, Filter, Inputs, ReadEnd};
+use crate::capture::{self, Filter, Inputs};
 use crate::decode::defrag::{DefragStats, Defragmenter};
 use crate::decode::link::linktype;
 use crate::decode::{self, Transport};
 use crate::flow::FlowKey;
 use crate::inspect::{Inspector, PacketRef, WorkerStats};
 
-/// Size of a pcap record header: progress counts it as read.
-const RECORD_HEADER: u64 = 16;
 /// Own packets between two looks at reloaded indicators and two hand-overs of output (the
 /// batch size of the capture-thread path).
 const PACKETS_PER_ROUND: u64 = super::batch::BATCH_PACKETS as u64;
@@ -38,19 +37,14 @@ pub(crate) fn suits(inputs: &Inputs, workers: usize) -> bool {
 }
 
 /// What worker 0 reports about the input.
-#[derive(Default)]
 pub(crate) struct InputReport {
-    pub packets_read: u64,
-    pub cut_short: Vec<String>,
-    pub failed: Vec<String>,
-    pub defrag: DefragStats,
+    tally: InputTally,
+    defrag: DefragStats,
 }
 
 impl InputReport {
     pub fn into_run_report(self, report: &mut RunReport) {
-        report.packets_read = self.packets_read;
-        report.cut_short = self.cut_short;
-        report.failed = self.failed;
+        self.tally.report_into(report);
         report.defrag = self.defrag;
     }
 }
@@ -69,12 +63,9 @@ pub(crate) fn replay_worker(
     let mut output = WorkerOutput::new(lane);
     let mut filter = filter;
     let mut defrag = Defragmenter::default();
-    let mut input = InputReport::default();
-    let mut bytes_read = 0u64;
+    let mut tally = InputTally::default();
     let mut own = 0u64;
     let mut undecodable = 0u64;
-    // Sizes of the files read so far (progress never goes back when a file held less).
-    let mut whole_files = 0u64;
     for (index, file) in inputs.files.iter().enumerate() {
         let name = output.file_name(index);
         let end = capture::read_file(
@@ -85,8 +76,7 @@ pub(crate) fn replay_worker(
                 if stop.load(Ordering::Relaxed) {
                     return ControlFlow::Break(());
                 }
-                input.packets_read += 1;
-                bytes_read += raw.data.len() as u64 + RECORD_HEADER;
+                let report_progress = tally.packet(raw.data.len());
                 let p = PacketRef {
                     ts_us: raw.ts_us,
                     linktype: raw.linktype,
@@ -129,33 +119,17 @@ pub(crate) fn replay_worker(
                     // A reload takes effect from the next round on.
                     inspector.refresh_indicators();
                 }
-                if input.packets_read.is_multiple_of(4096) {
+                if report_progress {
                     if let Some(progress) = progress.as_mut() {
-                        progress(Progress {
-                            bytes_read,
-                            packets: input.packets_read,
-                            alerts: output.alerts_total(),
-                        });
+                        progress(tally.progress(output.alerts_total()));
                     }
                 }
                 ControlFlow::Continue(())
             },
         );
-        match end {
-            Ok(ReadEnd::Complete) | Ok(ReadEnd::Stopped) => {}
-            Ok(ReadEnd::CutShort(reason)) => {
-                input.cut_short.push(format!("{}: {reason}", file.name))
-            }
-            Err(e) => input.failed.push(e),
-        }
-        whole_files += file.size.unwrap_or(0);
-        bytes_read = bytes_read.max(whole_files);
+        tally.file_done(file, end);
         if let Some(progress) = progress.as_mut() {
-            progress(Progress {
-                bytes_read,
-                packets: input.packets_read,
-                alerts: output.alerts_total(),
-            });
+            progress(tally.progress(output.alerts_total()));
         }
     }
     // What reassembly still holds: partial datagrams, inspected by their owners.
@@ -171,7 +145,10 @@ pub(crate) fn replay_worker(
         };
         inspect_if_mine(&mut inspector, p, workers, me);
     }
-    input.defrag = defrag.stats.clone();
+    let input = InputReport {
+        tally,
+        defrag: defrag.stats.clone(),
+    };
     (output.finish(inspector), input)
 }
 

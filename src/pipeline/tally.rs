@@ -1,0 +1,63 @@
+//! What reading the input files has got to: packets and bytes read (for the progress bar),
+//! and how each file ended (for the run report). Kept by whichever thread reads the files:
+//! the capture thread, or worker 0 of a replay ([`super::replay`]).
+
+use super::{Progress, RunReport};
+use crate::capture::{InputFile, ReadEnd};
+
+/// Size of a pcap record header: progress counts it as read.
+const RECORD_HEADER: u64 = 16;
+/// Packets between two progress reports.
+const PROGRESS_EVERY: u64 = 4096;
+
+/// Input read so far.
+#[derive(Debug, Default)]
+pub(crate) struct InputTally {
+    /// Packets read (fragments included).
+    pub packets: u64,
+    bytes_read: u64,
+    /// Sizes of the files read to the end so far: progress never goes back when a file held
+    /// less than its size (a cut-short file).
+    whole_files: u64,
+    cut_short: Vec<String>,
+    failed: Vec<String>,
+}
+
+impl InputTally {
+    /// One packet of `captured` bytes read; true when it is time to report progress.
+    #[inline]
+    pub fn packet(&mut self, captured: usize) -> bool {
+        self.packets += 1;
+        self.bytes_read += captured as u64 + RECORD_HEADER;
+        self.packets.is_multiple_of(PROGRESS_EVERY)
+    }
+
+    /// A file read to its end (or stopped, cut short, unreadable).
+    pub fn file_done(&mut self, file: &InputFile, end: Result<ReadEnd, String>) {
+        match end {
+            Ok(ReadEnd::Complete) | Ok(ReadEnd::Stopped) => {}
+            Ok(ReadEnd::CutShort(reason)) => {
+                self.cut_short.push(format!("{}: {reason}", file.name))
+            }
+            Err(e) => self.failed.push(e),
+        }
+        self.whole_files += file.size.unwrap_or(0);
+        self.bytes_read = self.bytes_read.max(self.whole_files);
+    }
+
+    /// Progress now, with the alerts written so far.
+    pub fn progress(&self, alerts: u64) -> Progress {
+        Progress {
+            bytes_read: self.bytes_read,
+            packets: self.packets,
+            alerts,
+        }
+    }
+
+    /// Put what was read into the run's report.
+    pub fn report_into(self, report: &mut RunReport) {
+        report.packets_read = self.packets;
+        report.cut_short = self.cut_short;
+        report.failed = self.failed;
+    }
+}
