@@ -198,8 +198,11 @@ impl NameHasher {
     /// way) under the suffix whose hash is `parent`: 8 bytes at a time through a folded
     /// 64×64→128-bit multiply with the process's secret multiplier (the construction of wyhash
     /// and foldhash, inlined here because this runs once per label of every name on the wire).
+    /// The label is `name[start..end]`: its last bytes are read as one word that ends at
+    /// `end` (and may begin in the labels before it), so there is no byte loop.
     #[inline]
-    fn step(&self, parent: u64, label: &[u8]) -> u64 {
+    fn step(&self, parent: u64, name: &[u8], start: usize, end: usize) -> u64 {
+        let label = &name[start..end];
         let mut h = parent ^ self.seed[0];
         let mut chunks = label.chunks_exact(8);
         for c in &mut chunks {
@@ -207,17 +210,22 @@ impl NameHasher {
             h = fold_mul(h ^ lowercase_word(word), self.seed[1]);
         }
         // The remainder is shorter than 8 bytes, so its top byte is free for the length.
-        let rest = lowercase_word(read_short(chunks.remainder()));
+        let rest = lowercase_word(tail_word(name, end, chunks.remainder().len()));
         fold_mul(h ^ rest ^ ((label.len() as u64) << 56), self.seed[1])
     }
 
     /// Key of a whole normalised name (no trailing dot).
     pub fn name_key(&self, name: &[u8]) -> NameKey {
-        let (key, depth) = name
-            .rsplit(|&b| b == b'.')
-            .fold((0, 0u32), |(h, depth), label| {
-                (self.step(h, label), depth + 1)
-            });
+        let (mut key, mut depth, mut end) = (0, 0u32, name.len());
+        loop {
+            let start = label_start(name, end);
+            key = self.step(key, name, start, end);
+            depth += 1;
+            if start == 0 {
+                break;
+            }
+            end = start - 1;
+        }
         NameKey {
             key,
             depth: depth.clamp(1, 64) as u8,
@@ -239,22 +247,44 @@ fn fold_mul(a: u64, b: u64) -> u64 {
     (r as u64) ^ ((r >> 64) as u64)
 }
 
-/// Up to 7 bytes as one word, different for different bytes of the same length, without a
-/// byte-wise copy (whose partial stores stall the load that follows): two overlapping 4-byte
-/// reads, or for 1 to 3 bytes the first, middle and last byte (as wyhash reads them).
+/// The last `rem` (< 8) bytes before `end` as one little-endian word, zero above them: one
+/// load of the 8 bytes that end at `end` when the name has them (the bytes before the label
+/// are shifted out), else (a short name's first label) byte by byte.
 #[inline(always)]
-fn read_short(b: &[u8]) -> u64 {
-    let n = b.len();
-    let word4 = |at: usize| {
-        u64::from(u32::from_le_bytes(
-            b[at..at + 4].try_into().unwrap_or_default(),
-        ))
-    };
-    match n {
-        0 => 0,
-        1..=3 => u64::from(b[0]) | u64::from(b[n / 2]) << 8 | u64::from(b[n - 1]) << 16,
-        _ => word4(0) | word4(n - 4) << ((n - 4) * 8),
+fn tail_word(name: &[u8], end: usize, rem: usize) -> u64 {
+    if rem == 0 {
+        return 0;
     }
+    match end.checked_sub(8).and_then(|from| name.get(from..end)) {
+        Some(word) => u64::from_le_bytes(word.try_into().unwrap_or_default()) >> (8 * (8 - rem)),
+        None => name[end - rem..end]
+            .iter()
+            .rev()
+            .fold(0, |word, &b| (word << 8) | u64::from(b)),
+    }
+}
+
+/// Where the label that ends at `end` starts in `name`: after the last `.` before `end`, or
+/// 0. Eight bytes at a time, from the end, while there are eight.
+#[inline(always)]
+fn label_start(name: &[u8], end: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    let mut pos = end;
+    while pos >= 8 {
+        let word = u64::from_le_bytes(name[pos - 8..pos].try_into().unwrap_or_default());
+        let x = word ^ (ONES * u64::from(b'.'));
+        // High bit set in each byte that is a dot (exact: no carry between bytes).
+        let dots = !(((x & LOW7) + LOW7) | x | LOW7);
+        if dots != 0 {
+            return pos - 8 + (63 - dots.leading_zeros() as usize) / 8 + 1;
+        }
+        pos -= 8;
+    }
+    name[..pos]
+        .iter()
+        .rposition(|&b| b == b'.')
+        .map_or(0, |dot| dot + 1)
 }
 
 /// ASCII `A`–`Z` in each byte of `word` made lowercase; every other byte (digits, `-`, `_`,
@@ -481,11 +511,8 @@ impl IndicatorSet {
         let mut end = name.len();
         let mut depth = 0u32;
         loop {
-            let start = name[..end]
-                .iter()
-                .rposition(|&b| b == b'.')
-                .map_or(0, |dot| dot + 1);
-            hash = self.hasher.step(hash, &name[start..end]);
+            let start = label_start(name, end);
+            hash = self.hasher.step(hash, name, start, end);
             depth += 1;
             let plain = if self.name_depths & (1 << (depth.min(64) - 1)) != 0 {
                 self.names.get(hash)
@@ -1002,24 +1029,51 @@ mod tests {
     }
 
     #[test]
-    fn short_reads_tell_labels_apart() {
-        let labels: Vec<Vec<u8>> = (0..=7usize)
-            .flat_map(|n| {
-                (0..n.max(1)).flat_map(move |i| {
-                    [b'a', b'b'].map(|c| {
-                        let mut l = vec![b'x'; n];
-                        if n > 0 {
-                            l[i] = c;
-                        }
-                        l
-                    })
-                })
-            })
-            .collect();
-        for a in &labels {
-            for b in &labels {
-                if a.len() == b.len() && a != b {
-                    assert_ne!(read_short(a), read_short(b), "{a:?} {b:?}");
+    fn word_scans_find_every_label_and_tail() {
+        let names = [
+            "a",
+            "a.b",
+            "..",
+            "abc.defghijkl.mnopqrstuvwxyz0123.x",
+            ".lead",
+            "trail.",
+            "12345678.12345678.1234567",
+        ];
+        for n in names {
+            let n = n.as_bytes();
+            for end in 0..=n.len() {
+                let want = n[..end]
+                    .iter()
+                    .rposition(|&b| b == b'.')
+                    .map_or(0, |dot| dot + 1);
+                assert_eq!(label_start(n, end), want, "{n:?} up to {end}");
+                for rem in 0..end.min(8) {
+                    let mut bytes = [0u8; 8];
+                    bytes[..rem].copy_from_slice(&n[end - rem..end]);
+                    assert_eq!(tail_word(n, end, rem), u64::from_le_bytes(bytes));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn labels_hash_alike_wherever_they_sit() {
+        // The same label alone, after a long label, and in capitals: one hash; labels that
+        // differ in one byte: different hashes.
+        let hasher = NameHasher::new();
+        let mut seen = std::collections::HashMap::new();
+        for n in 1..=17usize {
+            for i in 0..n {
+                for c in [b'a', b'b', b'-'] {
+                    let mut label = vec![b'x'; n];
+                    label[i] = c;
+                    let alone = hasher.step(0, &label, 0, n);
+                    let mut after = b"a-long-prefix-label.".to_vec();
+                    after.extend_from_slice(&label.to_ascii_uppercase());
+                    assert_eq!(alone, hasher.step(0, &after, after.len() - n, after.len()));
+                    if let Some(other) = seen.insert(alone, label.clone()) {
+                        assert_eq!(other, label, "collision");
+                    }
                 }
             }
         }
