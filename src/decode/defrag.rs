@@ -1,5 +1,6 @@
-//! IPv4 and IPv6 fragment reassembly, done by the capture thread before dispatch (a
-//! fragment without ports cannot be sent to its flow's worker until it is whole).
+//! IPv4 and IPv6 fragment reassembly, done before a flow table sees the packet: by the capture
+//! thread before dispatch (a fragment without ports cannot be sent to its flow's worker until
+//! it is whole), by the only worker of a run, or by each worker of a file replay.
 //!
 //! Policy and limits, each counted when it applies ([`DefragStats`]):
 //! - overlapping or duplicate fragments: the *first* copy of a byte wins, as most stacks do

@@ -23,7 +23,7 @@ use crate::proto;
 pub use emit::{App, Emitter, EventTypes, Head};
 pub use stats::WorkerStats;
 
-/// One packet as the capture thread handed it over.
+/// One packet as read (handed over by the capture thread, or read by the worker itself).
 #[derive(Debug, Clone, Copy)]
 pub struct PacketRef<'a> {
     /// Packet time, microseconds since the epoch.
