@@ -36,7 +36,11 @@ pub enum Indicator {
 
 /// Undo the usual defanging: `[.]`, `(.)`, `{.}`, `[dot]`, `hxxp`, `[:]`, `[://]`.
 pub fn refang(value: &str) -> Cow<'_, str> {
-    let hxxp = value.len() >= 4 && value[..4].eq_ignore_ascii_case("hxxp");
+    // Bytes, not `&value[..4]`: a character may straddle byte 4.
+    let hxxp = value
+        .as_bytes()
+        .get(..4)
+        .is_some_and(|b| b.eq_ignore_ascii_case(b"hxxp"));
     let needs = hxxp || value.bytes().any(|b| matches!(b, b'[' | b'(' | b'{'));
     if !needs {
         return Cow::Borrowed(value);
@@ -338,6 +342,21 @@ mod tests {
             classify("münchen.example").unwrap(),
             dom("xn--mnchen-3ya.example")
         );
+    }
+
+    #[test]
+    fn a_character_across_byte_four_is_not_a_panic() {
+        // Found by the `feed` fuzz target: a BOM (3 bytes) straddling byte 4.
+        for v in [
+            "ada\u{feff}ware.example",
+            "a\u{feff}",
+            "é\u{feff}x.com",
+            "hxx\u{e9}p://x",
+        ] {
+            let _ = refang(v);
+            let _ = classify(v);
+        }
+        assert_eq!(refang("HXXPS://evil[.]com"), "https://evil.com");
     }
 
     #[test]
