@@ -619,3 +619,42 @@ fn the_summary_counts_the_same_with_any_number_of_workers() {
     );
     assert_eq!(one, summary("3"));
 }
+
+/// The hand-read IPv4 header (`decode`) gives exactly what etherparse's reading gives, on
+/// every frame of the corpus and on every cut of each frame.
+#[test]
+fn hand_read_ip_headers_agree_with_etherparse() {
+    use ioc_sensor::capture::{self, Filter, InputFile};
+    use ioc_sensor::decode;
+    let mut frames = 0;
+    for (path, _) in corpus_captures() {
+        let input = InputFile {
+            name: path.display().to_string().into(),
+            size: None,
+            path: path.clone(),
+        };
+        let _ = capture::read_file(
+            &input,
+            &mut Filter::none(),
+            || std::ops::ControlFlow::Continue(()),
+            |raw| {
+                for cut in (0..=raw.data.len())
+                    .rev()
+                    .step_by(7)
+                    .chain([raw.data.len()])
+                {
+                    let frame = &raw.data[..cut];
+                    assert_eq!(
+                        decode::decode(raw.linktype, frame),
+                        decode::decode_reference(raw.linktype, frame),
+                        "{} (cut at {cut})",
+                        path.display()
+                    );
+                }
+                frames += 1;
+                std::ops::ControlFlow::Continue(())
+            },
+        );
+    }
+    assert!(frames > 5_000, "{frames}");
+}

@@ -196,34 +196,82 @@ fn enter<'a>(
     }
 }
 
+/// The most common IP header, read by hand: IPv4 without options, not fragmented, whose total
+/// length lies within the captured bytes. Addresses, protocol and payload, exactly as
+/// etherparse's lax slice gives them for such a header (a test compares the two on every
+/// frame of the corpus and every cut of them); `None` for any other header, which etherparse
+/// reads. Measured: the general path cost ~8 % of a replay's CPU, mostly here.
+#[inline]
+fn plain_ipv4(bytes: &[u8]) -> Option<(IpAddr, IpAddr, IpNumber, &[u8])> {
+    let header: &[u8; 20] = bytes.get(..20)?.try_into().ok()?;
+    let total = usize::from(u16::from_be_bytes([header[2], header[3]]));
+    let fragment = u16::from_be_bytes([header[6], header[7]]) & 0x3fff; // MF and offset
+    if header[0] != 0x45 || total < 20 || total > bytes.len() || fragment != 0 {
+        return None;
+    }
+    let addr = |at: usize| {
+        IpAddr::V4(std::net::Ipv4Addr::new(
+            header[at],
+            header[at + 1],
+            header[at + 2],
+            header[at + 3],
+        ))
+    };
+    Some((addr(12), addr(16), IpNumber(header[9]), &bytes[20..total]))
+}
+
 /// Decode one frame, entering tunnels down to the innermost IP packet.
+#[inline]
 pub fn decode(linktype: i32, frame: &[u8]) -> Result<Packet<'_>, Skip> {
+    decode_with(linktype, frame, true)
+}
+
+/// [`decode`] with every IP header read by etherparse: the reference the hand-read header
+/// is tested against.
+#[doc(hidden)]
+pub fn decode_reference(linktype: i32, frame: &[u8]) -> Result<Packet<'_>, Skip> {
+    decode_with(linktype, frame, false)
+}
+
+fn decode_with(linktype: i32, frame: &[u8], shortcut: bool) -> Result<Packet<'_>, Skip> {
     let net = link::network_layer(linktype, frame)?;
     let (vlans, vlan_count) = (net.vlans, net.vlan_count);
     let mut bytes = net.bytes;
     let mut tunnel: Option<TunnelInfo> = None;
     let mut depth = 0u8;
     loop {
-        let (ip, _ext_err) = LaxIpSlice::from_slice(bytes).map_err(|_| Skip::BadIpHeader)?;
-        let payload = ip.payload();
-        let (src, dst) = (ip.source_addr(), ip.destination_addr());
-        let proto = payload.ip_number;
         let mut packet = Packet {
-            src,
-            dst,
+            src: IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+            dst: IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
             src_port: 0,
             dst_port: 0,
-            proto: proto.0,
+            proto: 0,
             transport: Transport::Other,
             vlans,
             vlan_count,
             tunnel,
         };
-        if payload.fragmented {
-            packet.transport =
-                Transport::Fragment(defrag::Fragment::of(&ip).ok_or(Skip::BadIpHeader)?);
-            return Ok(packet);
-        }
+        let (src, dst, proto, l4) = match plain_ipv4(bytes).filter(|_| shortcut) {
+            Some(found) => found,
+            None => {
+                let (ip, _ext_err) =
+                    LaxIpSlice::from_slice(bytes).map_err(|_| Skip::BadIpHeader)?;
+                let payload = ip.payload();
+                let (src, dst) = (ip.source_addr(), ip.destination_addr());
+                if payload.fragmented {
+                    packet.src = src;
+                    packet.dst = dst;
+                    packet.proto = payload.ip_number.0;
+                    packet.transport =
+                        Transport::Fragment(defrag::Fragment::of(&ip).ok_or(Skip::BadIpHeader)?);
+                    return Ok(packet);
+                }
+                (src, dst, payload.ip_number, payload.payload)
+            }
+        };
+        packet.src = src;
+        packet.dst = dst;
+        packet.proto = proto.0;
         let outer = TunnelInfo {
             src,
             dst,
@@ -235,7 +283,7 @@ pub fn decode(linktype: i32, frame: &[u8]) -> Result<Packet<'_>, Skip> {
         };
         match proto {
             IpNumber::TCP => {
-                let tcp = TcpSlice::from_slice(payload.payload).map_err(|_| Skip::BadTcpHeader)?;
+                let tcp = TcpSlice::from_slice(l4).map_err(|_| Skip::BadTcpHeader)?;
                 packet.src_port = tcp.source_port();
                 packet.dst_port = tcp.destination_port();
                 let flags = (tcp.fin() as u8 * tcp_flags::FIN)
@@ -250,8 +298,7 @@ pub fn decode(linktype: i32, frame: &[u8]) -> Result<Packet<'_>, Skip> {
                 return Ok(packet);
             }
             IpNumber::UDP => {
-                let udp =
-                    UdpSlice::from_slice_lax(payload.payload).map_err(|_| Skip::BadUdpHeader)?;
+                let udp = UdpSlice::from_slice_lax(l4).map_err(|_| Skip::BadUdpHeader)?;
                 let (sport, dport, data) =
                     (udp.source_port(), udp.destination_port(), udp.payload());
                 let port = |p| sport == p || dport == p;
@@ -282,19 +329,14 @@ pub fn decode(linktype: i32, frame: &[u8]) -> Result<Packet<'_>, Skip> {
                     }
                 }
             }
-            IpNumber::GRE => match tunnel::gre(payload.payload) {
+            IpNumber::GRE => match tunnel::gre(l4) {
                 Some((inner, kind)) => {
                     bytes = enter(inner, &mut depth, &mut tunnel, TunnelInfo { kind, ..outer })?
                 }
                 None => return Ok(packet),
             },
             IpNumber::IPV4 | IpNumber::IPV6 => {
-                bytes = enter(
-                    tunnel::Inner::Ip(payload.payload),
-                    &mut depth,
-                    &mut tunnel,
-                    outer,
-                )?;
+                bytes = enter(tunnel::Inner::Ip(l4), &mut depth, &mut tunnel, outer)?;
             }
             _ => return Ok(packet),
         }
