@@ -77,18 +77,21 @@ impl Inspector {
 
     /// Inspect one packet.
     pub fn packet(&mut self, p: PacketRef<'_>) {
-        match decode::decode(p.linktype, p.data) {
-            Ok(decode::Packet {
-                transport: Transport::Fragment(frag),
-                src,
-                dst,
-                proto,
-                ..
-            }) if self.defrag.is_some() => {
-                let defrag = self.defrag.as_mut().expect("checked above");
+        let pkt = match decode::decode(p.linktype, p.data) {
+            Ok(pkt) => pkt,
+            Err(reason) => {
+                self.emit.stats.packets += 1;
+                self.emit.stats.bytes += p.data.len() as u64;
+                self.emit.stats.skipped.add(reason);
+                return;
+            }
+        };
+        match (pkt.transport, self.defrag.as_mut()) {
+            (Transport::Fragment(frag), Some(defrag)) => {
                 // The fragment itself is not counted as a packet: its datagram is, once whole
                 // (or given up), as when the capture thread reassembles.
-                for (ts_us, bytes) in defrag.add_and_take_ready(p.ts_us, src, dst, proto, &frag) {
+                let ready = defrag.add_and_take_ready(p.ts_us, pkt.src, pkt.dst, pkt.proto, &frag);
+                for (ts_us, bytes) in ready {
                     self.packet(PacketRef {
                         ts_us,
                         linktype: linktype::RAW,
@@ -97,12 +100,7 @@ impl Inspector {
                     });
                 }
             }
-            Ok(pkt) => self.decoded(p, pkt),
-            Err(reason) => {
-                self.emit.stats.packets += 1;
-                self.emit.stats.bytes += p.data.len() as u64;
-                self.emit.stats.skipped.add(reason);
-            }
+            _ => self.decoded(p, pkt),
         }
     }
 

@@ -149,11 +149,10 @@ pub fn run(mut config: RunConfig, source: Source, sink: Sink, control: WriterCon
     let mut report = RunReport::default();
 
     // Regular files with several workers: replayed by the workers themselves (see `replay`).
-    let (replay_inputs, source) = match source {
-        Source::Files(inputs) if replay::suits(&inputs, n) => (Some(inputs), None),
-        source => (None, Some(source)),
+    let shape = match source {
+        Source::Files(inputs) if replay::suits(&inputs, n) => Shape::Replay(Arc::new(inputs)),
+        source => Shape::Threads(source),
     };
-    let mut replay_progress = replay_inputs.as_ref().and(config.progress.take());
 
     std::thread::scope(|scope| {
         let writer = scope.spawn(move || writer::write_loop(sink, out_rx, control));
@@ -167,16 +166,17 @@ pub fn run(mut config: RunConfig, source: Source, sink: Sink, control: WriterCon
         };
         let inspector = || Inspector::new(Arc::clone(&config.indicators), config.events, n);
         let mut workers = Vec::with_capacity(n);
-        match (&replay_inputs, source) {
-            (Some(inputs), _) => {
+        match shape {
+            Shape::Replay(inputs) => {
                 let stop = &*config.stop;
+                let mut progress = config.progress.take();
                 let mut replays = Vec::with_capacity(n);
                 for index in 0..n {
                     let (inspector, lane) = (inspector(), lane(index));
                     let filter = config.filter.duplicate();
-                    let progress = replay_progress.take();
+                    let (inputs, progress) = (Arc::clone(&inputs), progress.take());
                     replays.push(scope.spawn(move || {
-                        replay::replay_worker(stop, inputs, inspector, lane, filter, progress)
+                        replay::replay_worker(stop, &inputs, inspector, lane, filter, progress)
                     }));
                 }
                 drop(out_tx);
@@ -189,8 +189,7 @@ pub fn run(mut config: RunConfig, source: Source, sink: Sink, control: WriterCon
                     }
                 }
             }
-            (None, None) => drop(out_tx),
-            (None, Some(source)) => {
+            Shape::Threads(source) => {
                 let mut queues = Vec::with_capacity(n);
                 for index in 0..n {
                     let (tx, rx) = bounded::<Batch>(QUEUE_DEPTH);
@@ -237,6 +236,14 @@ pub fn run(mut config: RunConfig, source: Source, sink: Sink, control: WriterCon
     report.interface_errors = get(&board.interface_errors);
     report.elapsed = started.elapsed();
     report
+}
+
+/// How a run is laid out (see the module documentation).
+enum Shape {
+    /// Capture files and several workers: each worker reads the files itself.
+    Replay(Arc<Inputs>),
+    /// Capture threads (one for the files, or one per interface) feeding the workers.
+    Threads(Source),
 }
 
 /// Where one worker's results go.

@@ -55,13 +55,12 @@ pub(crate) fn replay_worker(
     inputs: &Inputs,
     mut inspector: Inspector,
     lane: WorkerLane,
-    filter: Filter,
+    mut filter: Filter,
     mut progress: Option<Box<dyn FnMut(Progress) + Send>>,
 ) -> (WorkerStats, InputReport) {
     let workers = lane.workers as u64;
     let me = lane.index as u64;
     let mut output = WorkerOutput::new(lane);
-    let mut filter = filter;
     let mut defrag = Defragmenter::default();
     let mut tally = InputTally::default();
     let mut own = 0u64;
