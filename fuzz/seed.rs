@@ -106,7 +106,7 @@ fn main() {
         let input = InputFile {
             path: path.clone(),
             name: path.display().to_string().into(),
-            size: None,
+            size: Some(bytes.len() as u64),
         };
         let _ = capture::read_file(
             &input,

@@ -88,6 +88,46 @@ fn stdin_is_read_with_dash() {
     assert_eq!(r.alerts()[0]["pcap_filename"], "-");
 }
 
+/// `-r <(zcat big.pcap.gz)` and named pipes: a stream read once, in order (its first bytes
+/// are not read twice to check the magic), with every worker count.
+#[test]
+fn a_named_pipe_is_read_as_a_stream() {
+    let bytes = std::fs::read(capture("ndpi__http_connect.pcap")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let f = feed(dir.path(), "t.txt", &["apache.org"]);
+    let from_file = run(&[
+        "-q",
+        "-r",
+        s(&capture("ndpi__http_connect.pcap")),
+        "-f",
+        s(&f),
+    ]);
+    assert!(!from_file.alerts().is_empty());
+    // Workers write in their own order: compare the sorted alerts.
+    let found = |r: &Run| {
+        let mut alerts: Vec<String> = r.alerts().iter().map(|a| a["alert"].to_string()).collect();
+        alerts.sort();
+        alerts
+    };
+    for workers in ["1", "3"] {
+        let fifo = dir.path().join(format!("pipe-{workers}"));
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let writer = {
+            let (fifo, bytes) = (fifo.clone(), bytes.clone());
+            std::thread::spawn(move || std::fs::write(fifo, bytes))
+        };
+        let r = run(&["-q", "-r", s(&fifo), "-f", s(&f), "--workers", workers]);
+        writer.join().unwrap().unwrap();
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        assert_eq!(found(&r), found(&from_file), "{}", r.stderr);
+        assert!(r.alerts().iter().all(|a| a["pcap_filename"] == s(&fifo)));
+    }
+}
+
 #[test]
 fn bad_feed_lines_are_each_reported_and_good_lines_still_load() {
     let dir = tempfile::tempdir().unwrap();

@@ -6,6 +6,7 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
 
 use common::*;
 use serde_json::Value;
@@ -287,9 +288,8 @@ fn a_subdomain_indicator_does_not_match_its_parent_and_one_alert_per_flow() {
     );
 }
 
-#[test]
-fn one_worker_and_four_workers_raise_the_same_alerts() {
-    // Indicators: every TLS SNI and HTTP host of the corpus and a few addresses.
+/// A feed of every TLS SNI and HTTP host of the corpus, a few DNS names and addresses.
+fn corpus_wide_feed(dir: &Path) -> PathBuf {
     let mut lines = BTreeSet::new();
     for (_, expected) in corpus_captures() {
         lines.extend(strings(&expected, "tls_sni"));
@@ -306,9 +306,14 @@ fn one_worker_and_four_workers_raise_the_same_alerts() {
         );
     }
     lines.extend(["151.101.2.132".to_string(), "192.168.1.0/24".to_string()]);
-    let dir = tempfile::tempdir().unwrap();
     let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
-    let f = feed(dir.path(), "many.txt", &lines);
+    feed(dir, "many.txt", &lines)
+}
+
+#[test]
+fn one_worker_and_four_workers_raise_the_same_alerts() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = corpus_wide_feed(dir.path());
     let args = |w: &'static str| vec!["-q", "-r", "CORPUS", "-f", "FEED", "--workers", w];
     let corpus = corpus();
     let go = |w: &'static str| {
@@ -620,6 +625,45 @@ fn the_summary_counts_the_same_with_any_number_of_workers() {
     assert_eq!(one, summary("3"));
 }
 
+/// A capture file is replayed by the workers themselves; the same bytes on standard input go
+/// through the capture thread. Both shapes, with one worker and with three, give every capture
+/// of the corpus the same alerts and the same counters.
+#[test]
+fn standard_input_and_files_give_the_same_alerts_and_counters() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = corpus_wide_feed(dir.path());
+    let counters = |r: &Run| -> Vec<String> {
+        let lines = r.stderr.lines().filter(|l| l.starts_with("  "));
+        lines.map(str::to_string).collect()
+    };
+    let alerts = |r: &Run| -> Vec<String> {
+        let mut alerts: Vec<String> = (r.alerts().into_iter())
+            .map(|a| {
+                let mut a = a.clone();
+                a.as_object_mut().unwrap().remove("pcap_filename");
+                a.to_string()
+            })
+            .collect();
+        alerts.sort();
+        alerts
+    };
+    let mut alerted = 0;
+    for (path, _) in corpus_captures() {
+        let bytes = std::fs::read(&path).unwrap();
+        let from_file = run(&["-r", path.to_str().unwrap(), "-f", f.to_str().unwrap()]);
+        for workers in ["1", "3"] {
+            let args = ["-r", "-", "-f", f.to_str().unwrap(), "--workers", workers];
+            let from_stdin = run_with_stdin(&args, Some(&bytes));
+            let what = format!("{} with {workers} worker(s)", path.display());
+            assert_eq!(from_file.code, from_stdin.code, "{what}");
+            assert_eq!(alerts(&from_file), alerts(&from_stdin), "{what}");
+            assert_eq!(counters(&from_file), counters(&from_stdin), "{what}");
+        }
+        alerted += usize::from(!from_file.alerts().is_empty());
+    }
+    assert!(alerted > 20, "captures with alerts: {alerted}");
+}
+
 /// The hand-read IPv4 header (`decode`) gives exactly what etherparse's reading gives, on
 /// every frame of the corpus and on every cut of each frame.
 #[test]
@@ -630,7 +674,7 @@ fn hand_read_ip_headers_agree_with_etherparse() {
     for (path, _) in corpus_captures() {
         let input = InputFile {
             name: path.display().to_string().into(),
-            size: None,
+            size: Some(std::fs::metadata(&path).unwrap().len()),
             path: path.clone(),
         };
         let _ = capture::read_file(

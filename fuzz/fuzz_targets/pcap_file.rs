@@ -9,7 +9,7 @@ use std::ops::ControlFlow::Continue;
 fuzz_target!(|data: &[u8]| {
     let path = std::env::temp_dir().join(format!("ioc-sensor-fuzz-{}.pcap", std::process::id()));
     std::fs::write(&path, data).expect("temp file");
-    let input = InputFile { path: path.clone(), name: "fuzz.pcap".into(), size: None };
+    let input = InputFile { path: path.clone(), name: "fuzz.pcap".into(), size: Some(data.len() as u64) };
     let (mut a, mut b) = (Vec::new(), Vec::new());
     let keep = |out: &mut Vec<_>, p: RawPacket<'_>| out.push((p.ts_us, p.linktype, p.data.to_vec(), p.wire_len));
     let end_a = capture::read_file(&input, &mut Filter::none(), || Continue(()), |p| { let _ = ioc_sensor::decode::decode(p.linktype, p.data); keep(&mut a, p); Continue(()) });

@@ -29,7 +29,9 @@ pub struct InputFile {
     pub path: PathBuf,
     /// Name for messages and `pcap_filename`.
     pub name: Arc<str>,
-    /// Size in bytes, when known (for progress).
+    /// Size in bytes of a regular file (for progress); `None` for a stream: standard input, a
+    /// pipe or FIFO (`-r <(zcat big.pcap.gz)`), a character device. A stream is read once, in
+    /// order, and never mapped.
     pub size: Option<u64>,
 }
 
@@ -89,9 +91,16 @@ pub fn resolve_inputs(args: &[String]) -> Result<Inputs, String> {
                     Err(_) => {} // README, notes, JSON next to the captures: not ours
                 }
             }
-        } else {
+        } else if meta.is_file() {
             let size = check_capture_file(path).map_err(|reason| format!("{arg}: {reason}"))?;
             inputs.files.push(input_file(path.to_path_buf(), size));
+        } else {
+            // A pipe's first bytes can be read only once: the stream reader checks them.
+            inputs.files.push(InputFile {
+                path: path.to_path_buf(),
+                name: Arc::from(arg.as_str()),
+                size: None,
+            });
         }
     }
     Ok(inputs)
@@ -214,17 +223,21 @@ impl Filter {
 }
 
 /// Read every packet of `input` through `filter`: regular files through a memory map
-/// ([`mapped`]), standard input as a stream ([`stream`]), which calls `on_idle` when no bytes
-/// have come for a while.
+/// ([`mapped`]), standard input and other streams as a stream ([`stream`]), which calls
+/// `on_idle` when no bytes have come for a while.
 pub fn read_file(
     input: &InputFile,
     filter: &mut Filter,
     on_idle: impl FnMut() -> ControlFlow<()>,
     on_packet: impl FnMut(RawPacket<'_>) -> ControlFlow<()>,
 ) -> Result<ReadEnd, String> {
-    if input.path.as_os_str() == "-" {
-        stream::read(Box::new(std::io::stdin()), filter, on_idle, on_packet)
-    } else {
-        mapped::read(input, filter, on_packet)
+    if input.size.is_some() {
+        return mapped::read(input, filter, on_packet);
     }
+    let source: Box<dyn Read + Send> = if input.path.as_os_str() == "-" {
+        Box::new(std::io::stdin())
+    } else {
+        Box::new(std::fs::File::open(&input.path).map_err(|e| crate::intel::io_reason(&e))?)
+    };
+    stream::read(source, filter, on_idle, on_packet)
 }

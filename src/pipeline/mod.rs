@@ -14,8 +14,8 @@
 //!   packet path. IP fragments are reassembled before dispatch ([`crate::decode::defrag`]).
 //! - With one worker there is nothing to route: the capture thread only copies, and the
 //!   worker decodes and reassembles fragments itself.
-//! - Capture files with two workers or more take another shape ([`replay`]): no capture
-//!   thread; each worker reads every file through the memory map and inspects its own flows.
+//! - Capture files (not standard input) take another shape ([`replay`]): no capture thread;
+//!   each worker reads every file through the memory map and inspects its own flows.
 //! - Batches are recycled: `N × (QUEUE_DEPTH + 2)` of them exist per capture thread.
 //! - Shutdown by ownership: when input ends (or a signal stops it) the capture threads drop
 //!   their senders; each worker drains its queue, writes what its flows still hold, sends its
@@ -148,9 +148,9 @@ pub fn run(mut config: RunConfig, source: Source, sink: Sink, control: WriterCon
     let (out_tx, out_rx) = bounded::<(Vec<u8>, u64)>(n * 4);
     let mut report = RunReport::default();
 
-    // Regular files with several workers: replayed by the workers themselves (see `replay`).
+    // Regular files: replayed by the workers themselves (see `replay`).
     let shape = match source {
-        Source::Files(inputs) if replay::suits(&inputs, n) => Shape::Replay(Arc::new(inputs)),
+        Source::Files(inputs) if replay::suits(&inputs) => Shape::Replay(Arc::new(inputs)),
         source => Shape::Threads(source),
     };
 
