@@ -502,25 +502,22 @@ impl IndicatorSet {
         sealed: Option<&SealedTables<FrozenMap<u128>>>,
         on_hit: &mut impl FnMut(NameHit),
     ) {
-        // Plain indicators need no label past the deepest of them; sealed ones every label.
-        let deepest = match (sealed, self.name_depths.leading_zeros()) {
-            (None, zeros) if zeros > 0 => 64 - zeros,
-            _ => u32::MAX,
-        };
+        // Bit 0: plain indicators have as many labels as this step has reached; shifted once
+        // per label. The top bit (64 labels or more) stays set once it is. Plain indicators
+        // need no label past the deepest of them; sealed ones every label.
+        let mut depths = self.name_depths;
         let mut hash = 0u64;
         let mut end = name.len();
-        let mut depth = 0u32;
         loop {
             let start = label_start(name, end);
             hash = self.hasher.step(hash, name, start, end);
-            depth += 1;
-            let plain = if self.name_depths & (1 << (depth.min(64) - 1)) != 0 {
+            let plain = if depths & 1 != 0 {
                 self.names.get(hash)
             } else {
                 None
             };
-            let sealed = sealed.and_then(|s| s.get(sealed::tag::NAME, &[&name[start..]]));
-            for head in [plain, sealed].into_iter().flatten() {
+            let sealed_head = sealed.and_then(|s| s.get(sealed::tag::NAME, &[&name[start..]]));
+            for head in [plain, sealed_head].into_iter().flatten() {
                 self.walk(head, |id, e| {
                     if e.kind == Kind::Domain || start == 0 {
                         on_hit(NameHit {
@@ -530,7 +527,8 @@ impl IndicatorSet {
                     }
                 });
             }
-            if start == 0 || depth >= deepest {
+            depths = (depths >> 1) | (depths & 1 << 63);
+            if start == 0 || (depths == 0 && sealed.is_none()) {
                 break;
             }
             end = start - 1;
