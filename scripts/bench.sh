@@ -150,7 +150,7 @@ RESULTS=$DATA/results.csv
 STAMP=$(date -u '+%Y-%m-%dT%H:%M:%SZ')
 REV=$(git describe --always --dirty 2>/dev/null || echo unknown)
 
-TOOLS=("tcpdump" "ioc-sensor --workers 1" "ioc-sensor --workers 2")
+TOOLS=("tcpdump" "ioc-sensor read only" "ioc-sensor --workers 1" "ioc-sensor --workers 2")
 [ "$TSHARK" = 1 ] && TOOLS+=("tshark")
 
 # Run tool $1 over file $2 once; append "wall cpu rss status" to $WORK/<file>.<tool index>.
@@ -159,6 +159,9 @@ run_tool() {
   local cmd
   case "${TOOLS[$index]}" in
     tcpdump) cmd=(tcpdump -n -r "$file" -w /dev/null) ;;
+    # The sensor's own reading floor: the same run with a filter that passes nothing, so every
+    # record is read (and filtered) and no packet is inspected.
+    "ioc-sensor read only") cmd=("$SENSOR" -q -r "$file" -f "$FEED" -o /dev/null --workers 1 --bpf 'less 0') ;;
     "ioc-sensor --workers 1") cmd=("$SENSOR" -q -r "$file" -f "$FEED" -o /dev/null --workers 1) ;;
     "ioc-sensor --workers 2") cmd=("$SENSOR" -q -r "$file" -f "$FEED" -o /dev/null --workers 2) ;;
     tshark) cmd=(tshark -n -r "$file" -Y "$FILTER") ;;
