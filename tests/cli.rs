@@ -88,6 +88,35 @@ fn stdin_is_read_with_dash() {
     assert_eq!(r.alerts()[0]["pcap_filename"], "-");
 }
 
+/// A stream that is no capture at all (a gzip file, an error page, nothing) is an input that
+/// could not be read, as tcpdump treats it: exit 1 and the reason, not "cut short" and 0.
+#[test]
+fn standard_input_that_is_no_capture_is_an_error() {
+    let gzip = [0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0, 0, 3];
+    for (bytes, reason) in [
+        (
+            &b"<html>503 Service Unavailable</html>"[..],
+            "not a pcap or pcapng capture file",
+        ),
+        (&gzip[..], "not a pcap or pcapng capture file"),
+        (&b""[..], "empty: no capture file header"),
+        (
+            &[0xd4, 0xc3][..],
+            "too short to be a capture file (2 bytes)",
+        ),
+    ] {
+        let r = run_with_stdin(&["-q", "-r", "-", "-o", "/dev/null"], Some(bytes));
+        assert_eq!(r.code, 1, "{}", r.stderr);
+        assert!(r.stderr.contains(&format!("-: {reason}")), "{}", r.stderr);
+        assert!(!r.stderr.contains("cut short"), "{}", r.stderr);
+    }
+    // A capture cut inside its first record is a capture, cut short: processed, exit 0.
+    let bytes = std::fs::read(capture("ndpi__http_connect.pcap")).unwrap();
+    let r = run_with_stdin(&["-q", "-r", "-", "-o", "/dev/null"], Some(&bytes[..30]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("cut short"), "{}", r.stderr);
+}
+
 /// `-r <(zcat big.pcap.gz)` and named pipes: a stream read once, in order (its first bytes
 /// are not read twice to check the magic), with every worker count.
 #[test]

@@ -35,7 +35,8 @@ pub fn read(
     if size < MAP_FROM {
         let mut bytes = Vec::with_capacity(size as usize);
         file.read_to_end(&mut bytes).map_err(fail)?;
-        return read_bytes(&bytes, |_| {}, filter, on_packet);
+        return read_bytes(&bytes, |_| {}, filter, on_packet)
+            .map_err(|why| format!("{}: {why}", input.name));
     }
     // SAFETY: the map is read-only and lives for this call only. A file truncated by another
     // process while mapped would fault; the module documentation says so.
@@ -61,9 +62,11 @@ pub fn read(
         }
     };
     read_bytes(&map, release_behind, filter, on_packet)
+        .map_err(|why| format!("{}: {why}", input.name))
 }
 
 /// Every packet in `bytes` (a whole capture file); `consumed` is told how far reading got.
+/// Bytes that are no capture file at all are an error (the reason, without the file's name).
 fn read_bytes(
     bytes: &[u8],
     mut consumed: impl FnMut(usize),
@@ -85,6 +88,12 @@ fn read_bytes(
                 }
             }
             Next::Skip(used) => rest = &rest[used..],
+            Next::NeedMore if !parser.started() => {
+                return Err(Parser::not_a_capture(rest.len(), None))
+            }
+            Next::Damaged(why) if !parser.started() => {
+                return Err(Parser::not_a_capture(rest.len(), Some(why)))
+            }
             Next::NeedMore => {
                 return Ok(ReadEnd::CutShort(format!(
                     "file ends inside a record ({} bytes left)",
@@ -93,6 +102,9 @@ fn read_bytes(
             }
             Next::Damaged(why) => return Ok(ReadEnd::CutShort(why)),
         }
+    }
+    if !parser.started() {
+        return Err(Parser::not_a_capture(0, None));
     }
     Ok(ReadEnd::Complete)
 }

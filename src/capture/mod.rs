@@ -234,10 +234,12 @@ pub fn read_file(
     if input.size.is_some() {
         return mapped::read(input, filter, on_packet);
     }
+    let named = |why: String| format!("{}: {why}", input.name);
     let source: Box<dyn Read + Send> = if input.path.as_os_str() == "-" {
         Box::new(std::io::stdin())
     } else {
-        Box::new(std::fs::File::open(&input.path).map_err(|e| crate::intel::io_reason(&e))?)
+        let file = std::fs::File::open(&input.path);
+        Box::new(file.map_err(|e| named(crate::intel::io_reason(&e)))?)
     };
-    stream::read(source, filter, on_idle, on_packet)
+    stream::read(source, filter, on_idle, on_packet).map_err(named)
 }

@@ -78,6 +78,22 @@ impl Default for Parser {
 }
 
 impl Parser {
+    /// True once a file header has been read: until then, bytes that do not parse are not a
+    /// capture file at all rather than a damaged one.
+    pub fn started(&self) -> bool {
+        !matches!(self.format, Format::Start)
+    }
+
+    /// Why input that ended or broke off before any file header is no capture: `left` bytes
+    /// of it were there.
+    pub fn not_a_capture(left: usize, why: Option<String>) -> String {
+        match (left, why) {
+            (_, Some(why)) => why,
+            (0, None) => "empty: no capture file header".into(),
+            (n, None) => format!("too short to be a capture file ({n} bytes)"),
+        }
+    }
+
     /// Look at the record at the start of `data`.
     pub fn next<'a>(&mut self, data: &'a [u8]) -> Next<'a> {
         match &mut self.format {

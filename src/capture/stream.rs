@@ -66,6 +66,9 @@ pub fn read(
                 }
                 Next::Skip(used) => start += used,
                 Next::NeedMore => break,
+                Next::Damaged(why) if !parser.started() => {
+                    return Err(Parser::not_a_capture(buf.len(), Some(why)))
+                }
                 Next::Damaged(why) => return Ok(ReadEnd::CutShort(why)),
             }
         }
@@ -82,6 +85,9 @@ pub fn read(
                 if on_idle().is_break() {
                     return Ok(ReadEnd::Stopped);
                 }
+            }
+            Err(RecvTimeoutError::Disconnected) if !parser.started() => {
+                return Err(Parser::not_a_capture(buf.len(), None))
             }
             Err(RecvTimeoutError::Disconnected) if buf.is_empty() => return Ok(ReadEnd::Complete),
             Err(RecvTimeoutError::Disconnected) => {
