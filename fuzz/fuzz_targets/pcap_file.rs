@@ -17,6 +17,7 @@ fuzz_target!(|data: &[u8]| {
     let step = 1 + data.len() / 8 + usize::from(data.last().map_or(0, |b| b % 64));
     let reader = ioc_sensor_fuzz::Trickle::new(data, step);
     let end_b = capture::stream::read(Box::new(reader), &mut Filter::none(), || Continue(()), |p| { keep(&mut b, p); Continue(()) });
+    assert_eq!(end_a.is_err(), end_b.is_err(), "one reader says no capture: {end_a:?} / {end_b:?}");
     if let (Ok(end_a), Ok(end_b)) = (end_a, end_b) {
         assert_eq!(a, b, "file and stream readers deliver different packets");
         assert_eq!(end_a == ReadEnd::Complete, end_b == ReadEnd::Complete, "{end_a:?} / {end_b:?}");
