@@ -222,7 +222,7 @@ fn a_feed_replaced_under_a_running_capture_is_picked_up_and_a_bad_one_is_refused
     let mut stdin = child.stdin.take().unwrap();
     let alerts_for = |indicator: &str| -> usize {
         let text = std::fs::read_to_string(&eve).unwrap_or_default();
-        parse_eve(&text)
+        parse_eve(whole_lines(&text))
             .iter()
             .filter(|r| {
                 r["event_type"] == "alert" && r["alert"]["context"]["indicator"] == indicator

@@ -296,8 +296,7 @@ impl Sensor {
     /// The alerts written so far (lines cut at the last newline: the file is being written).
     fn alerts_so_far(&self) -> usize {
         let text = std::fs::read_to_string(&self.eve).unwrap_or_default();
-        let whole = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
-        whole
+        whole_lines(&text)
             .lines()
             .filter(|l| l.contains("\"event_type\":\"alert\""))
             .count()
@@ -856,8 +855,7 @@ fn stats_run(test: &str) -> Option<(Net, tempfile::TempDir, Sensor, u64)> {
 /// The `stats` records written so far (whole lines only).
 fn stats_records(eve: &Path) -> Vec<Value> {
     let text = std::fs::read_to_string(eve).unwrap_or_default();
-    let whole = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
-    parse_eve(whole)
+    parse_eve(whole_lines(&text))
         .into_iter()
         .filter(|r| r["event_type"] == "stats")
         .collect()

@@ -81,6 +81,12 @@ fn schema() -> &'static jsonschema::Validator {
     })
 }
 
+/// The whole lines of an EVE file that is still being written: a reader can see part of the
+/// write in progress, so the text after the last newline is left out.
+pub fn whole_lines(text: &str) -> &str {
+    &text[..text.rfind('\n').map_or(0, |i| i + 1)]
+}
+
 /// Parse EVE lines, asserting that each is valid JSON and valid against the EVE schema.
 pub fn parse_eve(text: &str) -> Vec<Value> {
     text.lines()
