@@ -1,5 +1,6 @@
-//! The capture thread for files and standard input: read, dispatch (blocking when a queue is
-//! full: no packet is dropped), report progress.
+//! The capture thread for streams (standard input, pipes): read, dispatch (blocking when a
+//! queue is full: no packet is dropped), report progress. Regular files are replayed by the
+//! workers themselves ([`super::replay`]).
 
 use std::cell::RefCell;
 use std::ops::ControlFlow;

@@ -14,8 +14,9 @@
 //!   packet path. IP fragments are reassembled before dispatch ([`crate::decode::defrag`]).
 //! - With one worker there is nothing to route: the capture thread only copies, and the
 //!   worker decodes and reassembles fragments itself.
-//! - Capture files (not standard input) take another shape ([`replay`]): no capture thread;
-//!   each worker reads every file through the memory map and inspects its own flows.
+//! - Regular capture files take another shape ([`replay`]): no capture thread; each worker
+//!   reads every file through the memory map and inspects its own flows. Streams (standard
+//!   input, pipes) and live interfaces have the capture thread.
 //! - Batches are recycled: `N × (QUEUE_DEPTH + 2)` of them exist per capture thread.
 //! - Shutdown by ownership: when input ends (or a signal stops it) the capture threads drop
 //!   their senders; each worker drains its queue, writes what its flows still hold, sends its
