@@ -1,6 +1,7 @@
-//! Regular capture files, read through a memory map (small ones read whole: see
-//! [`MAP_FROM`]): packets are handed out as slices of the file, with no per-packet copy (libpcap copies each packet into its buffer; see
-//! docs/performance.md for the measured difference). The format is parsed by [`Parser`].
+//! Regular capture files, read through a memory map (those under `MAP_FROM`, 4 MB, are read
+//! whole): packets are handed out as slices of the file, with no per-packet copy (libpcap
+//! copies each packet into its buffer; see docs/performance.md for the measured difference).
+//! The format is parsed by [`Parser`].
 //!
 //! A file that ends inside a record ends with [`ReadEnd::CutShort`] after every complete record
 //! before it was delivered. The file must not be truncated by another process while it is read

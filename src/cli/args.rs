@@ -1,5 +1,5 @@
 //! The command line as the user typed it (clap). Validation beyond syntax, and building the
-//! working objects, happen in [`super::run`].
+//! working objects, happen in `cli::run`.
 
 use std::path::PathBuf;
 

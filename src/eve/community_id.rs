@@ -1,4 +1,4 @@
-//! Community ID flow hashing, version 1 (https://github.com/corelight/community-id-spec):
+//! Community ID flow hashing, version 1 (<https://github.com/corelight/community-id-spec>):
 //! `"1:" + base64(sha1(seed:16 saddr daddr proto:8 pad:8 sport:16 dport:16))`, with the
 //! endpoints ordered so that both directions give the same value. Ports are included for
 //! TCP, UDP and SCTP only.

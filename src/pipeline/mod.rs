@@ -14,7 +14,7 @@
 //!   packet path. IP fragments are reassembled before dispatch ([`crate::decode::defrag`]).
 //! - With one worker there is nothing to route: the capture thread only copies, and the
 //!   worker decodes and reassembles fragments itself.
-//! - Regular capture files take another shape ([`replay`]): no capture thread; each worker
+//! - Regular capture files take another shape (`replay`): no capture thread; each worker
 //!   reads every file through the memory map and inspects its own flows. Streams (standard
 //!   input, pipes) and live interfaces have the capture thread.
 //! - Batches are recycled: `N × (QUEUE_DEPTH + 2)` of them exist per capture thread.
