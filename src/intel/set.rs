@@ -527,7 +527,7 @@ impl IndicatorSet {
                     }
                 });
             }
-            depths = (depths >> 1) | (depths & 1 << 63);
+            depths = (depths >> 1) | (depths & (1 << 63));
             if start == 0 || (depths == 0 && sealed.is_none()) {
                 break;
             }
