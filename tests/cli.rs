@@ -60,6 +60,56 @@ fn a_directory_with_a_bad_capture_processes_the_rest_and_exits_1() {
     assert!(!r.alerts().is_empty(), "a.pcap was still processed");
 }
 
+/// Small files of a directory are read ahead of the workers, one thread for all of them: every
+/// file is still inspected, in order, and a file cut short is said.
+#[test]
+fn a_directory_of_small_captures_is_read_ahead_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let cut = std::fs::read(capture("ndpi__iphone.pcap")).unwrap();
+    std::fs::copy(
+        capture("ndpi__http_connect.pcap"),
+        dir.path().join("1.pcap"),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("2.pcap"), &cut[..cut.len() * 2 / 3 + 5]).unwrap();
+    std::fs::copy(
+        capture("ndpi__dns_ambiguous_names.pcap"),
+        dir.path().join("3.pcap"),
+    )
+    .unwrap();
+    let feeds = tempfile::tempdir().unwrap();
+    let f = feed(feeds.path(), "t.txt", &["apache.org", "apple.com"]);
+    // What each file raises alone.
+    let mut want = Vec::new();
+    for name in ["1.pcap", "2.pcap", "3.pcap"] {
+        let r = run(&["-q", "-r", s(&dir.path().join(name)), "-f", s(&f)]);
+        assert!(!r.alerts().is_empty(), "{name}");
+        want.extend(vec![name.to_string(); r.alerts().len()]);
+    }
+    for workers in ["1", "3"] {
+        let r = run(&["-q", "-r", s(dir.path()), "-f", s(&f), "--workers", workers]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        assert!(
+            r.stderr.contains("2.pcap: ") && r.stderr.contains("cut short"),
+            "{}",
+            r.stderr
+        );
+        let mut files: Vec<String> = (r.alerts().iter())
+            .map(|a| {
+                a["pcap_filename"]
+                    .as_str()
+                    .unwrap()
+                    .rsplit('/')
+                    .next()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        files.sort();
+        assert_eq!(files, want, "{workers} worker(s)");
+    }
+}
+
 #[test]
 fn a_capture_cut_off_mid_record_is_processed_up_to_the_cut() {
     let bytes = std::fs::read(capture("ndpi__http_connect.pcap")).unwrap();

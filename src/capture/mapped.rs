@@ -24,20 +24,51 @@ const PAGE: usize = 4096;
 /// 10 000 files of 20 KB took 2.5× longer per packet than one large file).
 const MAP_FROM: u64 = 4 * 1024 * 1024;
 
+/// True when `input` is read whole rather than mapped (by its size when resolved).
+pub fn is_small(input: &InputFile) -> bool {
+    input.size.is_some_and(|size| size < MAP_FROM)
+}
+
+/// The whole content of a small file ([`is_small`]), to be read with [`read_loaded`]: files
+/// can be loaded ahead of the thread that inspects them. Errors name the file.
+pub fn load(input: &InputFile) -> Result<Vec<u8>, String> {
+    let file = File::open(&input.path).map_err(|e| failure(input, &e))?;
+    load_open(input, file, input.size.unwrap_or(0))
+}
+
+/// The rest of the open `file` of `input`, `size` bytes long when it was looked at.
+fn load_open(input: &InputFile, mut file: File, size: u64) -> Result<Vec<u8>, String> {
+    let mut bytes = Vec::with_capacity(size as usize);
+    file.read_to_end(&mut bytes)
+        .map_err(|e| failure(input, &e))?;
+    Ok(bytes)
+}
+
+/// An I/O error, named after the file.
+fn failure(input: &InputFile, e: &std::io::Error) -> String {
+    format!("{}: {}", input.name, crate::intel::io_reason(e))
+}
+
+/// Read every packet of `bytes`, the content of `input` loaded by [`load`].
+pub fn read_loaded(
+    input: &InputFile,
+    bytes: &[u8],
+    filter: &mut Filter,
+    on_packet: impl FnMut(RawPacket<'_>) -> ControlFlow<()>,
+) -> Result<ReadEnd, String> {
+    read_bytes(bytes, |_| {}, filter, on_packet).map_err(|why| format!("{}: {why}", input.name))
+}
+
 /// Read every packet of a regular file.
 pub fn read(
     input: &InputFile,
     filter: &mut Filter,
     on_packet: impl FnMut(RawPacket<'_>) -> ControlFlow<()>,
 ) -> Result<ReadEnd, String> {
-    let fail = |e: std::io::Error| format!("{}: {}", input.name, crate::intel::io_reason(&e));
-    let mut file = File::open(&input.path).map_err(fail)?;
-    let size = file.metadata().map_err(fail)?.len();
+    let file = File::open(&input.path).map_err(|e| failure(input, &e))?;
+    let size = file.metadata().map_err(|e| failure(input, &e))?.len();
     if size < MAP_FROM {
-        let mut bytes = Vec::with_capacity(size as usize);
-        file.read_to_end(&mut bytes).map_err(fail)?;
-        return read_bytes(&bytes, |_| {}, filter, on_packet)
-            .map_err(|why| format!("{}: {why}", input.name));
+        return read_loaded(input, &load_open(input, file, size)?, filter, on_packet);
     }
     // SAFETY: the map is read-only and lives for this call only. A file truncated by another
     // process while mapped would fault; the module documentation says so.

@@ -27,6 +27,7 @@ pub mod batch;
 pub mod dispatch;
 mod files;
 mod live;
+mod readahead;
 mod replay;
 pub mod stats;
 mod tally;
@@ -171,13 +172,22 @@ pub fn run(mut config: RunConfig, source: Source, sink: Sink, control: WriterCon
             Shape::Replay(inputs) => {
                 let stop = &*config.stop;
                 let mut progress = config.progress.take();
+                let mut ahead: Vec<Option<Receiver<readahead::Ahead>>> = vec![None; n];
+                if readahead::suits(&inputs) {
+                    let (senders, receivers) = readahead::queues(n);
+                    ahead = receivers.into_iter().map(Some).collect();
+                    let inputs = Arc::clone(&inputs);
+                    scope.spawn(move || readahead::read_ahead(stop, &inputs, senders));
+                }
                 let mut replays = Vec::with_capacity(n);
-                for index in 0..n {
+                for (index, ahead) in ahead.into_iter().enumerate() {
                     let (inspector, lane) = (inspector(), lane(index));
                     let filter = config.filter.duplicate();
                     let (inputs, progress) = (Arc::clone(&inputs), progress.take());
                     replays.push(scope.spawn(move || {
-                        replay::replay_worker(stop, &inputs, inspector, lane, filter, progress)
+                        replay::replay_worker(
+                            stop, &inputs, inspector, lane, filter, progress, ahead,
+                        )
                     }));
                 }
                 drop(out_tx);

@@ -20,9 +20,12 @@
 use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use crossbeam_channel::Receiver;
+
+use super::readahead::Ahead;
 use super::tally::InputTally;
 use super::{Progress, RunReport, WorkerLane, WorkerOutput};
-use crate::capture::{self, Filter, Inputs};
+use crate::capture::{self, mapped, Filter, Inputs, RawPacket};
 use crate::decode::defrag::{DefragStats, Defragmenter};
 use crate::decode::link::linktype;
 use crate::decode::{self, Transport};
@@ -52,7 +55,8 @@ impl InputReport {
     }
 }
 
-/// One worker's replay of every input file. `progress` is given to worker 0 only.
+/// One worker's replay of every input file. `progress` is given to worker 0 only; `ahead`
+/// hands over small files already read ([`super::readahead`]), in order.
 pub(crate) fn replay_worker(
     stop: &AtomicBool,
     inputs: &Inputs,
@@ -60,6 +64,7 @@ pub(crate) fn replay_worker(
     lane: WorkerLane,
     mut filter: Filter,
     mut progress: Option<Box<dyn FnMut(Progress) + Send>>,
+    ahead: Option<Receiver<Ahead>>,
 ) -> (WorkerStats, InputReport) {
     let workers = lane.workers as u64;
     let me = lane.index as u64;
@@ -70,65 +75,67 @@ pub(crate) fn replay_worker(
     let mut undecodable = 0u64;
     for (index, file) in inputs.files.iter().enumerate() {
         let name = output.file_name(index);
-        let end = capture::read_file(
-            file,
-            &mut filter,
-            || ControlFlow::Continue(()),
-            |raw| {
-                if stop.load(Ordering::Relaxed) {
-                    return ControlFlow::Break(());
-                }
-                let report_progress = tally.packet(raw.data.len());
-                let p = PacketRef {
-                    ts_us: raw.ts_us,
-                    linktype: raw.linktype,
-                    data: raw.data,
-                    file: name.as_ref(),
-                };
-                let own_before = own;
-                let mine = match decode::decode(p.linktype, p.data) {
-                    Ok(pkt) => match pkt.transport {
-                        Transport::Fragment(frag) => {
-                            let ready = defrag
-                                .add_and_take_ready(p.ts_us, pkt.src, pkt.dst, pkt.proto, &frag);
-                            for (ts_us, bytes) in ready {
-                                let whole = PacketRef {
-                                    ts_us,
-                                    linktype: linktype::RAW,
-                                    data: &bytes,
-                                    ..p
-                                };
-                                own +=
-                                    u64::from(inspect_if_mine(&mut inspector, whole, workers, me));
-                            }
-                            false
+        let on_packet = |raw: RawPacket<'_>| {
+            if stop.load(Ordering::Relaxed) {
+                return ControlFlow::Break(());
+            }
+            let report_progress = tally.packet(raw.data.len());
+            let p = PacketRef {
+                ts_us: raw.ts_us,
+                linktype: raw.linktype,
+                data: raw.data,
+                file: name.as_ref(),
+            };
+            let own_before = own;
+            let mine = match decode::decode(p.linktype, p.data) {
+                Ok(pkt) => match pkt.transport {
+                    Transport::Fragment(frag) => {
+                        let ready =
+                            defrag.add_and_take_ready(p.ts_us, pkt.src, pkt.dst, pkt.proto, &frag);
+                        for (ts_us, bytes) in ready {
+                            let whole = PacketRef {
+                                ts_us,
+                                linktype: linktype::RAW,
+                                data: &bytes,
+                                ..p
+                            };
+                            own += u64::from(inspect_if_mine(&mut inspector, whole, workers, me));
                         }
-                        _ => owned_by(&pkt, workers, me)
-                            .then(|| inspector.decoded(p, pkt))
-                            .is_some(),
-                    },
-                    Err(_) => {
-                        undecodable += 1;
-                        // Counted as skipped, with its reason, by one worker.
-                        (undecodable % workers == me)
-                            .then(|| inspector.packet(p))
-                            .is_some()
+                        false
                     }
-                };
-                own += u64::from(mine);
-                if own / PACKETS_PER_ROUND != own_before / PACKETS_PER_ROUND {
-                    output.round(&mut inspector);
-                    // A reload takes effect from the next round on.
-                    inspector.refresh_indicators();
+                    _ => owned_by(&pkt, workers, me)
+                        .then(|| inspector.decoded(p, pkt))
+                        .is_some(),
+                },
+                Err(_) => {
+                    undecodable += 1;
+                    // Counted as skipped, with its reason, by one worker.
+                    (undecodable % workers == me)
+                        .then(|| inspector.packet(p))
+                        .is_some()
                 }
-                if report_progress {
-                    if let Some(progress) = progress.as_mut() {
-                        progress(tally.progress(output.alerts_total()));
-                    }
+            };
+            own += u64::from(mine);
+            if own / PACKETS_PER_ROUND != own_before / PACKETS_PER_ROUND {
+                output.round(&mut inspector);
+                // A reload takes effect from the next round on.
+                inspector.refresh_indicators();
+            }
+            if report_progress {
+                if let Some(progress) = progress.as_mut() {
+                    progress(tally.progress(output.alerts_total()));
                 }
-                ControlFlow::Continue(())
-            },
-        );
+            }
+            ControlFlow::Continue(())
+        };
+        let end = match ahead.as_ref().map(Receiver::recv) {
+            Some(Ok(Ahead::Loaded(bytes))) => {
+                mapped::read_loaded(file, &bytes, &mut filter, on_packet)
+            }
+            Some(Ok(Ahead::Failed(e))) => Err(e),
+            // A large file, no reader ahead, or a reader that has stopped.
+            _ => capture::read_file(file, &mut filter, || ControlFlow::Continue(()), on_packet),
+        };
         tally.file_done(file, end);
         if let Some(progress) = progress.as_mut() {
             progress(tally.progress(output.alerts_total()));
