@@ -3,7 +3,8 @@
 //! with a `HashSet<String>` baseline measured side by side.
 //!
 //! Run: `cargo bench --bench micro` (add `-- lookup` to run only the lookup group). Larger
-//! sets (10 M) are measured by `scripts/bench.sh`, which also reports memory.
+//! sets (10 M names, 2 M addresses) are measured by `cargo bench --bench scale`, which also
+//! reports load time and memory.
 
 use std::collections::HashSet;
 use std::hint::black_box;
