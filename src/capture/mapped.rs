@@ -12,7 +12,7 @@ use std::io::Read;
 use std::ops::ControlFlow;
 
 use super::parser::{Next, Parser};
-use super::{Filter, InputFile, RawPacket, ReadEnd};
+use super::{named, Filter, InputFile, RawPacket, ReadEnd};
 
 /// Bytes read between two releases of the pages behind the read position.
 const RELEASE_EVERY: usize = 8 * 1024 * 1024;
@@ -46,7 +46,7 @@ fn load_open(input: &InputFile, mut file: File, size: u64) -> Result<Vec<u8>, St
 
 /// An I/O error, named after the file.
 fn failure(input: &InputFile, e: &std::io::Error) -> String {
-    format!("{}: {}", input.name, crate::intel::io_reason(e))
+    named(input, crate::intel::io_reason(e))
 }
 
 /// Read every packet of `bytes`, the content of `input` loaded by [`load`].
@@ -56,7 +56,7 @@ pub fn read_loaded(
     filter: &mut Filter,
     on_packet: impl FnMut(RawPacket<'_>) -> ControlFlow<()>,
 ) -> Result<ReadEnd, String> {
-    read_bytes(bytes, |_| {}, filter, on_packet).map_err(|why| format!("{}: {why}", input.name))
+    read_bytes(bytes, |_| {}, filter, on_packet).map_err(|why| named(input, why))
 }
 
 /// Read every packet of a regular file.
@@ -72,7 +72,7 @@ pub fn read(
     }
     // SAFETY: the map is read-only and lives for this call only. A file truncated by another
     // process while mapped would fault; the module documentation says so.
-    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| format!("{}: {e}", input.name))?;
+    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| named(input, e))?;
     #[cfg(unix)]
     let _ = map.advise(memmap2::Advice::Sequential);
     let mut released = 0usize;
@@ -93,8 +93,7 @@ pub fn read(
             released = upto;
         }
     };
-    read_bytes(&map, release_behind, filter, on_packet)
-        .map_err(|why| format!("{}: {why}", input.name))
+    read_bytes(&map, release_behind, filter, on_packet).map_err(|why| named(input, why))
 }
 
 /// Every packet in `bytes` (a whole capture file); `consumed` is told how far reading got.

@@ -135,14 +135,14 @@ fn input_file(path: PathBuf, size: u64) -> InputFile {
 /// on one thread).
 fn check_all(paths: &[PathBuf]) -> Vec<Result<u64, String>> {
     const PER_THREAD: usize = 256;
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
-    if threads == 1 || paths.len() < 2 * PER_THREAD {
-        return paths.iter().map(|p| check_capture_file(p)).collect();
-    }
-    let chunk = paths.len().div_ceil(threads);
     let check_part = |part: &[PathBuf]| -> Vec<Result<u64, String>> {
         part.iter().map(|p| check_capture_file(p)).collect()
     };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    if threads == 1 || paths.len() < 2 * PER_THREAD {
+        return check_part(paths);
+    }
+    let chunk = paths.len().div_ceil(threads);
     std::thread::scope(|scope| {
         let parts: Vec<_> = paths
             .chunks(chunk)
@@ -254,6 +254,11 @@ impl Filter {
     }
 }
 
+/// `why` reading `input` failed, after the file's name: the form of every reading error.
+pub(crate) fn named(input: &InputFile, why: impl std::fmt::Display) -> String {
+    format!("{}: {why}", input.name)
+}
+
 /// Read every packet of `input` through `filter`: regular files through a memory map
 /// ([`mapped`]), standard input and other streams as a stream ([`stream`]), which calls
 /// `on_idle` when no bytes have come for a while.
@@ -266,14 +271,13 @@ pub fn read_file(
     if input.size.is_some() {
         return mapped::read(input, filter, on_packet);
     }
-    let named = |why: String| format!("{}: {why}", input.name);
     let source: Box<dyn Read + Send> = if input.path.as_os_str() == "-" {
         Box::new(std::io::stdin())
     } else {
         let file = std::fs::File::open(&input.path);
-        Box::new(file.map_err(|e| named(crate::intel::io_reason(&e)))?)
+        Box::new(file.map_err(|e| named(input, crate::intel::io_reason(&e)))?)
     };
-    stream::read(source, filter, on_idle, on_packet).map_err(named)
+    stream::read(source, filter, on_idle, on_packet).map_err(|why| named(input, why))
 }
 
 #[cfg(test)]

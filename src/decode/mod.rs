@@ -197,8 +197,8 @@ fn enter<'a>(
 }
 
 /// The most common IP header, read by hand: IPv4 without options, not fragmented, whose total
-/// length lies within the captured bytes, carrying TCP or UDP. Addresses, protocol and payload, exactly as
-/// etherparse's lax slice gives them for such a header (a test compares the two on every
+/// length lies within the captured bytes, carrying TCP or UDP. Addresses, protocol and
+/// payload, exactly as etherparse's lax slice gives them for such a header (a test compares the two on every
 /// frame of the corpus and every cut of them); `None` for any other header, which etherparse
 /// reads. Measured: the general path cost ~8 % of a replay's CPU, mostly here.
 #[inline]

@@ -252,7 +252,7 @@ pub fn run(mut config: RunConfig, source: Source, sink: Sink, control: WriterCon
 
 /// How a run is laid out (see the module documentation).
 enum Shape {
-    /// Capture files and several workers: each worker reads the files itself.
+    /// Regular capture files: each worker reads the files itself.
     Replay(Arc<Inputs>),
     /// Capture threads (one for the files, or one per interface) feeding the workers.
     Threads(Source),

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use crossbeam_channel::{bounded, Receiver, Sender};
 
-use crate::capture::{mapped, Inputs};
+use crate::capture::{mapped, InputFile, Inputs};
 
 /// Files read ahead of each worker.
 pub const FILES_AHEAD: usize = 4;
@@ -44,22 +44,24 @@ pub(crate) fn read_ahead(stop: &AtomicBool, inputs: &Inputs, mut workers: Vec<Se
         if stop.load(Ordering::Relaxed) || workers.is_empty() {
             return;
         }
-        let ahead = || -> Ahead {
-            if !mapped::is_small(file) {
-                return Ahead::Map;
-            }
-            match mapped::load(file) {
-                Ok(bytes) => Ahead::Loaded(bytes.into()),
-                Err(e) => Ahead::Failed(e),
-            }
-        };
-        let ahead = ahead();
+        let ahead = Ahead::of(file);
         // A worker that has ended (stopped) takes nothing more.
         workers.retain(|worker| worker.send(ahead.share()).is_ok());
     }
 }
 
 impl Ahead {
+    /// What the workers get of `file`.
+    fn of(file: &InputFile) -> Ahead {
+        if !mapped::is_small(file) {
+            return Ahead::Map;
+        }
+        match mapped::load(file) {
+            Ok(bytes) => Ahead::Loaded(bytes.into()),
+            Err(e) => Ahead::Failed(e),
+        }
+    }
+
     /// The same file for another worker (the bytes are shared, not copied).
     fn share(&self) -> Ahead {
         match self {

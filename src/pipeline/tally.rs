@@ -3,7 +3,7 @@
 //! the capture thread, or worker 0 of a replay ([`super::replay`]).
 
 use super::{Progress, RunReport};
-use crate::capture::{InputFile, ReadEnd};
+use crate::capture::{self, InputFile, ReadEnd};
 
 /// Size of a pcap record header: progress counts it as read.
 const RECORD_HEADER: u64 = 16;
@@ -36,9 +36,7 @@ impl InputTally {
     pub fn file_done(&mut self, file: &InputFile, end: Result<ReadEnd, String>) {
         match end {
             Ok(ReadEnd::Complete) | Ok(ReadEnd::Stopped) => {}
-            Ok(ReadEnd::CutShort(reason)) => {
-                self.cut_short.push(format!("{}: {reason}", file.name))
-            }
+            Ok(ReadEnd::CutShort(reason)) => self.cut_short.push(capture::named(file, reason)),
             Err(e) => self.failed.push(e),
         }
         self.whole_files += file.size.unwrap_or(0);
