@@ -116,7 +116,7 @@ impl Inspector {
         if self.flows.is_full() {
             let emit = &mut self.emit;
             self.flows
-                .make_room(p.ts_us, |key, flow| flow_ended(emit, key, flow, "forced"));
+                .make_room(|key, flow| flow_ended(emit, key, flow, "forced"));
         }
         let (key, side) = FlowKey::of(&pkt);
         let vlans = &pkt.vlans[..pkt.vlan_count as usize];
