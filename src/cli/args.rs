@@ -56,6 +56,13 @@ pub struct Args {
     #[arg(long = "workers", value_name = "N")]
     pub workers: Option<usize>,
 
+    /// Flows tracked at once, by all workers together (each about 300 bytes). When a
+    /// worker's share is full, the quarter of its flows idle the longest are ended early
+    /// (their pending alerts written, counted in the summary) to make room.
+    #[arg(long = "max-flows", value_name = "N", default_value_t = crate::flow::MAX_FLOWS,
+          value_parser = clap::value_parser!(usize))]
+    pub max_flows: usize,
+
     /// Capture filter in libpcap syntax, applied to files too.
     #[arg(long = "bpf", value_name = "EXPR")]
     pub bpf: Option<String>,

@@ -149,6 +149,7 @@ fn run(args: Args) -> Result<u8, Usage> {
         indicators: Arc::clone(&shared),
         events,
         workers,
+        max_flows: args.max_flows,
         filter,
         progress,
         stop: Arc::clone(&signals.stop),

@@ -22,9 +22,12 @@ pub use key::{FlowKey, Side};
 use reassembly::Reassembly;
 use stream::Stream;
 
-/// Most flows tracked by all workers together (each worker gets its share): bounds memory
-/// (a flow without TCP buffers takes about 300 bytes with its table slot).
+/// Most flows tracked by all workers together by default (each worker gets its share; the
+/// `--max-flows` option sets another limit): bounds memory (a flow without TCP buffers
+/// takes about 300 bytes with its table slot).
 pub const MAX_FLOWS: usize = 200_000;
+/// Fewest flows a worker tracks, whatever the limit asked for.
+pub const MIN_FLOWS_PER_WORKER: usize = 1024;
 /// When the table is full, at least one flow in this many is made room for.
 pub const EVICT_FRACTION: usize = 4;
 /// Idle timeout of TCP flows that have not been closed (Suricata's `tcp established` default
@@ -291,13 +294,14 @@ impl Default for FlowTable {
 }
 
 impl FlowTable {
-    /// A table for one of `workers` workers: its share of [`MAX_FLOWS`].
-    pub fn for_worker_of(workers: usize) -> Self {
+    /// A table for one of `workers` workers that track `max_flows` flows together: its
+    /// share, and at least [`MIN_FLOWS_PER_WORKER`].
+    pub fn for_worker_of(workers: usize, max_flows: usize) -> Self {
         // Not sized for its limit at once: a table sized for 100 k flows that holds a few
         // thousand spreads them over a page each (a cache and TLB miss per lookup, measured
         // 15 % slower on the realistic mix); growing costs less.
         FlowTable {
-            max_flows: (MAX_FLOWS / workers.max(1)).max(1024),
+            max_flows: (max_flows / workers.max(1)).max(MIN_FLOWS_PER_WORKER),
             ..Default::default()
         }
     }
@@ -405,7 +409,7 @@ mod tests {
 
     #[test]
     fn full_table_ends_one_packet_flows_first_and_keeps_active_ones() {
-        let mut table = FlowTable::for_worker_of(1_000);
+        let mut table = FlowTable::for_worker_of(1_000, MAX_FLOWS);
         let max = table.max_flows;
         // Flows 0..max, one per microsecond; every tenth stays active after creation.
         for n in 0..max as u32 {
@@ -448,7 +452,7 @@ mod tests {
         // Every flow has the same packet time (a capture with coarse timestamps): the ended
         // ones are chosen by flow id, not by the table's per-process hash order.
         let ended_by = |_run| {
-            let mut table = FlowTable::for_worker_of(1_000);
+            let mut table = FlowTable::for_worker_of(1_000, MAX_FLOWS);
             for n in 0..table.max_flows as u32 {
                 table.lookup(&key(n), 5);
             }
@@ -464,7 +468,7 @@ mod tests {
 
     #[test]
     fn idle_flows_expire_by_protocol_timeout() {
-        let mut table = FlowTable::for_worker_of(1);
+        let mut table = FlowTable::for_worker_of(1, MAX_FLOWS);
         let udp = key(1);
         let tcp = FlowKey { proto: 6, ..key(2) };
         table.lookup(&udp, 0);

@@ -49,12 +49,18 @@ pub struct Inspector {
 }
 
 impl Inspector {
-    /// A worker matching against the shared indicators, writing the records in `events`.
-    pub fn new(indicators: Arc<SharedIndicators>, events: EventTypes, workers: usize) -> Self {
+    /// A worker matching against the shared indicators, writing the records in `events`, one
+    /// of `workers` that track `max_flows` flows together.
+    pub fn new(
+        indicators: Arc<SharedIndicators>,
+        events: EventTypes,
+        workers: usize,
+        max_flows: usize,
+    ) -> Self {
         let generation = indicators.generation();
         let current = indicators.load();
         Inspector {
-            flows: FlowTable::for_worker_of(workers),
+            flows: FlowTable::for_worker_of(workers, max_flows),
             defrag: (workers == 1).then(Defragmenter::default),
             emit: Emitter::new(Arc::clone(&current.set), current.allow.clone(), events),
             scratch: Vec::new(),

@@ -71,6 +71,8 @@ pub struct RunConfig {
     pub events: EventTypes,
     /// Worker threads (at least 1).
     pub workers: usize,
+    /// Flows tracked by all workers together (see [`crate::flow::FlowTable::for_worker_of`]).
+    pub max_flows: usize,
     /// Capture filter (files; live interfaces compile their own).
     pub filter: capture::Filter,
     /// Set by a signal: stop reading, drain, write everything found, end.
@@ -167,7 +169,14 @@ pub fn run(mut config: RunConfig, source: Source, sink: Sink, control: WriterCon
             alerts: Arc::clone(&alerts),
             board: Arc::clone(&board),
         };
-        let inspector = || Inspector::new(Arc::clone(&config.indicators), config.events, n);
+        let inspector = || {
+            Inspector::new(
+                Arc::clone(&config.indicators),
+                config.events,
+                n,
+                config.max_flows,
+            )
+        };
         let mut workers = Vec::with_capacity(n);
         match shape {
             Shape::Replay(inputs) => {
