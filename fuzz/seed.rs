@@ -69,6 +69,9 @@ struct TcpDir {
 #[derive(Default)]
 struct Capture {
     frames_per_link: HashMap<i32, usize>,
+    /// The capture's first packets in the `inspector` layout, and the last packet's time.
+    sequence: Vec<u8>,
+    last_ts_us: Option<i64>,
     tcp: HashMap<Dir, TcpDir>,
     /// Client datagrams of each QUIC flow, keyed by the client's direction.
     quic: HashMap<Dir, Vec<Vec<u8>>>,
@@ -113,10 +116,12 @@ fn main() {
             &mut Filter::none(),
             || ControlFlow::Continue(()),
             |p| {
+                sequence(&mut cap, p.ts_us, p.linktype, p.data);
                 packet(&mut out, &mut cap, p.linktype, p.data);
                 ControlFlow::Continue(())
             },
         );
+        out.put("inspector", &cap.sequence);
         finish(&mut out, cap, &mut hellos);
     }
 
@@ -175,6 +180,33 @@ fn main() {
     for (target, n) in counts {
         println!("{target}: {n} new seeds");
     }
+}
+
+/// Add a packet to the capture's `inspector` seed (up to 4 × `MAX_SEED` bytes), with the
+/// step of `TIME_STEPS_US` nearest below its time's distance from the last packet.
+fn sequence(cap: &mut Capture, ts_us: i64, linktype: i32, frame: &[u8]) {
+    let Some(link) = LINKTYPES.iter().position(|&l| l == linktype) else {
+        return;
+    };
+    if cap.sequence.len() + frame.len() + 3 > 4 * MAX_SEED {
+        return;
+    }
+    let gap = ts_us.saturating_sub(cap.last_ts_us.unwrap_or(ts_us));
+    cap.last_ts_us = Some(ts_us);
+    let step = TIME_STEPS_US
+        .iter()
+        .enumerate()
+        .filter(|&(_, &s)| (0..=gap).contains(&s))
+        .max_by_key(|&(_, &s)| s)
+        .map_or(0, |(i, _)| i as u8);
+    encode_frame(
+        &mut cap.sequence,
+        &FrameRecord {
+            link: link as u8,
+            step,
+            frame,
+        },
+    );
 }
 
 fn packet(out: &mut Out, cap: &mut Capture, linktype: i32, frame: &[u8]) {

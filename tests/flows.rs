@@ -1,13 +1,16 @@
 //! The flow table under a flood: a full table ends the flows idle the longest, writes what
-//! they hold, keeps active flows, and loses no alert.
+//! they hold (address alerts waiting for the flow's application layer), keeps active flows,
+//! and loses no alert.
 
 mod common;
 
-use common::{dns_query_frame, feed, pcap_of, run};
+use common::{dns_query_frame, feed, pcap_of, run, tcp_syn_frame};
 
-/// 6 000 one-packet DNS flows, 1 ms apart, through a table of 1 024 flows per worker. Every
-/// 500th asks for a listed name; one more flow (the same client port throughout) asks for
-/// another listed name every 10 packets and so is never the longest idle.
+/// 6 000 one-packet flows, 1 ms apart, through a table of 1 024 flows per worker: DNS queries,
+/// every 500th for a listed name, and every 500th flow a lone TCP SYN to a listed address,
+/// whose alert waits for an application layer that never comes and is written when the flow
+/// is ended. One more flow (the same client port throughout) asks for another listed name
+/// every 10 packets and so is never the longest idle.
 #[test]
 fn a_full_table_ends_idle_flows_keeps_active_ones_and_loses_no_alert() {
     let dir = tempfile::tempdir().unwrap();
@@ -15,15 +18,12 @@ fn a_full_table_ends_idle_flows_keeps_active_ones_and_loses_no_alert() {
     let mut frames = Vec::new();
     for n in 0..6_000u64 {
         let port = 10_000 + n as u16;
-        let name = if n % 500 == 250 {
-            "c2.evil.example"
-        } else {
-            "www.example.org"
+        let frame = match n % 500 {
+            250 => dns_query_frame(port, "c2.evil.example"),
+            100 => tcp_syn_frame(port, [192, 0, 2, 80], 443),
+            _ => dns_query_frame(port, "www.example.org"),
         };
-        frames.push((
-            1_700_000_000_000_000 + n * 1_000,
-            dns_query_frame(port, name),
-        ));
+        frames.push((1_700_000_000_000_000 + n * 1_000, frame));
         if n % 10 == 0 {
             let beacon = dns_query_frame(beacon_port, "beacon.evil.test");
             frames.push((1_700_000_000_000_000 + n * 1_000 + 500, beacon));
@@ -34,7 +34,7 @@ fn a_full_table_ends_idle_flows_keeps_active_ones_and_loses_no_alert() {
     let feed = feed(
         dir.path(),
         "feed.txt",
-        &["c2.evil.example", "beacon.evil.test"],
+        &["c2.evil.example", "beacon.evil.test", "192.0.2.80"],
     );
     let (pcap, feed) = (pcap.to_str().unwrap(), feed.to_str().unwrap());
     for workers in ["1", "2"] {
@@ -76,6 +76,33 @@ fn a_full_table_ends_idle_flows_keeps_active_ones_and_loses_no_alert() {
             .iter()
             .filter(|r| r["event_type"] == "flow" && r["flow"]["reason"] == "forced")
             .count();
+        let address_alerts = alerts
+            .iter()
+            .filter(|a| a["alert"]["context"]["indicator"] == "192.0.2.80");
+        assert_eq!(
+            address_alerts.clone().count(),
+            12,
+            "every SYN to the listed address alerted ({workers} workers)"
+        );
+        // Each address alert's flow ended early or at the end of input; those of the SYNs
+        // sent more than 2 048 flows before the end (at most 2 × 1 024 are held) early.
+        for alert in address_alerts {
+            let ended_as = out
+                .records
+                .iter()
+                .find(|r| r["event_type"] == "flow" && r["flow_id"] == alert["flow_id"])
+                .map(|r| r["flow"]["reason"].as_str().unwrap_or_default());
+            let early = alert["src_port"].as_u64().unwrap() <= 10_000 + 6_000 - 2 * 1024;
+            let want: &[&str] = if early {
+                &["forced"]
+            } else {
+                &["forced", "shutdown"]
+            };
+            assert!(
+                ended_as.is_some_and(|r| want.contains(&r)),
+                "{alert}: flow ended as {ended_as:?}"
+            );
+        }
         let ended: usize = out
             .stderr
             .split("flows ended early (table full) ")

@@ -13,6 +13,9 @@
 //!   offset is in 8-byte units (13 bits used), as on the wire;
 //! - `tcp_stream`:   `mode:1 (ctl:1 seq:4 len:2 payload[len])*` — mode bit 0 = DNS port;
 //!   ctl bit 0 = SYN;
+//! - `inspector`:    `(ctl:1 len:2 frame[len])*` — a worker's packet sequence: ctl bits 0-3
+//!   pick the link type (`LINKTYPES[.. % 11]`), bits 4-7 the packet time's step from the
+//!   previous packet (`TIME_STEPS_US`: forward, far forward past every idle timeout, and back);
 //! - `feed`:         `pick:1 file..` — `FEED_PATHS[pick % FEED_PATHS.len()]` is the file name
 //!   (it decides Suricata datasets).
 
@@ -32,6 +35,42 @@ pub const FEED_PATHS: [&str; 4] = ["feed.txt", "feed.dataset", "feed.csv", "feed
 
 /// QUIC versions the `quic_frames` target seals packets for.
 pub const QUIC_VERSIONS: [u32; 4] = [0x0000_0001, 0x6b33_43cf, 0xff00_001d, 0xff00_001b];
+
+/// Steps of packet time between two packets of the `inspector` target, in microseconds.
+pub const TIME_STEPS_US: [i64; 16] = [
+    0, 1, 100, 1_000, 10_000, 100_000, 1_000_000, 5_000_000, 11_000_000, 61_000_000,
+    301_000_000, 601_000_000, -1, -1_000_000, -700_000_000, i64::MAX / 4,
+];
+
+/// One packet of the `inspector` target.
+pub struct FrameRecord<'a> {
+    /// Index into [`LINKTYPES`].
+    pub link: u8,
+    /// Index into [`TIME_STEPS_US`].
+    pub step: u8,
+    /// The frame.
+    pub frame: &'a [u8],
+}
+
+/// The `inspector` layout: packets in order.
+pub fn carve_frames(data: &[u8]) -> impl Iterator<Item = FrameRecord<'_>> {
+    let mut c = Carver(data);
+    std::iter::from_fn(move || {
+        let ctl = c.u8()?;
+        let frame = c.chunk()?;
+        Some(FrameRecord {
+            link: (ctl & 0x0f) % LINKTYPES.len() as u8,
+            step: ctl >> 4,
+            frame,
+        })
+    })
+}
+
+/// Append one packet in the `inspector` layout.
+pub fn encode_frame(out: &mut Vec<u8>, f: &FrameRecord<'_>) {
+    out.push((f.link & 0x0f) | (f.step << 4));
+    encode_chunk(out, f.frame);
+}
 
 /// A cursor over fuzz bytes.
 pub struct Carver<'a>(pub &'a [u8]);

@@ -5,9 +5,10 @@
 //! idle time measured in *packet* time (so a replay behaves like the live capture did), and
 //! the tables together hold at most [`MAX_FLOWS`] flows: when one is full, a quarter of it is
 //! ended (pending alerts written, counted as evicted) so that new flows are always inspected.
-//! Which ones: those idle the longest (earliest last packet; ties broken by flow id, so a
-//! replay ends the same flows every time). One-packet flows of a flood go first, active flows
-//! last. They are found by two passes over the table in memory order, not by a lookup per
+//! Which ones: those whose last packet came the longest ago, in the order the worker was
+//! handed packets, not by packet time (which goes backwards when a directory's files are read
+//! in name order or files are given out of date order); a replay ends the same flows every
+//! time. One-packet flows of a flood go first, active flows last. They are found by two passes over the table in memory order, not by a lookup per
 //! flow: a pass streams through memory, where a lookup per ended flow missed the cache (see
 //! [`FlowTable::make_room`]). A TCP flow keeps its reassembly state only while a direction
 //! can still tell something.
@@ -26,8 +27,13 @@ use stream::Stream;
 /// `--max-flows` option sets another limit): bounds memory (a flow without TCP buffers
 /// takes about 300 bytes with its table slot).
 pub const MAX_FLOWS: usize = 200_000;
-/// Fewest flows a worker tracks, whatever the limit asked for.
+/// Fewest flows a worker tracks, whatever the limit asked for (8 in fuzzing builds, so that
+/// a fuzz input can fill a table).
+#[cfg(not(fuzzing))]
 pub const MIN_FLOWS_PER_WORKER: usize = 1024;
+/// Fewest flows a worker tracks: 8 in fuzzing builds.
+#[cfg(fuzzing)]
+pub const MIN_FLOWS_PER_WORKER: usize = 8;
 /// When the table is full, at least one flow in this many is made room for.
 pub const EVICT_FRACTION: usize = 4;
 /// Idle timeout of TCP flows that have not been closed (Suricata's `tcp established` default
@@ -198,6 +204,9 @@ pub struct Flow {
     pub first_seen_us: i64,
     /// Packet time of the last packet.
     pub last_seen_us: i64,
+    /// The table's packet count at the flow's last packet: the order of arrival, which
+    /// eviction goes by.
+    pub last_packet: u64,
     /// TCP reassembly and application state (boxed: only TCP flows that still have
     /// something to tell need it).
     pub tcp: Option<Box<TcpState>>,
@@ -229,6 +238,7 @@ impl Flow {
             id: key.flow_id(ts_us),
             first_seen_us: ts_us,
             last_seen_us: ts_us,
+            last_packet: 0,
             tcp: None,
             tcp_finished: false,
             alerts: AlertState::default(),
@@ -267,8 +277,10 @@ pub enum Lookup<'a> {
 /// The flows of one worker.
 pub struct FlowTable {
     flows: HashMap<FlowKey, Flow, foldhash::fast::RandomState>,
-    /// Scratch of [`FlowTable::make_room`]: each flow's (last packet time, id).
-    ages: Vec<(i64, u64)>,
+    /// Packets looked up so far.
+    packets: u64,
+    /// Scratch of [`FlowTable::make_room`]: each flow's `last_packet`.
+    ages: Vec<u64>,
     next_sweep_us: i64,
     /// Flows created.
     pub created: u64,
@@ -283,6 +295,7 @@ impl Default for FlowTable {
     fn default() -> Self {
         FlowTable {
             flows: HashMap::default(),
+            packets: 0,
             ages: Vec::new(),
             next_sweep_us: i64::MIN,
             created: 0,
@@ -318,6 +331,8 @@ impl FlowTable {
             Flow::new(key, ts_us)
         });
         flow.last_seen_us = flow.last_seen_us.max(ts_us);
+        self.packets += 1;
+        flow.last_packet = self.packets;
         if created {
             self.created += 1;
             Lookup::New(flow)
@@ -349,10 +364,11 @@ impl FlowTable {
         self.flows.len() >= self.max_flows
     }
 
-    /// The table is full: end the flows idle the longest until it holds three quarters of
-    /// its limit (a quarter of the table per call, so the call is rare and its cost per flow
-    /// small). One pass gathers each flow's (last packet time, id) and selects the cut-off
-    /// among them; a second ends the flows at or before it. Both read the table in memory
+    /// The table is full: end the flows whose last packet came the longest ago until it holds
+    /// three quarters of its limit (a quarter of the table per call, so the call is rare and
+    /// its cost per flow small). One pass gathers each flow's `last_packet` and selects the
+    /// cut-off among them; a second ends the flows at or before it, in the table's order
+    /// (which differs between runs; the flows ended do not). Both read the table in memory
     /// order, which the prefetcher streams: on a DNS flood this took the flow table's share of
     /// the time from ~40 % to ~20 % against a queue of flows in creation order with a lookup
     /// per ended flow, each of which missed the cache.
@@ -363,13 +379,9 @@ impl FlowTable {
             return;
         }
         self.ages.clear();
-        self.ages
-            .extend(self.flows.values().map(|f| (f.last_seen_us, f.id)));
+        self.ages.extend(self.flows.values().map(|f| f.last_packet));
         let (_, &mut cut_off, _) = self.ages.select_nth_unstable(excess - 1);
-        for (key, flow) in self
-            .flows
-            .extract_if(|_, f| (f.last_seen_us, f.id) <= cut_off)
-        {
+        for (key, flow) in self.flows.extract_if(|_, f| f.last_packet <= cut_off) {
             self.evicted += 1;
             on_ended(&key, flow);
         }
@@ -450,7 +462,7 @@ mod tests {
     #[test]
     fn flows_seen_at_once_are_ended_alike_in_every_run() {
         // Every flow has the same packet time (a capture with coarse timestamps): the ended
-        // ones are chosen by flow id, not by the table's per-process hash order.
+        // ones are chosen by arrival, not by the table's per-process hash order.
         let ended_by = |_run| {
             let mut table = FlowTable::for_worker_of(1_000, MAX_FLOWS);
             for n in 0..table.max_flows as u32 {
@@ -464,6 +476,28 @@ mod tests {
             ended
         };
         assert_eq!(ended_by(1), ended_by(2));
+    }
+
+    #[test]
+    fn flows_are_ended_in_order_of_arrival_when_packet_time_goes_back() {
+        // A later capture read first, then an earlier one (a directory in name order): the
+        // flows of the first one read are ended first, not those of the current one.
+        let mut table = FlowTable::for_worker_of(1_000, MAX_FLOWS);
+        let max = table.max_flows as u32;
+        for n in 0..max {
+            let ts = if n < max / 2 {
+                1_000_000 + i64::from(n)
+            } else {
+                i64::from(n)
+            };
+            table.lookup(&key(n), ts);
+        }
+        let mut ended = HashSet::new();
+        table.make_room(|k, _| {
+            ended.insert(*k);
+        });
+        let first_arrived: HashSet<FlowKey> = (0..max / EVICT_FRACTION as u32).map(key).collect();
+        assert_eq!(ended, first_arrived);
     }
 
     #[test]

@@ -215,11 +215,29 @@ pub fn dns_query_frame(src_port: u16, name: &str) -> Vec<u8> {
         dns.extend_from_slice(label.as_bytes());
     }
     dns.extend_from_slice(&[0, 0, 1, 0, 1]);
-    let udp_len = 8 + dns.len();
-    let mut ip = vec![
-        0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, 17, 0, 0, 10, 0, 0, 1, 192, 0, 2, 53,
-    ];
-    ip[2..4].copy_from_slice(&((20 + udp_len) as u16).to_be_bytes());
+    let mut udp = Vec::new();
+    udp.extend_from_slice(&src_port.to_be_bytes());
+    udp.extend_from_slice(&53u16.to_be_bytes());
+    udp.extend_from_slice(&((8 + dns.len()) as u16).to_be_bytes());
+    udp.extend_from_slice(&[0, 0]);
+    udp.extend_from_slice(&dns);
+    ipv4_frame(17, [192, 0, 2, 53], &udp)
+}
+
+/// An Ethernet frame carrying a TCP SYN from 10.0.0.1:`src_port` to `dst`:`dst_port`.
+pub fn tcp_syn_frame(src_port: u16, dst: [u8; 4], dst_port: u16) -> Vec<u8> {
+    let mut tcp = Vec::new();
+    tcp.extend_from_slice(&src_port.to_be_bytes());
+    tcp.extend_from_slice(&dst_port.to_be_bytes());
+    tcp.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02, 0xff, 0xff, 0, 0, 0, 0]);
+    ipv4_frame(6, dst, &tcp)
+}
+
+/// An Ethernet frame carrying an IPv4 packet from 10.0.0.1 to `dst` with `payload`.
+fn ipv4_frame(proto: u8, dst: [u8; 4], payload: &[u8]) -> Vec<u8> {
+    let mut ip = vec![0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, proto, 0, 0, 10, 0, 0, 1];
+    ip.extend_from_slice(&dst);
+    ip[2..4].copy_from_slice(&((20 + payload.len()) as u16).to_be_bytes());
     let sum = ip
         .chunks(2)
         .map(|w| u32::from(u16::from_be_bytes([w[0], w[1]])))
@@ -228,10 +246,6 @@ pub fn dns_query_frame(src_port: u16, name: &str) -> Vec<u8> {
     ip[10..12].copy_from_slice(&(!((sum & 0xffff) + (sum >> 16)) as u16).to_be_bytes());
     let mut frame = vec![0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1, 0x08, 0x00];
     frame.extend_from_slice(&ip);
-    frame.extend_from_slice(&src_port.to_be_bytes());
-    frame.extend_from_slice(&53u16.to_be_bytes());
-    frame.extend_from_slice(&(udp_len as u16).to_be_bytes());
-    frame.extend_from_slice(&[0, 0]);
-    frame.extend_from_slice(&dns);
+    frame.extend_from_slice(payload);
     frame
 }
