@@ -22,7 +22,7 @@
 //! lookup; it cannot cause a missed match.
 //!
 //! A set is immutable once built: it is shared between workers through an `Arc`. Its tables
-//! are [`FrozenMap`]s (no spare capacity: ~14 bytes per name, ~10 per IPv4 address); the
+//! are [`FrozenMap`]s (no spare capacity: ~15 bytes per name, ~11 per IPv4 address); the
 //! builder grows hashbrown maps and freezes them at the end.
 
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
