@@ -8,10 +8,11 @@
 //! Which ones: those whose last packet came the longest ago, in the order the worker was
 //! handed packets, not by packet time (which goes backwards when a directory's files are read
 //! in name order or files are given out of date order); a replay ends the same flows every
-//! time. One-packet flows of a flood go first, active flows last. They are found by two passes over the table in memory order, not by a lookup per
-//! flow: a pass streams through memory, where a lookup per ended flow missed the cache (see
-//! [`FlowTable::make_room`]). A TCP flow keeps its reassembly state only while a direction
-//! can still tell something.
+//! time. One-packet flows of a flood go first, active flows last. They are found by two
+//! passes over the flows in memory order, not by a lookup per flow: a pass streams through
+//! memory, where a lookup per ended flow missed the cache (see [`FlowTable::make_room`]).
+//! The flows sit densely in a slab behind a small index (see [`FlowTable`]). A TCP flow keeps
+//! its reassembly state only while a direction can still tell something.
 
 pub mod key;
 pub mod reassembly;
