@@ -198,9 +198,9 @@ fn enter<'a>(
 
 /// The most common IP header, read by hand: IPv4 without options, not fragmented, whose total
 /// length lies within the captured bytes, carrying TCP or UDP. Addresses, protocol and
-/// payload, exactly as etherparse's lax slice gives them for such a header (a test compares the two on every
-/// frame of the corpus and every cut of them); `None` for any other header, which etherparse
-/// reads. Measured: the general path cost ~8 % of a replay's CPU, mostly here.
+/// payload, exactly as etherparse's lax slice gives them for such a header (a test compares
+/// the two on every frame of the corpus and every cut of them); `None` for any other header,
+/// which etherparse reads. Measured: the general path cost ~8 % of a replay's CPU, mostly here.
 #[inline]
 fn plain_ipv4(bytes: &[u8]) -> Option<(IpAddr, IpAddr, IpNumber, &[u8])> {
     let header: &[u8; 20] = bytes.get(..20)?.try_into().ok()?;

@@ -7,9 +7,9 @@
 //! (adjacent: one cache line) and compares the one to three keys of the bucket (contiguous,
 //! with their values: one cache line, rarely two). Cost per entry: the key, 4 bytes of value,
 //! 2 bytes of offsets and 1 of filter, at any size: 11 bytes for an IPv4 address and 15 for a
-//! name hash, where a growable table (hashbrown) rounds its capacity up to
-//! a power of two and spends 13 to 26 bytes on a 64-bit key. Tables of several megabytes ask
-//! the kernel for huge pages, so that lookups in a large set miss the TLB less often.
+//! name hash, where a growable table (hashbrown) rounds its capacity up to a power of two and
+//! spends 13 to 26 bytes on a 64-bit key. Tables of several megabytes ask the kernel for huge
+//! pages, so that lookups in a large set miss the TLB less often.
 //!
 //! The hash is seeded per process (the same secret as the name hasher), so keys chosen to fall
 //! into one bucket cannot be prepared in advance. Limits: at most 2^32 - 1 entries; built once
@@ -89,8 +89,9 @@ impl<K: FrozenKey> FrozenMap<K> {
         for b in 0..buckets {
             starts[b + 1] += starts[b];
         }
-        let mut filter = huge_page_vec(filter_words(len));
-        filter.resize(filter_words(len), 0u64);
+        let words = filter_words(len);
+        let mut filter = huge_page_vec(words);
+        filter.resize(words, 0u64);
         for &(_, slot) in &pairs {
             let (word, bits) = filter_bits(slot.key.spread(seed), filter.len());
             filter[word] |= bits;
