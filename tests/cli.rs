@@ -110,6 +110,53 @@ fn a_directory_of_small_captures_is_read_ahead_in_order() {
     }
 }
 
+/// Many small files go to the workers in batches, with a large file (mapped by the workers
+/// themselves) in the middle: each file is inspected exactly once, in order, across the batch
+/// boundaries, with one worker and with two.
+#[test]
+fn a_directory_of_many_small_captures_is_inspected_once_each_across_batches() {
+    let dir = tempfile::tempdir().unwrap();
+    const FILES: u16 = 150;
+    const LARGE: u16 = 75;
+    for i in 0..FILES {
+        let ts = u64::from(i) * 1_000_000;
+        let mut frames = vec![(
+            ts,
+            dns_query_frame(10_000 + i, &format!("h{i}.listed.example")),
+        )];
+        if i == LARGE {
+            // Over 4 MB of unlisted queries: a file the read-ahead leaves to the workers.
+            let filler = dns_query_frame(9_000, "filler.unlisted.example");
+            let padded: Vec<u8> = filler.iter().copied().chain([0u8; 1400]).collect();
+            frames.extend((1..3_200).map(|n| (ts + n, padded.clone())));
+        }
+        std::fs::write(dir.path().join(format!("f{i:03}.pcap")), pcap_of(&frames)).unwrap();
+    }
+    let large = std::fs::metadata(dir.path().join(format!("f{LARGE:03}.pcap"))).unwrap();
+    assert!(
+        large.len() > 4 << 20,
+        "the large file is mapped, not read ahead"
+    );
+    let feeds = tempfile::tempdir().unwrap();
+    let f = feed(feeds.path(), "t.txt", &["listed.example"]);
+    for workers in ["1", "2"] {
+        let r = run(&["-q", "-r", s(dir.path()), "-f", s(&f), "--workers", workers]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let mut files: Vec<String> = (r.alerts().iter())
+            .map(|a| {
+                let path = a["pcap_filename"].as_str().unwrap();
+                path.rsplit('/').next().unwrap().to_string()
+            })
+            .collect();
+        if workers == "1" {
+            assert!(files.is_sorted(), "one worker writes in file order");
+        }
+        files.sort();
+        let want: Vec<String> = (0..FILES).map(|i| format!("f{i:03}.pcap")).collect();
+        assert_eq!(files, want, "{workers} worker(s): one alert per file");
+    }
+}
+
 #[test]
 fn a_capture_cut_off_mid_record_is_processed_up_to_the_cut() {
     let bytes = std::fs::read(capture("ndpi__http_connect.pcap")).unwrap();

@@ -12,6 +12,7 @@
 //!
 //! The callback receives libpcap's buffer: it must copy what it keeps.
 
+use std::ffi::OsString;
 use std::io::Read;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
@@ -76,16 +77,19 @@ pub fn resolve_inputs(args: &[String]) -> Result<Inputs, String> {
         let meta = std::fs::metadata(path)
             .map_err(|e| format!("{arg}: {}", crate::intel::io_reason(&e)))?;
         if meta.is_dir() {
-            let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
+            let mut named: Vec<(OsString, PathBuf)> = std::fs::read_dir(path)
                 .map_err(|e| format!("{arg}: {}", crate::intel::io_reason(&e)))?
                 .filter_map(|e| e.ok())
                 .filter(|e| match e.file_type() {
                     Ok(kind) if !kind.is_symlink() => kind.is_file(),
                     _ => e.path().is_file(), // a link: what it points to
                 })
-                .map(|e| e.path())
+                .map(|e| (e.file_name(), e.path()))
                 .collect();
-            entries.sort();
+            // All in one directory: by name, bytewise (as `ls` in the C locale), which is the
+            // order of the paths without parsing them into components at every comparison.
+            named.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+            let entries: Vec<PathBuf> = named.into_iter().map(|(_, path)| path).collect();
             let checked = check_all(&entries);
             for (entry, checked) in entries.into_iter().zip(checked) {
                 match checked {

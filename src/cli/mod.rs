@@ -92,11 +92,28 @@ fn run(args: Args) -> Result<u8, Usage> {
         feeds: args.feeds.clone(),
         allow: args.allow.clone(),
     };
-    let loaded = sources.load().map_err(Usage)?;
+    let live = !args.interface.is_empty();
+    // The capture files are resolved (a directory listed, each file's first bytes checked:
+    // ~10 000 opens for a directory of small captures) while the feeds load.
+    let (loaded, resolved) = std::thread::scope(|scope| {
+        let resolving = (!live).then(|| {
+            std::thread::Builder::new()
+                .name("resolve-inputs".into())
+                .spawn_scoped(scope, || capture::resolve_inputs(&args.read))
+        });
+        let loaded = sources.load();
+        let resolved = resolving.map(|spawned| match spawned {
+            Ok(handle) => handle
+                .join()
+                .unwrap_or_else(|_| Err("resolving the inputs failed".into())),
+            Err(_) => capture::resolve_inputs(&args.read),
+        });
+        (loaded, resolved)
+    });
+    let loaded = loaded.map_err(Usage)?;
     for e in &loaded.errors {
         complain(e);
     }
-    let live = !args.interface.is_empty();
     let (source, total_bytes, skipped_inputs, files) = if live {
         let mut handles = Vec::new();
         for interface in &args.interface {
@@ -111,7 +128,9 @@ fn run(args: Args) -> Result<u8, Usage> {
         }
         (Source::Live(handles), 0, 0, 0)
     } else {
-        let inputs = capture::resolve_inputs(&args.read).map_err(Usage)?;
+        let inputs = resolved
+            .unwrap_or_else(|| capture::resolve_inputs(&args.read))
+            .map_err(Usage)?;
         for skipped in &inputs.skipped {
             complain(format!("{skipped} (skipped)"));
         }

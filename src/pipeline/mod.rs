@@ -182,7 +182,7 @@ pub fn run(mut config: RunConfig, source: Source, sink: Sink, control: WriterCon
             Shape::Replay(inputs) => {
                 let stop = &*config.stop;
                 let mut progress = config.progress.take();
-                let mut ahead: Vec<Option<Receiver<readahead::Ahead>>> = vec![None; n];
+                let mut ahead: Vec<Option<readahead::Behind>> = (0..n).map(|_| None).collect();
                 if readahead::suits(&inputs) {
                     let (senders, receivers) = readahead::queues(n);
                     ahead = receivers.into_iter().map(Some).collect();

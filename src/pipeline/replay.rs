@@ -21,9 +21,7 @@
 use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crossbeam_channel::Receiver;
-
-use super::readahead::Ahead;
+use super::readahead::{Ahead, Behind};
 use super::tally::InputTally;
 use super::{Progress, RunReport, WorkerLane, WorkerOutput};
 use crate::capture::{self, mapped, Filter, Inputs, RawPacket};
@@ -65,7 +63,7 @@ pub(crate) fn replay_worker(
     lane: WorkerLane,
     mut filter: Filter,
     mut progress: Option<Box<dyn FnMut(Progress) + Send>>,
-    ahead: Option<Receiver<Ahead>>,
+    mut ahead: Option<Behind>,
 ) -> (WorkerStats, InputReport) {
     let workers = lane.workers as u64;
     let me = lane.index as u64;
@@ -129,11 +127,10 @@ pub(crate) fn replay_worker(
             }
             ControlFlow::Continue(())
         };
-        let end = match ahead.as_ref().map(Receiver::recv) {
-            Some(Ok(Ahead::Loaded(bytes))) => {
-                mapped::read_loaded(file, &bytes, &mut filter, on_packet)
-            }
-            Some(Ok(Ahead::Failed(e))) => Err(e),
+        let loaded = ahead.as_mut().and_then(Behind::next_file);
+        let end = match loaded.as_ref().map(|a| a.get()) {
+            Some(Ahead::Loaded(bytes)) => mapped::read_loaded(file, bytes, &mut filter, on_packet),
+            Some(Ahead::Failed(e)) => Err(e.clone()),
             // A large file, no reader ahead, or a reader that has stopped.
             _ => capture::read_file(file, &mut filter, || ControlFlow::Continue(()), on_packet),
         };
