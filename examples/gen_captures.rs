@@ -28,7 +28,11 @@
 //! cargo run --release --example gen_captures -- mix --bytes 1G --seed 1 mix.pcap
 //! cargo run --release --example gen_captures -- mix --mix small --bytes 1G --seed 1 small.pcap
 //! cargo run --release --example gen_captures -- feed --count 100000 --seed 1 feed.txt
+//! cargo run --release --example gen_captures -- split --packets 30 mix.pcap mix-parts/
 //! ```
+//!
+//! **`split`** cuts one of these captures into files of `--packets` packets each: a directory
+//! of many small captures with the same packets as the one file.
 
 #[path = "gen_captures/feed.rs"]
 mod feed;
@@ -42,6 +46,8 @@ mod office;
 mod pcapfile;
 #[path = "gen_captures/rng.rs"]
 mod rng;
+#[path = "gen_captures/split.rs"]
+mod split;
 #[path = "gen_captures/wire.rs"]
 mod wire;
 
@@ -90,6 +96,16 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
         /// Output feed file (plain list, one indicator a line).
+        out: PathBuf,
+    },
+    /// One of this generator's captures cut into files of a few packets each.
+    Split {
+        /// Packets per file.
+        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+        packets: u64,
+        /// The capture to cut.
+        input: PathBuf,
+        /// Directory for the parts (`part-NNNNN.pcap`).
         out: PathBuf,
     },
 }
@@ -142,6 +158,14 @@ fn main() -> ExitCode {
         }
         Command::Feed { count, seed, out } => {
             let r = feed::write(count, seed, &out);
+            (out, r)
+        }
+        Command::Split {
+            packets,
+            input,
+            out,
+        } => {
+            let r = split::write(&input, packets, &out);
             (out, r)
         }
     };
