@@ -106,12 +106,13 @@ fn read_bytes(
 ) -> Result<ReadEnd, String> {
     let mut rest = bytes;
     let mut parser = Parser::default();
+    let mut ahead = LinesAhead::default();
     while !rest.is_empty() {
         consumed(bytes.len() - rest.len());
         match parser.next(rest) {
             Next::Packet(packet, used) => {
                 rest = &rest[used..];
-                prefetch(rest);
+                ahead.ask(bytes, bytes.len() - rest.len());
                 if filter.accepts(packet.linktype, packet.data, packet.wire_len)
                     && on_packet(packet).is_break()
                 {
@@ -140,21 +141,37 @@ fn read_bytes(
     Ok(ReadEnd::Complete)
 }
 
-/// Ask for the start of the next record (its header and the frame's first bytes) while the
-/// current packet is handled: a capture read front to back touches one new cache line per
-/// record, too far apart for the hardware prefetcher, so each would otherwise wait for memory.
-#[inline(always)]
-fn prefetch(next: &[u8]) {
-    #[cfg(target_arch = "x86_64")]
-    if next.len() >= 128 {
-        // SAFETY: a prefetch is a hint that never faults; both addresses are inside `next`.
-        unsafe {
-            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-            _mm_prefetch::<_MM_HINT_T0>(next.as_ptr().cast());
-            _mm_prefetch::<_MM_HINT_T0>(next.as_ptr().add(64).cast());
+/// How far ahead of the read position [`LinesAhead`] asks for the file's bytes: a few records
+/// of the realistic mix, enough for memory to answer before the reader gets there.
+const PREFETCH_DISTANCE: usize = 2048;
+
+/// Asks for every cache line of a capture a fixed distance ahead of the read position. Each
+/// record header is a load whose address is known only once the header before it is read,
+/// ~700 bytes back on the realistic mix, and in a new 4 KB page every few records: the
+/// hardware prefetcher does not run ahead of that, so without this the reader waits for
+/// memory once per record (94 % of the time of a read that inspects nothing). A worker that
+/// skips the packets of other workers' flows has nothing to hide that wait behind.
+#[derive(Default)]
+struct LinesAhead {
+    /// Offset of the next line not yet asked for.
+    next: usize,
+}
+
+impl LinesAhead {
+    /// Ask for the lines of `bytes` up to `PREFETCH_DISTANCE` past `read`.
+    #[inline(always)]
+    fn ask(&mut self, bytes: &[u8], read: usize) {
+        let until = read.saturating_add(PREFETCH_DISTANCE).min(bytes.len());
+        while self.next < until {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: a prefetch is a hint that never faults, and `next < bytes.len()`.
+            unsafe {
+                use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+                _mm_prefetch::<_MM_HINT_T0>(bytes.as_ptr().add(self.next).cast());
+            }
+            self.next += 64;
         }
     }
-    let _ = next;
 }
 
 #[cfg(test)]
