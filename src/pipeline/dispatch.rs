@@ -17,6 +17,7 @@ use super::batch::Batch;
 use crate::decode::defrag::{DefragStats, Defragmenter, Fragment};
 use crate::decode::link::linktype;
 use crate::decode::{self, Transport};
+use crate::flow::key::worker_of;
 use crate::flow::FlowKey;
 
 /// What to do when a worker's queue is full.
@@ -71,7 +72,7 @@ impl Dispatcher {
                 Transport::Fragment(frag) => {
                     return self.fragment(ts_us, file, p.src, p.dst, p.proto, &frag)
                 }
-                _ => FlowKey::of(&p).0.dispatch_hash() % n,
+                _ => worker_of(FlowKey::of(&p).0.dispatch_hash(), n),
             },
             Err(_) => {
                 self.round_robin += 1;

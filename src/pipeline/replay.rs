@@ -29,7 +29,7 @@ use crate::capture::{self, mapped, Filter, Inputs, RawPacket};
 use crate::decode::defrag::{DefragStats, Defragmenter};
 use crate::decode::link::linktype;
 use crate::decode::{self, Transport};
-use crate::flow::key::dispatch_hash_of;
+use crate::flow::key::{dispatch_hash_of, worker_of};
 use crate::inspect::{Inspector, PacketRef, WorkerStats};
 
 /// Own packets between two looks at reloaded indicators and two hand-overs of output (the
@@ -163,9 +163,10 @@ pub(crate) fn replay_worker(
 /// True when the flow of `pkt` is worker `me`'s, of `workers` (a lone worker owns them all).
 #[inline]
 fn owned_by(pkt: &decode::Packet<'_>, workers: u64, me: u64) -> bool {
-    workers == 1
-        || dispatch_hash_of((pkt.src, pkt.src_port), (pkt.dst, pkt.dst_port), pkt.proto) % workers
-            == me
+    workers == 1 || {
+        let hash = dispatch_hash_of((pkt.src, pkt.src_port), (pkt.dst, pkt.dst_port), pkt.proto);
+        worker_of(hash, workers) == me
+    }
 }
 
 /// Inspect a reassembled datagram if its flow is this worker's; true when it was.
