@@ -105,7 +105,7 @@ enum Command {
         packets: u64,
         /// The capture to cut.
         input: PathBuf,
-        /// Directory for the parts (`part-NNNNN.pcap`).
+        /// Directory for the parts (`part-NNNNNNNN.pcap`).
         out: PathBuf,
     },
 }

@@ -57,8 +57,17 @@ cargo build --release --quiet --example gen_captures
 MIX=$DATA/mix-$SIZE-s$SEED.pcap
 FEED=$DATA/feed-$INDICATORS-s$SEED.txt
 PARTS=$DATA/mix-$SIZE-s$SEED.parts-$PACKETS
+# The mix, then its parts: about twice --size on disk.
+need_kb=$(numfmt --from=iec "${SIZE^^}" | awk '{ printf "%d", $1 * 2.1 / 1024 }')
+free_kb=$(df -Pk "$DATA" | awk 'NR == 2 { print $4 }')
+if { [ ! -s "$MIX" ] || [ ! -d "$PARTS" ]; } && [ "$free_kb" -lt "$need_kb" ]; then
+  echo "bench-dir: $DATA needs about $((need_kb / 1024)) MiB free; it has $((free_kb / 1024)) MiB" >&2
+  exit 1
+fi
 [ -s "$MIX" ] || { echo "bench-dir: writing $MIX" >&2; "$GEN" mix --mix realistic --bytes "$SIZE" --seed "$SEED" "$MIX.part"; mv "$MIX.part" "$MIX"; }
 [ -s "$FEED" ] || { echo "bench-dir: writing $FEED" >&2; "$GEN" feed --count "$INDICATORS" --seed "$SEED" "$FEED.part"; mv "$FEED.part" "$FEED"; }
+# Parts older than the mix were cut from an earlier one.
+if [ -d "$PARTS" ] && [ "$MIX" -nt "$PARTS" ]; then rm -rf "$PARTS"; fi
 if [ ! -d "$PARTS" ]; then
   echo "bench-dir: writing $PARTS/" >&2
   rm -rf "$PARTS.part"
@@ -66,7 +75,8 @@ if [ ! -d "$PARTS" ]; then
   mv "$PARTS.part" "$PARTS"
 fi
 FILES=$(find "$PARTS" -name '*.pcap' | wc -l)
-cat "$MIX" "$PARTS"/*.pcap >/dev/null
+cat "$MIX" >/dev/null
+find "$PARTS" -name '*.pcap' -exec cat {} + >/dev/null
 
 # Run the sensor over $2 with $1 workers; append "wall cpu" to $WORK/<label>.
 run() {
@@ -97,7 +107,7 @@ for workers in 1 2; do
     wall=$(cut -d' ' -f1 "$WORK/$label.$workers" | median)
     cpu=$(cut -d' ' -f2 "$WORK/$label.$workers" | median)
     printf '%-10s %-8s %8s %8s %16s\n' "$label" "$workers" "$wall" "$cpu" \
-      "$(awk -v a="$wall" -v b="$file_wall" 'BEGIN { printf "%.2f", a / b }')"
+      "$(awk -v a="$wall" -v b="$file_wall" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')"
   done
 done
 echo "per round (wall s, file / directory):"

@@ -145,7 +145,12 @@ fn a_directory_of_many_small_captures_is_inspected_once_each_across_batches() {
         let mut files: Vec<String> = (r.alerts().iter())
             .map(|a| {
                 let path = a["pcap_filename"].as_str().unwrap();
-                path.rsplit('/').next().unwrap().to_string()
+                let file = path.rsplit('/').next().unwrap().to_string();
+                // The name queried in f{i}.pcap is h{i}: the alert came from that file's bytes.
+                let i: u16 = file[1..4].parse().unwrap();
+                let observed = &a["alert"]["context"]["observed"];
+                assert_eq!(observed, &format!("h{i}.listed.example"), "{file}");
+                file
             })
             .collect();
         if workers == "1" {

@@ -12,7 +12,8 @@ use crate::pcapfile::PcapWriter;
 /// Largest record the generator writes (its snap length).
 const MAX_RECORD: usize = 262_144;
 
-/// Split `input` into `out_dir/part-NNNNN.pcap` files of `per_file` packets each (the last
+/// Split `input` into `out_dir/part-NNNNNNNN.pcap` files (eight digits: names sort in
+/// packet order up to 10^8 parts) of `per_file` packets each (the last
 /// may hold fewer). Returns (packets, bytes written).
 pub fn write(input: &Path, per_file: u64, out_dir: &Path) -> io::Result<(u64, u64)> {
     let mut reader = BufReader::with_capacity(1 << 20, File::open(input)?);
@@ -44,7 +45,7 @@ pub fn write(input: &Path, per_file: u64, out_dir: &Path) -> io::Result<(u64, u6
             if let Some(done) = out.take() {
                 bytes += close(done)?;
             }
-            let path = out_dir.join(format!("part-{part:05}.pcap"));
+            let path = out_dir.join(format!("part-{part:08}.pcap"));
             out = Some(PcapWriter::create(&path)?);
             part += 1;
         }

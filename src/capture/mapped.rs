@@ -112,7 +112,7 @@ fn read_bytes(
         match parser.next(rest) {
             Next::Packet(packet, used) => {
                 rest = &rest[used..];
-                ahead.ask(bytes, bytes.len() - rest.len());
+                ahead.prefetch_to(bytes, bytes.len() - rest.len());
                 if filter.accepts(packet.linktype, packet.data, packet.wire_len)
                     && on_packet(packet).is_break()
                 {
@@ -158,19 +158,23 @@ struct LinesAhead {
 }
 
 impl LinesAhead {
-    /// Ask for the lines of `bytes` up to `PREFETCH_DISTANCE` past `read`.
+    /// Ask for the lines of `bytes` up to `PREFETCH_DISTANCE` past `read` (x86-64 only;
+    /// elsewhere the hardware prefetcher is all there is).
     #[inline(always)]
-    fn ask(&mut self, bytes: &[u8], read: usize) {
-        let until = read.saturating_add(PREFETCH_DISTANCE).min(bytes.len());
-        while self.next < until {
-            #[cfg(target_arch = "x86_64")]
-            // SAFETY: a prefetch is a hint that never faults, and `next < bytes.len()`.
-            unsafe {
-                use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-                _mm_prefetch::<_MM_HINT_T0>(bytes.as_ptr().add(self.next).cast());
+    fn prefetch_to(&mut self, bytes: &[u8], read: usize) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let until = read.saturating_add(PREFETCH_DISTANCE).min(bytes.len());
+            while self.next < until {
+                // SAFETY: a prefetch is a hint that never faults, and `next < bytes.len()`.
+                unsafe {
+                    use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+                    _mm_prefetch::<_MM_HINT_T0>(bytes.as_ptr().add(self.next).cast());
+                }
+                self.next += 64;
             }
-            self.next += 64;
         }
+        let _ = (bytes, read);
     }
 }
 

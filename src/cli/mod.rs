@@ -95,18 +95,19 @@ fn run(args: Args) -> Result<u8, Usage> {
     let live = !args.interface.is_empty();
     // The capture files are resolved (a directory listed, each file's first bytes checked:
     // ~10 000 opens for a directory of small captures) while the feeds load.
+    let resolve = || capture::resolve_inputs(&args.read);
     let (loaded, resolved) = std::thread::scope(|scope| {
         let resolving = (!live).then(|| {
             std::thread::Builder::new()
                 .name("resolve-inputs".into())
-                .spawn_scoped(scope, || capture::resolve_inputs(&args.read))
+                .spawn_scoped(scope, resolve)
         });
         let loaded = sources.load();
         let resolved = resolving.map(|spawned| match spawned {
             Ok(handle) => handle
                 .join()
                 .unwrap_or_else(|_| Err("resolving the inputs failed".into())),
-            Err(_) => capture::resolve_inputs(&args.read),
+            Err(_) => resolve(), // no thread to be had: here, after the feeds
         });
         (loaded, resolved)
     });
@@ -128,9 +129,8 @@ fn run(args: Args) -> Result<u8, Usage> {
         }
         (Source::Live(handles), 0, 0, 0)
     } else {
-        let inputs = resolved
-            .unwrap_or_else(|| capture::resolve_inputs(&args.read))
-            .map_err(Usage)?;
+        // Resolved above whenever not live.
+        let inputs = resolved.unwrap_or_else(resolve).map_err(Usage)?;
         for skipped in &inputs.skipped {
             complain(format!("{skipped} (skipped)"));
         }

@@ -11,7 +11,9 @@
 //!
 //! Larger files are left to the workers, which map them ([`crate::capture::mapped`]). At most
 //! [`BATCHES_AHEAD`] batches wait per worker; a batch holds under `BATCH_BYTES` plus one
-//! file under 4 MB. A worker that ends early drops its queue; the reader stops when no worker
+//! file under 4 MB. Batches are shared, so at most six are alive whatever the number of
+//! workers (the slowest worker's current one, four queued for it, one being filled): about
+//! 30 MB at worst. A worker that ends early drops its queue; the reader stops when no worker
 //! is left or the run is stopped.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -65,13 +67,13 @@ impl Behind {
     /// The next input file, or `None` when the reader has stopped (the worker then reads the
     /// rest itself).
     pub fn next_file(&mut self) -> Option<AheadFile> {
-        if self.next == self.batch.len() {
+        while self.next >= self.batch.len() {
             self.batch = self.queue.recv().ok()?;
             self.next = 0;
         }
         let index = self.next;
         self.next += 1;
-        (index < self.batch.len()).then(|| AheadFile {
+        Some(AheadFile {
             batch: Arc::clone(&self.batch),
             index,
         })
@@ -131,5 +133,63 @@ impl Ahead {
             Ok(bytes) => Ahead::Loaded(bytes),
             Err(e) => Ahead::Failed(e),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::InputFile;
+
+    /// Every worker gets every file, in order, once, then `None`: batches closed by their
+    /// file count, by their bytes, and by the last file, with a large file among the small.
+    #[test]
+    fn every_worker_gets_each_file_once_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut files = Vec::new();
+        for i in 0..150usize {
+            let path = dir.path().join(format!("{i:03}"));
+            // Mostly tiny files (batches of BATCH_FILES), a run of 300 KB ones (batches closed
+            // by BATCH_BYTES) and one over the map threshold.
+            let size = match i {
+                70..=79 => 300 << 10,
+                100 => (4 << 20) + 1,
+                _ => 10,
+            };
+            let mut content = vec![0u8; size];
+            content[..8].copy_from_slice(&(i as u64).to_le_bytes());
+            std::fs::write(&path, &content).unwrap();
+            files.push(InputFile {
+                name: path.display().to_string().into(),
+                path,
+                size: Some(size as u64),
+            });
+        }
+        let inputs = Inputs {
+            files,
+            skipped: Vec::new(),
+        };
+        let (senders, behinds) = queues(2);
+        let stop = AtomicBool::new(false);
+        std::thread::scope(|scope| {
+            scope.spawn(|| read_ahead(&stop, &inputs, senders));
+            // Each worker on its own thread, as in a run: the reader waits for the slowest.
+            for mut behind in behinds {
+                scope.spawn(move || {
+                    for i in 0..150u64 {
+                        let file = behind.next_file().expect("a file for each input");
+                        match file.get() {
+                            Ahead::Loaded(bytes) => {
+                                assert_ne!(i, 100, "the large file is mapped");
+                                assert_eq!(bytes[..8], i.to_le_bytes(), "file {i} in its place");
+                            }
+                            Ahead::Map => assert_eq!(i, 100),
+                            Ahead::Failed(e) => panic!("{e}"),
+                        }
+                    }
+                    assert!(behind.next_file().is_none(), "nothing after the last file");
+                });
+            }
+        });
     }
 }

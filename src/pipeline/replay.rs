@@ -74,6 +74,9 @@ pub(crate) fn replay_worker(
     let mut own = 0u64;
     let mut undecodable = 0u64;
     for (index, file) in inputs.files.iter().enumerate() {
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
         let name = output.file_name(index);
         let on_packet = |raw: RawPacket<'_>| {
             if stop.load(Ordering::Relaxed) {
