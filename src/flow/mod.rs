@@ -14,14 +14,14 @@
 //! The flows sit densely in a slab behind a small index (see [`FlowTable`]). A TCP flow keeps
 //! its reassembly state only while a direction can still tell something.
 
+mod index;
 pub mod key;
 pub mod reassembly;
 pub mod stream;
 
 use std::hash::BuildHasher;
 
-use hashbrown::HashTable;
-
+use index::SlotIndex;
 pub use key::{FlowKey, Side};
 use reassembly::Reassembly;
 use stream::Stream;
@@ -280,13 +280,13 @@ pub enum Lookup<'a> {
 /// The flows of one worker.
 ///
 /// The flows sit densely in a slab (ending one moves the last into its place); an index of
-/// slab positions by key hash finds them. The index holds 4 bytes and a control byte per
-/// flow, so it stays in the cache where the flows (over 200 bytes each) do not, and a lookup
-/// misses the cache at most once, on the flow itself; a new flow is written at the slab's
-/// end, which is warm. Memory follows the flows held: a hash map of the flows themselves
-/// keeps a power of two of slots (up to twice the flows) and, while it grows, two tables.
+/// slab positions by key hash (`index::SlotIndex`: one 8-byte slot per flow, at most 4/5
+/// full) finds them. A lookup reads one index slot and then the flow; a new flow is written
+/// at the slab's end, which is warm. Memory follows the flows held: a hash map of the flows
+/// themselves keeps a power of two of slots (up to twice the flows) and, while it grows, two
+/// tables.
 pub struct FlowTable {
-    index: HashTable<u32>,
+    index: SlotIndex,
     hasher: foldhash::fast::RandomState,
     slab: Vec<(FlowKey, Flow)>,
     /// Packets looked up so far.
@@ -306,7 +306,7 @@ pub struct FlowTable {
 impl Default for FlowTable {
     fn default() -> Self {
         FlowTable {
-            index: HashTable::new(),
+            index: SlotIndex::default(),
             hasher: foldhash::fast::RandomState::default(),
             slab: Vec::new(),
             packets: 0,
@@ -340,10 +340,7 @@ impl FlowTable {
     pub fn lookup(&mut self, key: &FlowKey, ts_us: i64) -> Lookup<'_> {
         let hash = self.hash(key);
         let slab = &self.slab;
-        let found = self
-            .index
-            .find(hash, |&i| slab[i as usize].0 == *key)
-            .copied();
+        let found = self.index.find(hash, |i| slab[i as usize].0 == *key);
         let (at, created) = match found {
             Some(at) => (at as usize, false),
             None if self.slab.len() >= self.max_flows => {
@@ -353,9 +350,7 @@ impl FlowTable {
             None => {
                 let at = self.slab.len();
                 self.slab.push((*key, Flow::new(key, ts_us)));
-                let (slab, hasher) = (&self.slab, &self.hasher);
-                self.index
-                    .insert_unique(hash, at as u32, |&i| hasher.hash_one(slab[i as usize].0));
+                self.index.insert(hash, at as u32);
                 self.created += 1;
                 (at, true)
             }
@@ -374,15 +369,11 @@ impl FlowTable {
     /// Take the flow at slab position `at` out (the last flow moves into its place).
     fn remove_at(&mut self, at: usize) -> (FlowKey, Flow) {
         let hash = self.hash(&self.slab[at].0);
-        if let Ok(entry) = self.index.find_entry(hash, |&i| i as usize == at) {
-            entry.remove();
-        }
+        self.index.remove(hash, at as u32);
         let last = self.slab.len() - 1;
         if at != last {
             let moved = self.hash(&self.slab[last].0);
-            if let Some(position) = self.index.find_mut(moved, |&i| i as usize == last) {
-                *position = at as u32;
-            }
+            self.index.moved(moved, last as u32, at as u32);
         }
         self.slab.swap_remove(at)
     }
@@ -567,8 +558,8 @@ mod tests {
         for (at, (key, _)) in table.slab.iter().enumerate() {
             let found = table
                 .index
-                .find(table.hash(key), |&i| table.slab[i as usize].0 == *key);
-            assert_eq!(found.copied(), Some(at as u32));
+                .find(table.hash(key), |i| table.slab[i as usize].0 == *key);
+            assert_eq!(found, Some(at as u32));
         }
     }
 

@@ -1,0 +1,217 @@
+//! The flow table's index: the slab position of each flow by its key's hash, in one array of
+//! 8-byte slots (the hash's high 32 bits and the position), probed linearly from the slot the
+//! hash names. A lookup reads one slot (rarely two lines) before the flow itself: hashbrown's
+//! table reads a control group and then a bucket in a second array, two dependent misses on a
+//! flood whose flows push the index out of the cache.
+//!
+//! The caller confirms a candidate by comparing the flow's key (32 bits of hash are a filter,
+//! not an identity). Removal shifts the slots after the removed one back (no tombstones), so
+//! probes stay as short as the load allows. The array doubles when more than 4/5 full, from
+//! the stored 32 bits alone. Limits: at most 2^32 - 2 positions and 2^31 slots.
+
+/// An empty slot.
+const EMPTY: u64 = 0;
+
+/// Slab positions by key hash.
+#[derive(Default)]
+pub struct SlotIndex {
+    /// `tag << 32 | (position + 1)`, or [`EMPTY`].
+    slots: Vec<u64>,
+    len: usize,
+}
+
+/// The high half of a hash: where it is probed from, and what a slot keeps of it.
+#[inline(always)]
+fn tag_of(hash: u64) -> u64 {
+    hash >> 32
+}
+
+impl SlotIndex {
+    /// Positions held.
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when no position is held.
+    #[cfg(test)]
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    #[inline(always)]
+    fn mask(&self) -> usize {
+        self.slots.len().wrapping_sub(1)
+    }
+
+    /// The first position under `hash` for which `is` holds.
+    #[inline]
+    pub fn find(&self, hash: u64, mut is: impl FnMut(u32) -> bool) -> Option<u32> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        let tag = tag_of(hash);
+        let mask = self.mask();
+        let mut at = tag as usize & mask;
+        loop {
+            let slot = self.slots[at];
+            if slot == EMPTY {
+                return None;
+            }
+            if slot >> 32 == tag {
+                let position = (slot as u32).wrapping_sub(1);
+                if is(position) {
+                    return Some(position);
+                }
+            }
+            at = (at + 1) & mask;
+        }
+    }
+
+    /// Add `position` under `hash` (not there yet).
+    pub fn insert(&mut self, hash: u64, position: u32) {
+        if (self.len + 1) * 5 > self.slots.len() * 4 {
+            self.grow();
+        }
+        self.place((tag_of(hash) << 32) | u64::from(position.wrapping_add(1)));
+        self.len += 1;
+    }
+
+    fn place(&mut self, slot: u64) {
+        let mask = self.mask();
+        let mut at = (slot >> 32) as usize & mask;
+        while self.slots[at] != EMPTY {
+            at = (at + 1) & mask;
+        }
+        self.slots[at] = slot;
+    }
+
+    fn grow(&mut self) {
+        let size = (self.slots.len() * 2).max(16);
+        let old = std::mem::replace(&mut self.slots, vec![EMPTY; size]);
+        for slot in old.into_iter().filter(|&s| s != EMPTY) {
+            self.place(slot);
+        }
+    }
+
+    /// The slot holding `position` under `hash`.
+    fn slot_of(&self, hash: u64, position: u32) -> Option<usize> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        let want = (tag_of(hash) << 32) | u64::from(position.wrapping_add(1));
+        let mask = self.mask();
+        let mut at = tag_of(hash) as usize & mask;
+        loop {
+            match self.slots[at] {
+                EMPTY => return None,
+                slot if slot == want => return Some(at),
+                _ => at = (at + 1) & mask,
+            }
+        }
+    }
+
+    /// Remove `position` under `hash`; false when it is not there.
+    pub fn remove(&mut self, hash: u64, position: u32) -> bool {
+        let Some(mut hole) = self.slot_of(hash, position) else {
+            return false;
+        };
+        let mask = self.mask();
+        // Shift back each following slot that may move to the hole: one whose home is not
+        // (cyclically) after the hole and at or before its own place.
+        let mut next = (hole + 1) & mask;
+        while self.slots[next] != EMPTY {
+            let home = (self.slots[next] >> 32) as usize & mask;
+            let distance_to_next = next.wrapping_sub(home) & mask;
+            let distance_to_hole = hole.wrapping_sub(home) & mask;
+            if distance_to_hole <= distance_to_next {
+                self.slots[hole] = self.slots[next];
+                hole = next;
+            }
+            next = (next + 1) & mask;
+        }
+        self.slots[hole] = EMPTY;
+        self.len -= 1;
+        true
+    }
+
+    /// `position` under `hash` now stands at `new_position`; false when it is not there.
+    pub fn moved(&mut self, hash: u64, position: u32, new_position: u32) -> bool {
+        match self.slot_of(hash, position) {
+            Some(at) => {
+                self.slots[at] = (tag_of(hash) << 32) | u64::from(new_position.wrapping_add(1));
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Remove everything (the array is kept).
+    pub fn clear(&mut self) {
+        self.slots.fill(EMPTY);
+        self.len = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    /// Random inserts, removals and moves against a map, with hashes crowded into few tags
+    /// so that probe runs are long and wrap around the array's end.
+    #[test]
+    fn agrees_with_a_map_through_removals_and_moves() {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for tag_bits in [3u32, 32] {
+            // Few tags crowd every key into one run of slots: fewer keys, or the test crawls.
+            let max_len = if tag_bits < 32 { 300 } else { 3_000 };
+            let mut index = SlotIndex::default();
+            let mut model: HashMap<u32, u64> = HashMap::new();
+            let mut next_position = 0u32;
+            for round in 0..20_000 {
+                let r = next();
+                let hash_of = |r: u64| ((r >> 32) & ((1u64 << tag_bits) - 1)) << 32 | (r & 0xffff);
+                match r % 3 {
+                    0 | 1 if model.len() < max_len => {
+                        let hash = hash_of(next());
+                        index.insert(hash, next_position);
+                        model.insert(next_position, hash);
+                        next_position += 1;
+                    }
+                    _ if !model.is_empty() => {
+                        let (&position, &hash) =
+                            model.iter().nth((r >> 8) as usize % model.len()).unwrap();
+                        if round % 2 == 0 {
+                            assert!(index.remove(hash, position));
+                            model.remove(&position);
+                        } else {
+                            let new_position = next_position;
+                            next_position += 1;
+                            assert!(index.moved(hash, position, new_position));
+                            model.remove(&position);
+                            model.insert(new_position, hash);
+                        }
+                    }
+                    _ => {}
+                }
+                if round % 500 == 0 {
+                    assert_eq!(index.len(), model.len());
+                    for (&position, &hash) in &model {
+                        assert_eq!(index.find(hash, |p| p == position), Some(position));
+                    }
+                    assert_eq!(index.find(hash_of(next()), |p| p == u32::MAX - 1), None);
+                }
+            }
+            index.clear();
+            assert!(index.is_empty());
+            assert_eq!(index.find(0, |_| true), None);
+        }
+    }
+}
