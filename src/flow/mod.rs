@@ -326,7 +326,10 @@ impl FlowTable {
     pub fn for_worker_of(workers: usize, max_flows: usize) -> Self {
         // Not sized for its limit at once: growing costs less than a sparse table.
         FlowTable {
-            max_flows: (max_flows / workers.max(1)).max(MIN_FLOWS_PER_WORKER),
+            // Slab positions are 32-bit in the index.
+            max_flows: (max_flows / workers.max(1))
+                .max(MIN_FLOWS_PER_WORKER)
+                .min(u32::MAX as usize - 1),
             ..Default::default()
         }
     }
@@ -369,11 +372,13 @@ impl FlowTable {
     /// Take the flow at slab position `at` out (the last flow moves into its place).
     fn remove_at(&mut self, at: usize) -> (FlowKey, Flow) {
         let hash = self.hash(&self.slab[at].0);
-        self.index.remove(hash, at as u32);
+        let removed = self.index.remove(hash, at as u32);
+        debug_assert!(removed, "every flow in the slab is in the index");
         let last = self.slab.len() - 1;
         if at != last {
             let moved = self.hash(&self.slab[last].0);
-            self.index.moved(moved, last as u32, at as u32);
+            let fixed = self.index.moved(moved, last as u32, at as u32);
+            debug_assert!(fixed, "every flow in the slab is in the index");
         }
         self.slab.swap_remove(at)
     }
