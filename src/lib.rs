@@ -8,7 +8,8 @@
 //!
 //! Dependencies point one way: `capture`, `decode`, `proto`, `intel`, `eve` know nothing of
 //! each other's callers; `flow` uses `decode` and `proto`; `inspect` uses all of them;
-//! `pipeline` runs `capture` and `inspect` on threads.
+//! `pipeline` runs `capture` and `inspect` on threads. `mix` holds the mixing step that the
+//! hand-written hashes share.
 
 pub mod capture;
 pub mod cli;
@@ -17,5 +18,6 @@ pub mod eve;
 pub mod flow;
 pub mod inspect;
 pub mod intel;
+mod mix;
 pub mod pipeline;
 pub mod proto;

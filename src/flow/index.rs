@@ -30,6 +30,18 @@ fn tag_of(hash: u64) -> u64 {
     hash >> 32
 }
 
+/// The slot that holds `position` under `hash`.
+#[inline(always)]
+fn slot_for(hash: u64, position: u32) -> u64 {
+    (tag_of(hash) << 32) | u64::from(position.wrapping_add(1))
+}
+
+/// The position a filled slot holds.
+#[inline(always)]
+fn position_in(slot: u64) -> u32 {
+    (slot as u32).wrapping_sub(1)
+}
+
 impl SlotIndex {
     /// Positions held.
     #[cfg(test)]
@@ -51,24 +63,25 @@ impl SlotIndex {
     /// The first position under `hash` for which `is` holds.
     #[inline]
     pub fn find(&self, hash: u64, mut is: impl FnMut(u32) -> bool) -> Option<u32> {
+        let tag = tag_of(hash);
+        let at = self.probe(hash, |slot| slot >> 32 == tag && is(position_in(slot)))?;
+        Some(position_in(self.slots[at]))
+    }
+
+    /// Where `hit` first holds in the run of filled slots that starts at `hash`'s home.
+    #[inline(always)]
+    fn probe(&self, hash: u64, mut hit: impl FnMut(u64) -> bool) -> Option<usize> {
         if self.slots.is_empty() {
             return None;
         }
-        let tag = tag_of(hash);
         let mask = self.mask();
-        let mut at = tag as usize & mask;
+        let mut at = tag_of(hash) as usize & mask;
         loop {
-            let slot = self.slots[at];
-            if slot == EMPTY {
-                return None;
+            match self.slots[at] {
+                EMPTY => return None,
+                slot if hit(slot) => return Some(at),
+                _ => at = (at + 1) & mask,
             }
-            if slot >> 32 == tag {
-                let position = (slot as u32).wrapping_sub(1);
-                if is(position) {
-                    return Some(position);
-                }
-            }
-            at = (at + 1) & mask;
         }
     }
 
@@ -77,7 +90,7 @@ impl SlotIndex {
         if (self.len + 1) * 5 > self.slots.len() * 4 {
             self.grow();
         }
-        self.place((tag_of(hash) << 32) | u64::from(position.wrapping_add(1)));
+        self.place(slot_for(hash, position));
         self.len += 1;
     }
 
@@ -100,19 +113,8 @@ impl SlotIndex {
 
     /// The slot holding `position` under `hash`.
     fn slot_of(&self, hash: u64, position: u32) -> Option<usize> {
-        if self.slots.is_empty() {
-            return None;
-        }
-        let want = (tag_of(hash) << 32) | u64::from(position.wrapping_add(1));
-        let mask = self.mask();
-        let mut at = tag_of(hash) as usize & mask;
-        loop {
-            match self.slots[at] {
-                EMPTY => return None,
-                slot if slot == want => return Some(at),
-                _ => at = (at + 1) & mask,
-            }
-        }
+        let want = slot_for(hash, position);
+        self.probe(hash, |slot| slot == want)
     }
 
     /// Remove `position` under `hash`; false when it is not there.
@@ -143,7 +145,7 @@ impl SlotIndex {
     pub fn moved(&mut self, hash: u64, position: u32, new_position: u32) -> bool {
         match self.slot_of(hash, position) {
             Some(at) => {
-                self.slots[at] = (tag_of(hash) << 32) | u64::from(new_position.wrapping_add(1));
+                self.slots[at] = slot_for(hash, new_position);
                 true
             }
             None => false,

@@ -5,6 +5,7 @@ use std::hash::{BuildHasher, Hash, Hasher};
 use std::net::IpAddr;
 
 use crate::decode::Packet;
+use crate::mix::fold_mul;
 
 /// A flow's 5-tuple, ordered: `a` is the lower (address, port) endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,11 +126,19 @@ pub fn dispatch_hash_of(x: (IpAddr, u16), y: (IpAddr, u16), proto: u8) -> u64 {
     fold_mul(both ^ u64::from(proto) ^ FIXED_SEED, MIX)
 }
 
+/// The worker, of `workers`, that owns the flow of `p`: the one the capture thread routes it
+/// to, and the one replay workers check it against.
+#[inline]
+pub fn worker_of_packet(p: &Packet<'_>, workers: u64) -> u64 {
+    let hash = dispatch_hash_of((p.src, p.src_port), (p.dst, p.dst_port), p.proto);
+    worker_of(hash, workers)
+}
+
 /// The worker, of `workers`, that a [`dispatch_hash_of`] falls to: the high half of the hash
 /// times `workers`, a multiply where `hash % workers` is a 64-bit division (tens of cycles,
 /// on every packet of every replay worker).
 #[inline(always)]
-pub fn worker_of(hash: u64, workers: u64) -> u64 {
+fn worker_of(hash: u64, workers: u64) -> u64 {
     ((u128::from(hash) * u128::from(workers)) >> 64) as u64
 }
 
@@ -145,13 +154,6 @@ fn endpoint_hash((addr, port): (IpAddr, u16)) -> u64 {
             fold_mul(high ^ wide as u64 ^ u64::from(port), K)
         }
     }
-}
-
-/// The folded 64×64→128-bit product (the mixing step of wyhash and foldhash).
-#[inline(always)]
-fn fold_mul(a: u64, b: u64) -> u64 {
-    let r = u128::from(a) * u128::from(b);
-    (r as u64) ^ ((r >> 64) as u64)
 }
 
 #[cfg(test)]

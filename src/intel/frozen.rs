@@ -15,16 +15,12 @@
 //! into one bucket cannot be prepared in advance. Limits: at most 2^32 - 1 entries; built once
 //! (a reload builds a new set).
 
+use crate::mix::fold_mul;
+
 /// A key the frozen map can hold: spread to a well-mixed 64-bit hash with the process's seed.
 pub trait FrozenKey: Copy + Eq {
     /// The bucket hash of the key.
     fn spread(self, seed: u64) -> u64;
-}
-
-#[inline(always)]
-fn fold_mul(a: u64, b: u64) -> u64 {
-    let r = u128::from(a) * u128::from(b);
-    (r as u64) ^ ((r >> 64) as u64)
 }
 
 impl FrozenKey for u64 {
@@ -77,8 +73,17 @@ impl<K: FrozenKey> FrozenMap<K> {
         let len = entries.len();
         assert!(len < u32::MAX as usize, "frozen map holds < 2^32 entries");
         let buckets = (len / 2).max(1);
+        let words = filter_words(len);
+        let mut filter = huge_page_vec(words);
+        filter.resize(words, 0u64);
+        // One hash per key: its filter bits are set here, its bucket kept for the sort.
         let mut pairs: Vec<(usize, Slot<K>)> = entries
-            .map(|(key, value)| (bucket(key.spread(seed), buckets), Slot { key, value }))
+            .map(|(key, value)| {
+                let hash = key.spread(seed);
+                let (word, bits) = filter_bits(hash, words);
+                filter[word] |= bits;
+                (bucket(hash, buckets), Slot { key, value })
+            })
             .collect();
         // Counting sort by bucket: counts, then each bucket's start, then place.
         let mut starts = huge_page_vec(buckets + 1);
@@ -88,13 +93,6 @@ impl<K: FrozenKey> FrozenMap<K> {
         }
         for b in 0..buckets {
             starts[b + 1] += starts[b];
-        }
-        let words = filter_words(len);
-        let mut filter = huge_page_vec(words);
-        filter.resize(words, 0u64);
-        for &(_, slot) in &pairs {
-            let (word, bits) = filter_bits(slot.key.spread(seed), filter.len());
-            filter[word] |= bits;
         }
         let mut next: Vec<u32> = starts[..buckets].to_vec();
         let mut slots = huge_page_vec(len);

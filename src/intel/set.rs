@@ -34,6 +34,7 @@ use hashbrown::HashMap;
 use super::frozen::{FrozenKey, FrozenMap};
 use super::normalize::{Indicator, MAX_NAME_LEN};
 use super::sealed::{self, SealKey};
+use crate::mix::fold_mul;
 
 /// Kind of an indicator, as it appears in alerts (`alert.context.indicator_type`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -239,12 +240,6 @@ impl NameHasher {
     fn path_key(&self, path: &[u8]) -> u64 {
         self.state.hash_one((PATH_TAG, path))
     }
-}
-
-#[inline(always)]
-fn fold_mul(a: u64, b: u64) -> u64 {
-    let r = u128::from(a) * u128::from(b);
-    (r as u64) ^ ((r >> 64) as u64)
 }
 
 /// The last `rem` (< 8) bytes before `end` as one little-endian word, zero above them: one

@@ -1,6 +1,6 @@
 //! The capture thread's routing: each packet to the worker that owns its flow, in batches.
 //!
-//! The worker is chosen by the flow's symmetric hash ([`FlowKey::dispatch_hash`]), so both
+//! The worker is chosen by the flow's symmetric hash ([`crate::flow::key::worker_of_packet`]), so both
 //! directions reach the same worker. IP fragments are first reassembled here
 //! ([`Defragmenter`]): a fragment has no ports, so only the whole datagram can be routed.
 //! With a single worker nothing is decoded here: it all goes to that worker, which
@@ -17,8 +17,7 @@ use super::batch::Batch;
 use crate::decode::defrag::{DefragStats, Defragmenter, Fragment};
 use crate::decode::link::linktype;
 use crate::decode::{self, Transport};
-use crate::flow::key::worker_of;
-use crate::flow::FlowKey;
+use crate::flow::key::worker_of_packet;
 
 /// What to do when a worker's queue is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,7 +71,7 @@ impl Dispatcher {
                 Transport::Fragment(frag) => {
                     return self.fragment(ts_us, file, p.src, p.dst, p.proto, &frag)
                 }
-                _ => worker_of(FlowKey::of(&p).0.dispatch_hash(), n),
+                _ => worker_of_packet(&p, n),
             },
             Err(_) => {
                 self.round_robin += 1;

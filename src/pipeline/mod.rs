@@ -9,7 +9,7 @@
 //! - Every channel is bounded. What happens when a worker's queue is full is a named choice
 //!   ([`dispatch::WhenFull`]): file input *blocks* (no packet is ever dropped when reading
 //!   files); live input never blocks the capture: the batch is dropped and counted.
-//! - The flow hash is symmetric ([`crate::flow::FlowKey::dispatch_hash`]), so both directions
+//! - The flow hash is symmetric ([`crate::flow::key::worker_of_packet`]), so both directions
 //!   of a flow go to the same worker, which owns that flow's state alone: no lock on the
 //!   packet path. IP fragments are reassembled before dispatch ([`crate::decode::defrag`]).
 //! - With one worker there is nothing to route: the capture thread only copies, and the

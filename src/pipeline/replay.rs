@@ -1,7 +1,6 @@
 //! File replay with no capture thread: each worker reads every capture file through its own
 //! memory map, decodes each packet as far as the flow key, and inspects the packets whose
-//! flow hash is its own ([`dispatch_hash_of`] its endpoints, the hash the capture thread routes
-//! by, [`crate::flow::FlowKey::dispatch_hash`]).
+//! flow is its own ([`worker_of_packet`], as the capture thread routes them).
 //! Nothing is copied, queued or decoded twice, and the workers share nothing but the map's
 //! pages: on a machine with as many cores as workers this is faster than a capture thread
 //! feeding them (which would need a core of its own).
@@ -29,7 +28,7 @@ use crate::capture::{self, mapped, Filter, Inputs, RawPacket};
 use crate::decode::defrag::{DefragStats, Defragmenter};
 use crate::decode::link::linktype;
 use crate::decode::{self, Transport};
-use crate::flow::key::{dispatch_hash_of, worker_of};
+use crate::flow::key::worker_of_packet;
 use crate::inspect::{Inspector, PacketRef, WorkerStats};
 
 /// Own packets between two looks at reloaded indicators and two hand-overs of output (the
@@ -166,10 +165,7 @@ pub(crate) fn replay_worker(
 /// True when the flow of `pkt` is worker `me`'s, of `workers` (a lone worker owns them all).
 #[inline]
 fn owned_by(pkt: &decode::Packet<'_>, workers: u64, me: u64) -> bool {
-    workers == 1 || {
-        let hash = dispatch_hash_of((pkt.src, pkt.src_port), (pkt.dst, pkt.dst_port), pkt.proto);
-        worker_of(hash, workers) == me
-    }
+    workers == 1 || worker_of_packet(pkt, workers) == me
 }
 
 /// Inspect a reassembled datagram if its flow is this worker's; true when it was.
