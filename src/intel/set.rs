@@ -195,32 +195,47 @@ impl NameHasher {
         }
     }
 
-    /// Hash of the label `label` (any case: ASCII letters are folded to lowercase on the
-    /// way) under the suffix whose hash is `parent`: 8 bytes at a time through a folded
-    /// 64×64→128-bit multiply with the process's secret multiplier (the construction of wyhash
-    /// and foldhash, inlined here because this runs once per label of every name on the wire).
-    /// The label is `name[start..end]`: its last bytes are read as one word that ends at
-    /// `end` (and may begin in the labels before it), so there is no byte loop.
-    #[inline]
-    fn step(&self, parent: u64, name: &[u8], start: usize, end: usize) -> u64 {
-        let label = &name[start..end];
-        let mut h = parent ^ self.seed[0];
-        let mut chunks = label.chunks_exact(8);
-        for c in &mut chunks {
-            let word = u64::from_le_bytes(c.try_into().unwrap_or_default());
-            h = fold_mul(h ^ lowercase_word(word), self.seed[1]);
+    /// The label of `name` that ends at `end`, hashed under the suffix whose hash is
+    /// `parent`: the suffix's new hash, and where the label starts. One pass from `end`
+    /// leftwards, 8 bytes at a time: each word is searched for a dot and, when it holds none,
+    /// is part of the label and goes straight into the hash (a folded 64×64→128-bit multiply
+    /// with the process's secret multiplier, the construction of wyhash and foldhash, inlined
+    /// here because this runs once per label of every name on the wire). The word that holds
+    /// the dot (or the name's start) gives the label's first bytes, which go in last with the
+    /// label's length. ASCII letters are folded to lowercase on the way, so any case hashes
+    /// alike. A label shorter than 8 bytes costs one load and one multiply.
+    #[inline(always)]
+    fn next_label(&self, parent: u64, name: &[u8], end: usize) -> (u64, usize) {
+        let mut hash = parent ^ self.seed[0];
+        let mut pos = end;
+        loop {
+            let window = word_ending_at(name, pos);
+            let dots = dot_bytes(window);
+            if dots == 0 && pos >= 8 {
+                hash = fold_mul(hash ^ lowercase_word(window), self.seed[1]);
+                pos -= 8;
+                continue;
+            }
+            // The label's first `head` (< 8) bytes are the window's top bytes.
+            let head = if dots != 0 {
+                (dots.leading_zeros() / 8) as usize
+            } else {
+                pos
+            };
+            let word = window.checked_shr(64 - 8 * head as u32).unwrap_or(0);
+            let start = pos - head;
+            let len = (end - start) as u64;
+            let hash = fold_mul(hash ^ lowercase_word(word) ^ (len << 56), self.seed[1]);
+            return (hash, start);
         }
-        // The remainder is shorter than 8 bytes, so its top byte is free for the length.
-        let rest = lowercase_word(tail_word(name, end, chunks.remainder().len()));
-        fold_mul(h ^ rest ^ ((label.len() as u64) << 56), self.seed[1])
     }
 
     /// Key of a whole normalised name (no trailing dot).
     pub fn name_key(&self, name: &[u8]) -> NameKey {
         let (mut key, mut depth, mut end) = (0, 0u32, name.len());
         loop {
-            let start = label_start(name, end);
-            key = self.step(key, name, start, end);
+            let start;
+            (key, start) = self.next_label(key, name, end);
             depth += 1;
             if start == 0 {
                 break;
@@ -242,44 +257,36 @@ impl NameHasher {
     }
 }
 
-/// The last `rem` (< 8) bytes before `end` as one little-endian word, zero above them: one
-/// load of the 8 bytes that end at `end` when the name has them (the bytes before the label
-/// are shifted out), else (a short name's first label) byte by byte.
+/// The 8 bytes of `name` that end at `pos`, as a little-endian word; bytes before the
+/// name's start read as zero. One load when the name has 8 bytes.
 #[inline(always)]
-fn tail_word(name: &[u8], end: usize, rem: usize) -> u64 {
-    if rem == 0 {
-        return 0;
-    }
-    match end.checked_sub(8).and_then(|from| name.get(from..end)) {
-        Some(word) => u64::from_le_bytes(word.try_into().unwrap_or_default()) >> (8 * (8 - rem)),
-        None => name[end - rem..end]
-            .iter()
-            .rev()
-            .fold(0, |word, &b| (word << 8) | u64::from(b)),
+fn word_ending_at(name: &[u8], pos: usize) -> u64 {
+    match pos.checked_sub(8) {
+        Some(from) => read_word(&name[from..pos]),
+        None if pos == 0 => 0,
+        None => match name.get(..8) {
+            Some(first) => read_word(first) << (8 * (8 - pos)),
+            None => name[..pos]
+                .iter()
+                .fold(0, |word, &b| (word >> 8) | (u64::from(b) << 56)),
+        },
     }
 }
 
-/// Where the label that ends at `end` starts in `name`: after the last `.` before `end`, or
-/// 0. Eight bytes at a time, from the end, while there are eight.
+/// Eight bytes (`bytes.len()` must be 8) as one little-endian word.
 #[inline(always)]
-fn label_start(name: &[u8], end: usize) -> usize {
+fn read_word(bytes: &[u8]) -> u64 {
+    u64::from_le_bytes(bytes.try_into().unwrap_or_default())
+}
+
+/// The high bit of each byte of `word` that is a `.`, every other bit clear (exact: no carry
+/// between bytes).
+#[inline(always)]
+fn dot_bytes(word: u64) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    let mut pos = end;
-    while pos >= 8 {
-        let word = u64::from_le_bytes(name[pos - 8..pos].try_into().unwrap_or_default());
-        let x = word ^ (ONES * u64::from(b'.'));
-        // High bit set in each byte that is a dot (exact: no carry between bytes).
-        let dots = !(((x & LOW7) + LOW7) | x | LOW7);
-        if dots != 0 {
-            return pos - 8 + (63 - dots.leading_zeros() as usize) / 8 + 1;
-        }
-        pos -= 8;
-    }
-    name[..pos]
-        .iter()
-        .rposition(|&b| b == b'.')
-        .map_or(0, |dot| dot + 1)
+    let x = word ^ (ONES * u64::from(b'.'));
+    !(((x & LOW7) + LOW7) | x | LOW7)
 }
 
 /// ASCII `A`–`Z` in each byte of `word` made lowercase; every other byte (digits, `-`, `_`,
@@ -504,8 +511,8 @@ impl IndicatorSet {
         let mut hash = 0u64;
         let mut end = name.len();
         loop {
-            let start = label_start(name, end);
-            hash = self.hasher.step(hash, name, start, end);
+            let start;
+            (hash, start) = self.hasher.next_label(hash, name, end);
             let plain = if depths & 1 != 0 {
                 self.names.get(hash)
             } else {
@@ -1022,7 +1029,8 @@ mod tests {
     }
 
     #[test]
-    fn word_scans_find_every_label_and_tail() {
+    fn label_steps_find_every_label_and_hash_it_like_the_reference() {
+        let hasher = NameHasher::new();
         let names = [
             "a",
             "a.b",
@@ -1031,22 +1039,56 @@ mod tests {
             ".lead",
             "trail.",
             "12345678.12345678.1234567",
+            "ABCDEFGH.Ab.abcdefg.abcdefgh",
+            "a.b.c.d.e.f.g.h.i.j",
+            "x.abcdefgh",
+            "abcdefgh",
+            "abcdefghi",
+            "abcdefg",
+            "Ab.C",
+            "xn--80ak6aa92e.XN--P1AI",
         ];
-        for n in names {
+        // Long names put dots in every word of the map, at every offset in a word.
+        let long: Vec<String> = [3usize, 7, 8, 9, 63, 64, 65]
+            .iter()
+            .map(|&every| {
+                (0..253)
+                    .map(|i| if i % every == every - 1 { '.' } else { 'a' })
+                    .collect()
+            })
+            .collect();
+        for n in names.iter().copied().chain(long.iter().map(String::as_str)) {
             let n = n.as_bytes();
             for end in 0..=n.len() {
                 let want = n[..end]
                     .iter()
                     .rposition(|&b| b == b'.')
                     .map_or(0, |dot| dot + 1);
-                assert_eq!(label_start(n, end), want, "{n:?} up to {end}");
-                for rem in 0..end.min(8) {
-                    let mut bytes = [0u8; 8];
-                    bytes[..rem].copy_from_slice(&n[end - rem..end]);
-                    assert_eq!(tail_word(n, end, rem), u64::from_le_bytes(bytes));
-                }
+                let parent = end as u64 * 0x1234_5678_9abc;
+                assert_eq!(
+                    hasher.next_label(parent, n, end),
+                    (reference_label_hash(&hasher, parent, &n[want..end]), want),
+                    "{n:?} up to {end}"
+                );
             }
         }
+    }
+
+    /// The label hash written the slow, obvious way: lowercase the label, hash its 8-byte
+    /// words from the end, then its first `len % 8` bytes with its length.
+    fn reference_label_hash(hasher: &NameHasher, parent: u64, label: &[u8]) -> u64 {
+        let lower = label.to_ascii_lowercase();
+        let mut hash = parent ^ hasher.seed[0];
+        let mut rest = &lower[..];
+        while rest.len() >= 8 {
+            let (before, last) = rest.split_at(rest.len() - 8);
+            hash = fold_mul(hash ^ read_word(last), hasher.seed[1]);
+            rest = before;
+        }
+        let mut first = [0u8; 8];
+        first[..rest.len()].copy_from_slice(rest);
+        let word = u64::from_le_bytes(first) ^ ((label.len() as u64) << 56);
+        fold_mul(hash ^ word, hasher.seed[1])
     }
 
     #[test]
@@ -1060,10 +1102,12 @@ mod tests {
                 for c in [b'a', b'b', b'-'] {
                     let mut label = vec![b'x'; n];
                     label[i] = c;
-                    let alone = hasher.step(0, &label, 0, n);
+                    let (alone, start) = hasher.next_label(0, &label, n);
+                    assert_eq!(start, 0);
                     let mut after = b"a-long-prefix-label.".to_vec();
                     after.extend_from_slice(&label.to_ascii_uppercase());
-                    assert_eq!(alone, hasher.step(0, &after, after.len() - n, after.len()));
+                    let (hash, start) = hasher.next_label(0, &after, after.len());
+                    assert_eq!((hash, start), (alone, after.len() - n));
                     if let Some(other) = seen.insert(alone, label.clone()) {
                         assert_eq!(other, label, "collision");
                     }
