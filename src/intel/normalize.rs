@@ -75,7 +75,7 @@ pub fn classify(raw: &str) -> Result<Indicator, String> {
     if value.is_empty() {
         return Err("empty value".into());
     }
-    if let Some(idx) = value.find("://") {
+    if let Some(idx) = scheme_separator(value) {
         return classify_url(&value[idx + 3..], raw);
     }
     if value.starts_with('/') {
@@ -94,8 +94,31 @@ pub fn classify(raw: &str) -> Result<Indicator, String> {
         .map_err(|why| format!("not an IP, domain or URL: {raw:?} ({why})"))
 }
 
+/// Where the first `://` in `value` starts. (A plain scan: `str::find` with a string pattern
+/// sets up a two-way searcher for every value, which costs more than a feed line is long.)
+fn scheme_separator(value: &str) -> Option<usize> {
+    value.as_bytes().windows(3).position(|w| w == b"://")
+}
+
 /// Addresses, `IP:port`, `[v6]:port` and CIDRs. `None` when the value is not address-shaped.
 fn parse_address(value: &str) -> Option<Result<Indicator, String>> {
+    // Everything this accepts or reports as a bad address has, before its last `:`, only
+    // what addresses and prefix lengths are written with. Most feed lines are names, which
+    // fail this one scan instead of three address parses.
+    let (mut first_other, mut last_colon) = (None, None);
+    for (at, b) in value.bytes().enumerate() {
+        match b {
+            b':' => last_colon = Some(at),
+            b'.' | b'/' | b'[' | b']' => {}
+            _ if b.is_ascii_hexdigit() => {}
+            _ => {
+                first_other.get_or_insert(at);
+            }
+        }
+    }
+    if first_other.is_some_and(|other| last_colon.is_none_or(|colon| other < colon)) {
+        return None;
+    }
     if let Ok(addr) = value.parse::<IpAddr>() {
         return Some(Ok(Indicator::Address { addr, port: None }));
     }
@@ -226,21 +249,28 @@ pub fn normalize_domain(name: &str) -> Result<String, &'static str> {
     if ascii.len() > MAX_NAME_LEN {
         return Err("name longer than 253 bytes");
     }
-    for label in ascii.split('.') {
-        if label.is_empty() {
-            return Err("empty label");
+    // One pass over the bytes; each label's faults are reported when it ends, in the order
+    // empty, too long, bad character, so the first faulty label names its first fault.
+    let (mut label_len, mut bad_char, mut labels, mut all_digits) = (0usize, false, 0usize, true);
+    for b in ascii.bytes().chain(std::iter::once(b'.')) {
+        if b == b'.' {
+            if label_len == 0 {
+                return Err("empty label");
+            }
+            if label_len > MAX_LABEL_LEN {
+                return Err("label longer than 63 bytes");
+            }
+            if bad_char {
+                return Err("character not allowed in a host name");
+            }
+            (label_len, labels) = (0, labels + 1);
+            continue;
         }
-        if label.len() > MAX_LABEL_LEN {
-            return Err("label longer than 63 bytes");
-        }
-        if !label
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        {
-            return Err("character not allowed in a host name");
-        }
+        label_len += 1;
+        bad_char |= !(b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        all_digits &= b.is_ascii_digit();
     }
-    if !ascii.contains('.') && ascii.bytes().all(|b| b.is_ascii_digit()) {
+    if labels == 1 && all_digits {
         return Err("a bare number is not a name");
     }
     Ok(ascii)
@@ -272,6 +302,43 @@ mod tests {
                 path: "/x.php".into()
             }
         );
+    }
+
+    #[test]
+    fn edge_values_keep_their_type_and_first_fault() {
+        let why = |raw: &str| classify(raw).unwrap_err();
+        // Address-shaped before the last `:`: an address with a bad port, not a name.
+        assert_eq!(why("1.2.3.4:port"), "bad port in \"1.2.3.4:port\"");
+        assert_eq!(why("1.2.3.4:abc"), "bad port in \"1.2.3.4:abc\"");
+        assert_eq!(
+            why("10.0.0.0/33"),
+            "bad prefix length in CIDR: \"10.0.0.0/33\""
+        );
+        assert!(why("evil.com:8080").ends_with("(character not allowed in a host name)"));
+        assert_eq!(
+            classify("dead:beef::1:80").unwrap(),
+            Indicator::Address {
+                addr: "dead:beef::1:80".parse().unwrap(),
+                port: None
+            }
+        );
+        assert_eq!(
+            classify("1.2.3.4/24x").unwrap(),
+            Indicator::Url {
+                host: "1.2.3.4".into(),
+                path: "/24x".into()
+            }
+        );
+        // The first `://` ends the scheme.
+        assert_eq!(classify("a:b://c.example").unwrap(), dom("c.example"));
+        // A label's faults: empty, then too long, then a bad character; the first faulty
+        // label decides.
+        let long_and_bad = format!("a!{}.com", "a".repeat(70));
+        assert!(why(&long_and_bad).ends_with("(label longer than 63 bytes)"));
+        assert!(why("x..y!").ends_with("(empty label)"));
+        assert!(why("x!.y..z").ends_with("(character not allowed in a host name)"));
+        assert!(why("123").ends_with("(a bare number is not a name)"));
+        assert_eq!(classify("123.example").unwrap(), dom("123.example"));
     }
 
     #[test]
