@@ -154,7 +154,7 @@ fn bench_parse(c: &mut Criterion) {
     });
     // A new QUIC connection's first datagram: key derivation from its connection ID, header
     // protection, AES-GCM over 1 162 bytes and the ClientHello inside (per flow, not per
-    // packet: later datagrams of the flow are not decrypted once the SNI is read).
+    // packet: once the SNI is read, later datagrams under the same keys are not decrypted).
     let initial = hex(include_str!(
         "../src/proto/testdata/rfc9001-a2-client-initial.hex"
     ));

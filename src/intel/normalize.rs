@@ -102,21 +102,12 @@ fn scheme_separator(value: &str) -> Option<usize> {
 
 /// Addresses, `IP:port`, `[v6]:port` and CIDRs. `None` when the value is not address-shaped.
 fn parse_address(value: &str) -> Option<Result<Indicator, String>> {
-    // Everything this accepts or reports as a bad address has, before its last `:`, only
-    // what addresses and prefix lengths are written with. Most feed lines are names, which
-    // fail this one scan instead of three address parses.
-    let (mut first_other, mut last_colon) = (None, None);
-    for (at, b) in value.bytes().enumerate() {
-        match b {
-            b':' => last_colon = Some(at),
-            b'.' | b'/' | b'[' | b']' => {}
-            _ if b.is_ascii_hexdigit() => {}
-            _ => {
-                first_other.get_or_insert(at);
-            }
-        }
-    }
-    if first_other.is_some_and(|other| last_colon.is_none_or(|colon| other < colon)) {
+    // Everything this accepts or reports as a bad address has, before its first `:` (the
+    // port's `:` or one inside an IPv6 address, never one after the port's), only what
+    // addresses and prefix lengths are written with. Most feed lines are names, which fail
+    // this one scan instead of three address parses.
+    let address_char = |b: u8| b.is_ascii_hexdigit() || matches!(b, b'.' | b'/' | b'[' | b']');
+    if !value.bytes().take_while(|&b| b != b':').all(address_char) {
         return None;
     }
     if let Ok(addr) = value.parse::<IpAddr>() {
@@ -314,6 +305,10 @@ mod tests {
             why("10.0.0.0/33"),
             "bad prefix length in CIDR: \"10.0.0.0/33\""
         );
+        // A bracketed address's port is everything after `]:`, colons included.
+        assert_eq!(why("[::1]:x:1"), "bad port in \"[::1]:x:1\"");
+        assert_eq!(why("[::1]:80:x"), "bad port in \"[::1]:80:x\"");
+        assert_eq!(why("[1.2.3.4]:g:80"), "bad port in \"[1.2.3.4]:g:80\"");
         assert!(why("evil.com:8080").ends_with("(character not allowed in a host name)"));
         assert_eq!(
             classify("dead:beef::1:80").unwrap(),

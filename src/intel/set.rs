@@ -203,7 +203,8 @@ impl NameHasher {
     /// here because this runs once per label of every name on the wire). The word that holds
     /// the dot (or the name's start) gives the label's first bytes, which go in last with the
     /// label's length. ASCII letters are folded to lowercase on the way, so any case hashes
-    /// alike. A label shorter than 8 bytes costs one load and one multiply.
+    /// alike. In a name of 8 bytes or more, a label shorter than 8 bytes costs one load and
+    /// one multiply.
     #[inline(always)]
     fn next_label(&self, parent: u64, name: &[u8], end: usize) -> (u64, usize) {
         let mut hash = parent ^ self.seed[0];
@@ -1057,8 +1058,17 @@ mod tests {
                     .collect()
             })
             .collect();
-        for n in names.iter().copied().chain(long.iter().map(String::as_str)) {
-            let n = n.as_bytes();
+        // Bytes the wire may carry: NUL, `.` with its high bit set (0xAE), 0xFF, letters
+        // just outside `A`-`Z`, in names shorter and longer than a word.
+        let hostile: [&[u8]; 4] = [
+            b"\xae\xc1Z.\x00a..\xff",
+            b"@[.\xae.`{",
+            b"a\xaeb.c\xae\xae",
+            b"\x00\x00\x00\x00\x00\x00\x00\x00.\x2e\xae\x00",
+        ];
+        let all = names.iter().map(|n| n.as_bytes());
+        let all = all.chain(long.iter().map(String::as_bytes)).chain(hostile);
+        for n in all {
             for end in 0..=n.len() {
                 let want = n[..end]
                     .iter()
@@ -1074,8 +1084,8 @@ mod tests {
         }
     }
 
-    /// The label hash written the slow, obvious way: lowercase the label, hash its 8-byte
-    /// words from the end, then its first `len % 8` bytes with its length.
+    /// The label hash written the slow, obvious way: lowercase the label (ASCII letters only),
+    /// hash its 8-byte words from the end, then its first `len % 8` bytes with its length.
     fn reference_label_hash(hasher: &NameHasher, parent: u64, label: &[u8]) -> u64 {
         let lower = label.to_ascii_lowercase();
         let mut hash = parent ^ hasher.seed[0];
