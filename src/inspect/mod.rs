@@ -169,7 +169,7 @@ impl Inspector {
                     flow,
                     &key,
                     side,
-                    head,
+                    &mut head,
                     seq,
                     flags,
                     payload,
@@ -278,7 +278,7 @@ fn tcp_segment(
     flow: &mut Flow,
     key: &FlowKey,
     side: Side,
-    mut head: Head<'_>,
+    head: &mut Head<'_>,
     seq: u32,
     flags: u8,
     payload: &[u8],
@@ -313,15 +313,15 @@ fn tcp_segment(
         let mut on_found = |found: Found<'_>| match found {
             Found::Dns(msg) => {
                 head.app_proto = Some("dns");
-                emit.dns(key, &head, msg, alerts);
+                emit.dns(key, head, msg, alerts);
             }
             Found::Tls(hello) => {
                 head.app_proto = Some("tls");
-                emit.client_hello(key, &head, &hello, alerts, None);
+                emit.client_hello(key, head, &hello, alerts, None);
             }
             Found::Http(req) => {
                 head.app_proto = Some("http");
-                emit.http(key, &head, &req, alerts);
+                emit.http(key, head, &req, alerts);
             }
         };
         reassembly[i].segment(seq, syn, payload, |delivery| match delivery {
@@ -342,7 +342,7 @@ fn tcp_segment(
         *tcp_finished = true;
         if alerts.has_pending() {
             head.app_proto = *app_proto;
-            emit.flush_pending(key, &head, App::None, alerts);
+            emit.flush_pending(key, head, App::None, alerts);
         }
     }
 }
