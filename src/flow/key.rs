@@ -78,7 +78,7 @@ impl FlowKey {
     pub fn of(p: &Packet<'_>) -> (FlowKey, Side) {
         let src = (p.src, p.src_port);
         let dst = (p.dst, p.dst_port);
-        if src <= dst {
+        if endpoint_order(src) <= endpoint_order(dst) {
             (
                 FlowKey {
                     a: src,
@@ -112,6 +112,17 @@ impl FlowKey {
         let h = foldhash::fast::FixedState::with_seed(FIXED_SEED ^ 0xF10)
             .hash_one((self, first_seen_us));
         (h & ((1 << 51) - 1)).max(1)
+    }
+}
+
+/// An endpoint as a sort key in the order `(IpAddr, u16)` has (IPv4 before IPv6, addresses as
+/// big-endian numbers, then the port), but compared as integers: the derived comparison of
+/// `IpAddr` goes byte by byte, on every packet.
+#[inline(always)]
+fn endpoint_order((ip, port): (IpAddr, u16)) -> (bool, u128, u16) {
+    match ip {
+        IpAddr::V4(a) => (false, u128::from(a.to_bits()), port),
+        IpAddr::V6(a) => (true, a.to_bits(), port),
     }
 }
 
@@ -160,6 +171,37 @@ fn endpoint_hash((addr, port): (IpAddr, u16)) -> u64 {
 mod tests {
     use super::*;
     use crate::decode::{Packet, Transport};
+
+    #[test]
+    fn endpoint_order_is_the_order_of_address_and_port() {
+        let addrs = [
+            "0.0.0.0",
+            "1.2.3.4",
+            "1.2.3.5",
+            "9.255.255.255",
+            "10.0.0.0",
+            "255.255.255.255",
+            "::",
+            "::1",
+            "::ffff:1.2.3.4",
+            "2001:db8::1",
+            "fe80::1",
+            "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+        ];
+        let endpoints: Vec<(IpAddr, u16)> = addrs
+            .iter()
+            .flat_map(|a| [0u16, 1, 443, 65535].map(|p| (a.parse().unwrap(), p)))
+            .collect();
+        for &x in &endpoints {
+            for &y in &endpoints {
+                assert_eq!(
+                    endpoint_order(x).cmp(&endpoint_order(y)),
+                    x.cmp(&y),
+                    "{x:?} {y:?}"
+                );
+            }
+        }
+    }
 
     fn pkt(src: &str, sp: u16, dst: &str, dp: u16) -> Packet<'static> {
         Packet {
