@@ -106,12 +106,12 @@ impl Inspector {
                     });
                 }
             }
-            _ => self.decoded(p, pkt),
+            _ => self.decoded(p, &pkt),
         }
     }
 
     /// Inspect one packet already decoded (`pkt` is `p` decoded).
-    pub fn decoded(&mut self, p: PacketRef<'_>, pkt: decode::Packet<'_>) {
+    pub fn decoded(&mut self, p: PacketRef<'_>, pkt: &decode::Packet<'_>) {
         self.emit.stats.packets += 1;
         self.emit.stats.bytes += p.data.len() as u64;
         if self.flows.sweep_due(p.ts_us) {
@@ -124,7 +124,7 @@ impl Inspector {
             self.flows
                 .make_room(|key, flow| flow_ended(emit, key, flow, "forced"));
         }
-        let (key, side) = FlowKey::of(&pkt);
+        let (key, side) = FlowKey::of(pkt);
         let vlans = &pkt.vlans[..pkt.vlan_count as usize];
         let (flow, new) = match self.flows.lookup(&key, p.ts_us) {
             Lookup::New(f) => (f, true),

@@ -106,7 +106,7 @@ pub(crate) fn replay_worker(
                         false
                     }
                     _ => owned_by(&pkt, workers, me)
-                        .then(|| inspector.decoded(p, pkt))
+                        .then(|| inspector.decoded(p, &pkt))
                         .is_some(),
                 },
                 Err(_) => {
@@ -172,7 +172,7 @@ fn owned_by(pkt: &decode::Packet<'_>, workers: u64, me: u64) -> bool {
 fn inspect_if_mine(inspector: &mut Inspector, p: PacketRef<'_>, workers: u64, me: u64) -> bool {
     match decode::decode(p.linktype, p.data) {
         Ok(pkt) if owned_by(&pkt, workers, me) => {
-            inspector.decoded(p, pkt);
+            inspector.decoded(p, &pkt);
             true
         }
         Ok(_) => false,
