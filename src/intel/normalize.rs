@@ -298,7 +298,7 @@ mod tests {
     #[test]
     fn edge_values_keep_their_type_and_first_fault() {
         let why = |raw: &str| classify(raw).unwrap_err();
-        // Address-shaped before the last `:`: an address with a bad port, not a name.
+        // Address-shaped before the first `:`: an address with a bad port, not a name.
         assert_eq!(why("1.2.3.4:port"), "bad port in \"1.2.3.4:port\"");
         assert_eq!(why("1.2.3.4:abc"), "bad port in \"1.2.3.4:abc\"");
         assert_eq!(
