@@ -1,12 +1,13 @@
 //! Criterion micro-benchmarks over fixture bytes: decode per link type, DNS / ClientHello /
 //! HTTP parsing, a QUIC client Initial (RFC 9001 A.2: key derivation, decryption, the
 //! ClientHello inside), and indicator lookups (hit and miss, 1 k and 10 M names, 2 and 6
-//! labels), with a `HashSet<String>` baseline measured side by side. Each lookup case repeats one name:
-//! the warm cost, with the name's table entries in the cache.
+//! labels), with a `HashSet<String>` baseline measured side by side. Each lookup case
+//! repeats one name: the warm cost, with the name's table entries in the cache.
 //!
 //! Run: `cargo bench --bench micro` (add `-- lookup` to run only the lookup group; the 10 M
-//! sets take ~20 s and ~2 GB to build, when a benchmark that needs them first runs). Load time, memory per indicator and lookups cycling
-//! through 1 000 names spread over the set are measured by `cargo bench --bench scale`.
+//! sets take ~20 s and ~2 GB to build, when a benchmark that needs them first runs). Load
+//! time, memory per indicator and lookups cycling through 1 000 names spread over the set are
+//! measured by `cargo bench --bench scale`.
 
 use std::collections::HashSet;
 use std::hint::black_box;

@@ -1,8 +1,9 @@
 //! The capture thread's routing: each packet to the worker that owns its flow, in batches.
 //!
-//! The worker is chosen by the flow's symmetric hash ([`crate::flow::key::worker_of_packet`]), so both
-//! directions reach the same worker. IP fragments are first reassembled here
-//! ([`Defragmenter`]): a fragment has no ports, so only the whole datagram can be routed.
+//! The worker is chosen by the flow's symmetric hash
+//! ([`crate::flow::key::worker_of_packet`]), so both directions reach the same worker. IP
+//! fragments are first reassembled here ([`Defragmenter`]): a fragment has no ports, so only
+//! the whole datagram can be routed.
 //! With a single worker nothing is decoded here: it all goes to that worker, which
 //! reassembles fragments itself.
 //! Frames that do not decode are spread round-robin (workers count them as skipped).

@@ -9,8 +9,9 @@
 //! flow hash. Small files come read ahead by one thread for all workers
 //! ([`super::readahead`]). A capture thread in front of a single worker (as streams and live
 //! capture have, see [`super::files`], [`super::live`]) would spend more CPU on copying the
-//! packets than it saves the worker: measured on the 1 GB mix, one thread alone took 0.53–0.59 s of
-//! wall time and 0.56–0.65 s of CPU, the two threads 0.60–0.64 s and 0.99–1.07 s.
+//! packets than it saves the worker: measured on the 1 GB mix, one thread alone took
+//! 0.53–0.59 s of wall time and 0.56–0.65 s of CPU, the two threads 0.60–0.64 s and
+//! 0.99–1.07 s.
 //!
 //! Every worker sees every packet, so what is about the input rather than its flows is the
 //! same in each and taken from worker 0 alone: IP fragments (each worker reassembles every
