@@ -17,6 +17,7 @@
 mod index;
 pub mod key;
 pub mod reassembly;
+pub mod spare;
 pub mod stream;
 
 use std::hash::BuildHasher;

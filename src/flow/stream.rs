@@ -12,8 +12,10 @@
 //! A direction picked up mid-stream that does not start with a request is scanned for a
 //! request line for at most [`MIDSTREAM_SCAN_BUDGET`] bytes.
 //!
-//! Memory: at most one buffer per direction, bounded by [`MAX_BUFFER`], allocated on the first
-//! payload and freed when the direction is done.
+//! A segment is parsed where it lies: nothing is copied while every message (request head,
+//! ClientHello, DNS message) ends inside the segment that brings it. Only the bytes a parser
+//! waits on are kept, in at most one buffer per direction, bounded by [`MAX_BUFFER`] and freed
+//! when the direction is done.
 
 use crate::proto::{http, tls};
 
@@ -86,6 +88,12 @@ impl Stream {
         self.state != State::Done
     }
 
+    /// Bytes kept for the next segment.
+    #[cfg(test)]
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
     /// Bytes are missing before the next delivery.
     pub fn gap(&mut self) {
         match self.state {
@@ -126,25 +134,21 @@ impl Stream {
         if data.is_empty() || self.state == State::Done {
             return;
         }
-        if self.buf.len() + data.len() > MAX_BUFFER {
-            let room = MAX_BUFFER - self.buf.len();
-            self.buf.extend_from_slice(&data[..room]);
+        let data = &data[..data.len().min(MAX_BUFFER - self.buf.len())];
+        if self.buf.is_empty() {
+            // The common case: nothing waits from an earlier segment, so the segment is parsed
+            // where it lies and only what a parser waits on is copied.
+            let used = self.parse(data, dns_port, midstream, scratch, found);
+            if self.state != State::Done {
+                self.buf.extend_from_slice(&data[used..]);
+            }
         } else {
-            self.buf.extend_from_slice(data);
-        }
-        // Twice at most: an HTTP CONNECT hands the rest of the stream back to detection.
-        for _ in 0..2 {
-            if self.state == State::Detect {
-                self.detect(dns_port, midstream);
-            }
-            match self.state {
-                State::Tls => self.tls(scratch, found),
-                State::Http { .. } => self.http(found),
-                State::Dns => self.dns(found),
-                State::Detect | State::Done => {}
-            }
-            if self.state != State::Detect || self.buf.is_empty() {
-                break;
+            let mut buf = std::mem::take(&mut self.buf);
+            buf.extend_from_slice(data);
+            let used = self.parse(&buf, dns_port, midstream, scratch, found);
+            if self.state != State::Done {
+                buf.drain(..used);
+                self.buf = buf;
             }
         }
         if self.buf.len() >= MAX_BUFFER
@@ -155,8 +159,37 @@ impl Stream {
         }
     }
 
-    fn detect(&mut self, dns_port: bool, midstream: bool) {
-        let b = &self.buf[..];
+    /// Run the parsers over `input` (the bytes not yet consumed, in order): how many of them
+    /// were consumed. What is left is kept for the next segment.
+    fn parse(
+        &mut self,
+        input: &[u8],
+        dns_port: bool,
+        midstream: bool,
+        scratch: &mut Vec<u8>,
+        found: &mut impl FnMut(Found<'_>),
+    ) -> usize {
+        let mut used = 0;
+        // Twice at most: an HTTP CONNECT hands the rest of the stream back to detection.
+        for _ in 0..2 {
+            let rest = &input[used..];
+            if self.state == State::Detect {
+                self.detect(rest, dns_port, midstream);
+            }
+            used += match self.state {
+                State::Tls => self.tls(rest, scratch, found),
+                State::Http { .. } => self.http(rest, found),
+                State::Dns => self.dns(rest, found),
+                State::Detect | State::Done => 0,
+            };
+            if self.state != State::Detect || used == input.len() {
+                break;
+            }
+        }
+        used
+    }
+
+    fn detect(&mut self, b: &[u8], dns_port: bool, midstream: bool) {
         if b.is_empty() {
             return;
         }
@@ -185,8 +218,15 @@ impl Stream {
         }
     }
 
-    fn tls(&mut self, scratch: &mut Vec<u8>, found: &mut impl FnMut(Found<'_>)) {
-        match tls::client_hello_in_stream(&self.buf, scratch) {
+    /// A ClientHello at the start of `input`; consumes nothing (the direction ends once the
+    /// hello is read).
+    fn tls(
+        &mut self,
+        input: &[u8],
+        scratch: &mut Vec<u8>,
+        found: &mut impl FnMut(Found<'_>),
+    ) -> usize {
+        match tls::client_hello_in_stream(input, scratch) {
             tls::Progress::NeedMore => {}
             tls::Progress::Done(hello) => {
                 found(Found::Tls(hello));
@@ -194,40 +234,45 @@ impl Stream {
             }
             tls::Progress::NotClientHello | tls::Progress::Malformed => self.finish(),
         }
+        0
     }
 
-    fn http(&mut self, found: &mut impl FnMut(Found<'_>)) {
+    /// Request heads in `input`, bodies skipped: the bytes consumed.
+    fn http(&mut self, input: &[u8], found: &mut impl FnMut(Found<'_>)) -> usize {
+        let mut used = 0;
         loop {
             let State::Http { body_left, resync } = &mut self.state else {
-                return;
+                return used;
             };
             if *body_left > 0 {
-                let skip = (*body_left).min(self.buf.len() as u64) as usize;
+                let skip = (*body_left).min((input.len() - used) as u64) as usize;
                 *body_left -= skip as u64;
-                self.buf.drain(..skip);
-                if self.buf.is_empty() {
-                    return;
+                used += skip;
+                if used == input.len() {
+                    return used;
                 }
             }
+            let rest = &input[used..];
             if *resync {
-                match http::find_request_start(&self.buf) {
+                match http::find_request_start(rest) {
                     Some(at) => {
-                        self.buf.drain(..at);
+                        used += at;
                         *resync = false;
                     }
                     None => {
-                        let drop = self.buf.len().saturating_sub(RESYNC_TAIL);
-                        self.buf.drain(..drop);
+                        let drop = rest.len().saturating_sub(RESYNC_TAIL);
+                        used += drop;
                         self.scan_left = self.scan_left.saturating_sub(drop.max(1));
                         if self.scan_left == 0 {
                             self.finish();
                         }
-                        return;
+                        return used;
                     }
                 }
             }
-            match http::parse_request(&self.buf) {
-                http::Parse::NeedMore => return,
+            let rest = &input[used..];
+            match http::parse_request(rest) {
+                http::Parse::NeedMore => return used,
                 http::Parse::Request(req) => {
                     self.proto = AppProto::Http;
                     found(Found::Http(req));
@@ -245,38 +290,38 @@ impl Stream {
                             resync: false,
                         }
                     };
-                    self.buf.drain(..req.head_len);
+                    used += req.head_len;
                     self.scan_left = MIDSTREAM_SCAN_BUDGET;
                     self.state = next;
-                    if self.buf.is_empty() || next == State::Detect {
-                        return;
+                    if used == input.len() || next == State::Detect {
+                        return used;
                     }
                 }
-                http::Parse::NotRequest if self.buf.starts_with(b"HTTP/") => {
+                http::Parse::NotRequest if rest.starts_with(b"HTTP/") => {
                     self.finish(); // the server's side of the connection
-                    return;
+                    return used;
                 }
                 http::Parse::NotRequest | http::Parse::TooLong => {
                     self.state = State::Http {
                         body_left: 0,
                         resync: true,
                     };
-                    if self.buf.len() > 1 {
-                        self.buf.drain(..1);
+                    if rest.len() > 1 {
+                        used += 1;
                     }
                 }
             }
         }
     }
 
-    fn dns(&mut self, found: &mut impl FnMut(Found<'_>)) {
+    /// Length-prefixed DNS messages in `input`: the bytes of the whole messages consumed.
+    fn dns(&mut self, input: &[u8], found: &mut impl FnMut(Found<'_>)) -> usize {
         let mut pos = 0;
-        while let Some(len) = self
-            .buf
+        while let Some(len) = input
             .get(pos..pos + 2)
             .map(|b| u16::from_be_bytes([b[0], b[1]]) as usize)
         {
-            let Some(msg) = self.buf.get(pos + 2..pos + 2 + len) else {
+            let Some(msg) = input.get(pos + 2..pos + 2 + len) else {
                 break;
             };
             if len > 0 {
@@ -284,7 +329,7 @@ impl Stream {
             }
             pos += 2 + len;
         }
-        self.buf.drain(..pos);
+        pos
     }
 
     fn finish(&mut self) {
@@ -376,6 +421,36 @@ mod tests {
             feed(&[head, tail], false, false),
             ["http inner.example:443", "tls inner.example"]
         );
+    }
+
+    #[test]
+    fn only_what_a_parser_waits_on_is_kept() {
+        let mut s = Stream::default();
+        let mut scratch = Vec::new();
+        let mut hosts = Vec::new();
+        let mut feed = |s: &mut Stream, bytes: &[u8]| {
+            s.data(bytes, false, false, &mut scratch, &mut |f| {
+                if let Found::Http(r) = f {
+                    hosts.push(r.host_header.unwrap_or(b"").to_vec());
+                }
+            })
+        };
+        let whole = b"GET /a HTTP/1.1\r\nHost: one.example\r\n\r\n";
+        feed(&mut s, whole);
+        assert_eq!(
+            s.buf.capacity(),
+            0,
+            "a whole request head is parsed in place"
+        );
+        let next = b"GET /b HTTP/1.1\r\nHost: two.example\r\n\r\n";
+        let (first, second) = next.split_at(20);
+        let mut two = whole.to_vec();
+        two.extend_from_slice(first);
+        feed(&mut s, &two);
+        assert_eq!(s.buf, first, "only the unfinished head is kept");
+        feed(&mut s, second);
+        assert!(s.buf.is_empty());
+        assert_eq!(hosts, [&b"one.example"[..], b"one.example", b"two.example"]);
     }
 
     #[test]

@@ -4,8 +4,9 @@
 //!
 //! Per packet, in the common case, nothing is allocated: decoding borrows the frame, the flow
 //! is found in place, in-order TCP payload is parsed without a copy until a parser needs to
-//! wait for more bytes, and matching is hash probes. Allocation happens for a new flow's
-//! buffers, for out-of-order segments, and for each record written.
+//! wait for more bytes, and matching is hash probes. A TCP flow's state comes from the boxes
+//! of flows that let theirs go ([`SpareTcpStates`]). Allocation happens for the bytes a
+//! parser waits on, for out-of-order segments, and for the output as it grows.
 
 pub mod emit;
 pub mod stats;
@@ -15,6 +16,7 @@ use std::sync::Arc;
 use crate::decode::defrag::Defragmenter;
 use crate::decode::link::linktype;
 use crate::decode::{self, tcp_flags, Transport};
+use crate::flow::spare::SpareTcpStates;
 use crate::flow::stream::{AppProto, Found, Stream};
 use crate::flow::{reassembly::Delivery, Flow, FlowKey, FlowTable, Lookup, Side, TcpState};
 use crate::intel::reload::SharedIndicators;
@@ -44,6 +46,7 @@ pub struct Inspector {
     defrag: Option<Defragmenter>,
     emit: Emitter,
     scratch: Vec<u8>,
+    spare: SpareTcpStates,
     indicators: Arc<SharedIndicators>,
     generation: u64,
 }
@@ -64,6 +67,7 @@ impl Inspector {
             defrag: (workers == 1).then(Defragmenter::default),
             emit: Emitter::new(Arc::clone(&current.set), current.allow.clone(), events),
             scratch: Vec::new(),
+            spare: SpareTcpStates::default(),
             indicators,
             generation,
         }
@@ -115,14 +119,15 @@ impl Inspector {
         self.emit.stats.packets += 1;
         self.emit.stats.bytes += p.data.len() as u64;
         if self.flows.sweep_due(p.ts_us) {
-            let emit = &mut self.emit;
-            self.flows
-                .expire(p.ts_us, |key, flow| flow_ended(emit, key, flow, "timeout"));
+            let (emit, spare) = (&mut self.emit, &mut self.spare);
+            self.flows.expire(p.ts_us, |key, flow| {
+                flow_ended(emit, spare, key, flow, "timeout")
+            });
         }
         if self.flows.is_full() {
-            let emit = &mut self.emit;
+            let (emit, spare) = (&mut self.emit, &mut self.spare);
             self.flows
-                .make_room(|key, flow| flow_ended(emit, key, flow, "forced"));
+                .make_room(|key, flow| flow_ended(emit, spare, key, flow, "forced"));
         }
         let (key, side) = FlowKey::of(pkt);
         let vlans = &pkt.vlans[..pkt.vlan_count as usize];
@@ -166,6 +171,7 @@ impl Inspector {
                 tcp_segment(
                     &mut self.emit,
                     &mut self.scratch,
+                    &mut self.spare,
                     flow,
                     &key,
                     side,
@@ -226,9 +232,9 @@ impl Inspector {
                 file,
             });
         }
-        let emit = &mut self.emit;
+        let (emit, spare) = (&mut self.emit, &mut self.spare);
         self.flows
-            .drain(|key, flow| flow_ended(emit, key, flow, "shutdown"));
+            .drain(|key, flow| flow_ended(emit, spare, key, flow, "shutdown"));
     }
 
     /// Take the EVE lines written so far (and their count), leaving the buffer empty.
@@ -275,6 +281,7 @@ fn tcp_app_proto(streams: &[Stream; 2]) -> Option<&'static str> {
 fn tcp_segment(
     emit: &mut Emitter,
     scratch: &mut Vec<u8>,
+    spare: &mut SpareTcpStates,
     flow: &mut Flow,
     key: &FlowKey,
     side: Side,
@@ -300,7 +307,7 @@ fn tcp_segment(
         tcp_finished,
         ..
     } = flow;
-    let state = tcp.get_or_insert_with(Default::default);
+    let state = tcp.get_or_insert_with(|| spare.take());
     let TcpState {
         reassembly,
         streams,
@@ -338,7 +345,7 @@ fn tcp_segment(
     if !streams[0].wants_data() && !streams[1].wants_data() {
         // Both directions told all they could: keep what the flow record needs, free the rest.
         *app_proto = app_proto.or_else(|| tcp_app_proto(streams));
-        *tcp = None;
+        spare.give(tcp.take());
         *tcp_finished = true;
         if alerts.has_pending() {
             head.app_proto = *app_proto;
@@ -348,7 +355,13 @@ fn tcp_segment(
 }
 
 /// A flow leaves the table: write its address alerts if the application layer never spoke.
-fn flow_ended(emit: &mut Emitter, key: &FlowKey, mut flow: Flow, reason: &'static str) {
+fn flow_ended(
+    emit: &mut Emitter,
+    spare: &mut SpareTcpStates,
+    key: &FlowKey,
+    mut flow: Flow,
+    reason: &'static str,
+) {
     if let Some(tcp) = &flow.tcp {
         flow.app_proto = flow.app_proto.or_else(|| tcp_app_proto(&tcp.streams));
     }
@@ -358,4 +371,5 @@ fn flow_ended(emit: &mut Emitter, key: &FlowKey, mut flow: Flow, reason: &'stati
         emit.flush_pending(key, &head, App::None, &mut flow.alerts);
     }
     emit.flow_record(key, &flow, reason);
+    spare.give(flow.tcp.take());
 }
