@@ -288,7 +288,8 @@ pub enum Lookup<'a> {
 /// tables.
 pub struct FlowTable {
     index: SlotIndex,
-    hasher: foldhash::fast::RandomState,
+    /// Secret of [`FlowKey::table_hash`], random per table.
+    seed: [u64; 2],
     slab: Vec<(FlowKey, Flow)>,
     /// Packets looked up so far.
     packets: u64,
@@ -308,7 +309,10 @@ impl Default for FlowTable {
     fn default() -> Self {
         FlowTable {
             index: SlotIndex::default(),
-            hasher: foldhash::fast::RandomState::default(),
+            seed: {
+                let random = foldhash::fast::RandomState::default();
+                [random.hash_one(1u64), random.hash_one(2u64)]
+            },
             slab: Vec::new(),
             packets: 0,
             ages: Vec::new(),
@@ -337,7 +341,7 @@ impl FlowTable {
 
     #[inline]
     fn hash(&self, key: &FlowKey) -> u64 {
-        self.hasher.hash_one(key)
+        key.table_hash(self.seed)
     }
 
     /// Find or create the flow of `key`.
