@@ -16,6 +16,7 @@ pub mod cli;
 pub mod decode;
 pub mod eve;
 pub mod flow;
+mod hugepages;
 pub mod inspect;
 pub mod intel;
 mod mix;

@@ -357,6 +357,14 @@ impl FlowTable {
             }
             None => {
                 let at = self.slab.len();
+                if at == self.slab.capacity() {
+                    // Doubled, on huge pages once large (asked for before the flows move in):
+                    // a full table's flows are read at random, and on 4 KB pages nearly every
+                    // read missed the TLB.
+                    let mut grown = crate::hugepages::vec_with_capacity((2 * at).max(64));
+                    grown.append(&mut self.slab);
+                    self.slab = grown;
+                }
                 self.slab.push((*key, Flow::new(key, ts_us)));
                 self.index.insert(hash, at as u32);
                 self.created += 1;

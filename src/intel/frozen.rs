@@ -74,7 +74,7 @@ impl<K: FrozenKey> FrozenMap<K> {
         assert!(len < u32::MAX as usize, "frozen map holds < 2^32 entries");
         let buckets = (len / 2).max(1);
         let words = filter_words(len);
-        let mut filter = huge_page_vec(words);
+        let mut filter = crate::hugepages::vec_with_capacity(words);
         filter.resize(words, 0u64);
         // One hash per key: its filter bits are set here, its bucket kept for the sort.
         let mut pairs: Vec<(usize, Slot<K>)> = entries
@@ -86,7 +86,7 @@ impl<K: FrozenKey> FrozenMap<K> {
             })
             .collect();
         // Counting sort by bucket: counts, then each bucket's start, then place.
-        let mut starts = huge_page_vec(buckets + 1);
+        let mut starts = crate::hugepages::vec_with_capacity(buckets + 1);
         starts.resize(buckets + 1, 0u32);
         for &(b, _) in &pairs {
             starts[b + 1] += 1;
@@ -95,7 +95,7 @@ impl<K: FrozenKey> FrozenMap<K> {
             starts[b + 1] += starts[b];
         }
         let mut next: Vec<u32> = starts[..buckets].to_vec();
-        let mut slots = huge_page_vec(len);
+        let mut slots = crate::hugepages::vec_with_capacity(len);
         if let Some(&(_, first)) = pairs.first() {
             slots.resize(len, first);
         }
@@ -150,28 +150,6 @@ impl<K: FrozenKey> Default for FrozenMap<K> {
     fn default() -> Self {
         Self::build(0, std::iter::empty())
     }
-}
-
-/// An empty vector with room for `len` items; when that is 4 MB or more, the kernel is asked
-/// to back it with huge pages (a hint: without transparent huge pages it changes nothing).
-fn huge_page_vec<T>(len: usize) -> Vec<T> {
-    let v: Vec<T> = Vec::with_capacity(len);
-    let bytes = len * std::mem::size_of::<T>();
-    #[cfg(target_os = "linux")]
-    if bytes >= 4 << 20 {
-        const HUGE: usize = 2 << 20;
-        let start = (v.as_ptr() as usize).next_multiple_of(HUGE);
-        let end = (v.as_ptr() as usize + bytes) & !(HUGE - 1);
-        if end > start {
-            // SAFETY: the range lies inside the vector's own allocation; MADV_HUGEPAGE only
-            // changes how the kernel backs those pages, never their contents.
-            unsafe {
-                libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE);
-            }
-        }
-    }
-    let _ = bytes;
-    v
 }
 
 /// Filter words for `len` keys: 8 bits per key, at least one word.
