@@ -133,8 +133,17 @@ impl FlowKey {
                     IpAddr::V6(v6) => v6.to_bits(),
                 };
                 let (a, b) = (bits(a), bits(b));
-                let a = fold_mul((a >> 64) as u64 ^ seed[0] ^ SPREAD[0], a as u64 ^ SPREAD[1]);
-                let b = fold_mul((b >> 64) as u64 ^ seed[1] ^ SPREAD[1], b as u64 ^ SPREAD[0]);
+                // Every operand takes a seed: an operand that a chosen address could make zero
+                // (its low half equal to a public constant) would drop the rest of the address
+                // from the hash, and keys built that way would all collide.
+                let a = fold_mul(
+                    (a >> 64) as u64 ^ seed[0] ^ SPREAD[0],
+                    a as u64 ^ seed[1] ^ SPREAD[1],
+                );
+                let b = fold_mul(
+                    (b >> 64) as u64 ^ seed[1] ^ SPREAD[1],
+                    b as u64 ^ seed[0] ^ SPREAD[0],
+                );
                 let h = fold_mul(a ^ ports ^ SPREAD[0], b ^ seed[1] ^ SPREAD[1]);
                 fold_mul(h, SPREAD[0])
             }
@@ -362,6 +371,29 @@ mod tests {
                 hashes.dedup();
                 assert_eq!(hashes.len(), keys.len(), "a 64-bit collision");
             }
+        }
+        // Addresses whose low half is a constant the hash uses, the rest chosen freely: no
+        // operand can be made zero without the seed, so these spread as well.
+        for low in SPREAD {
+            let chosen = |high: u64| {
+                IpAddr::from(std::net::Ipv6Addr::from(
+                    (u128::from(high) << 64) | u128::from(low),
+                ))
+            };
+            let server = IpAddr::from(std::net::Ipv6Addr::from(u128::MAX));
+            let seed = [0x1234_5678_9abc_def0, 0x0fed_cba9_8765_4321];
+            let mut hashes: Vec<u64> = (0..5000u64)
+                .flat_map(|n| {
+                    let high = n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+                    [
+                        key(chosen(high), 443, server, 443, 6).table_hash(seed),
+                        key(server, 443, chosen(high), 443, 6).table_hash(seed),
+                    ]
+                })
+                .collect();
+            hashes.sort_unstable();
+            hashes.dedup();
+            assert_eq!(hashes.len(), 10_000, "chosen IPv6 addresses collide");
         }
         let k = key(v4(1), 2, v4(3), 4, 6);
         assert_eq!(k.table_hash([5, 6]), { k }.table_hash([5, 6]));

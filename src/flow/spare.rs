@@ -3,7 +3,7 @@
 //! second packet or so opens or closes a flow's TCP state; reusing the boxes keeps that off the
 //! allocator, whose slow path a burst of frees otherwise reaches (a full flow table ends a
 //! quarter of its flows at once). At most [`MAX_SPARE`] boxes are kept, each reset (buffers
-//! freed) when it comes back, so the spares hold no payload and under 1 MB in all.
+//! freed) when it comes back, so the spares hold no payload and under 1 MB per worker.
 
 use super::TcpState;
 
