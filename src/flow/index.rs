@@ -9,9 +9,10 @@
 //! The caller confirms a candidate by comparing the flow's key (32 bits of hash are a filter,
 //! not an identity). Removal shifts the slots after the removed one back (no tombstones), so
 //! probes stay as short as the load allows. The array doubles when more than 4/5 full, from
-//! the stored 32 bits alone. The hash is the flow table's, seeded per process, so keys cannot
-//! be chosen to share a home slot. Limits: positions up to 2^32 - 2; past 2^32 slots the homes
-//! cluster in the first 2^32 (still correct).
+//! the stored 32 bits alone. The hash is the flow table's ([`super::FlowKey::table_hash`]),
+//! seeded at random per table, so keys cannot be chosen to share a home slot. Limits:
+//! positions up to 2^32 - 2; past 2^32 slots the homes cluster in the first 2^32 (still
+//! correct).
 
 /// An empty slot.
 const EMPTY: u64 = 0;
