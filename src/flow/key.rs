@@ -113,9 +113,8 @@ impl FlowKey {
     /// The flow table's hash of the key under the table's secret `seed`: the key's words
     /// folded through 64×64→128-bit multiplies with the seed (foldhash's construction), and
     /// the result once more through a fixed one: two multiplies for an IPv4 key, four for
-    /// IPv6. The same words through [`Hash`] and
-    /// foldhash's `Hasher` (a multiply per word, then a final one) took 4 % of the time on the
-    /// small-packet benchmark file.
+    /// IPv6. The same words through [`Hash`] and foldhash's `Hasher` (a multiply per word,
+    /// then a final one) took 4 % of the time on the small-packet benchmark file.
     #[inline]
     pub fn table_hash(&self, seed: [u64; 2]) -> u64 {
         let ports = (u64::from(self.a.1) << 48)

@@ -20,8 +20,6 @@ pub mod reassembly;
 pub mod spare;
 pub mod stream;
 
-use std::hash::BuildHasher;
-
 use index::SlotIndex;
 pub use key::{FlowKey, Side};
 use reassembly::Reassembly;
@@ -309,10 +307,7 @@ impl Default for FlowTable {
     fn default() -> Self {
         FlowTable {
             index: SlotIndex::default(),
-            seed: {
-                let random = foldhash::fast::RandomState::default();
-                [random.hash_one(1u64), random.hash_one(2u64)]
-            },
+            seed: crate::mix::random_seed(),
             slab: Vec::new(),
             packets: 0,
             ages: Vec::new(),

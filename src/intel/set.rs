@@ -182,13 +182,7 @@ impl NameHasher {
     /// collide cannot be prepared in advance.
     fn new() -> Self {
         static SEED: std::sync::OnceLock<[u64; 2]> = std::sync::OnceLock::new();
-        let [a, b] = *SEED.get_or_init(|| {
-            let random = foldhash::fast::RandomState::default();
-            [
-                random.hash_one(0x5eed_u64),
-                random.hash_one(0x5eed_u64 + 1) | 1,
-            ]
-        });
+        let [a, b] = *SEED.get_or_init(crate::mix::random_seed);
         NameHasher {
             state: foldhash::fast::FixedState::with_seed(a),
             seed: [a, b],
