@@ -11,6 +11,8 @@ use std::fs::File;
 use std::io::Read;
 use std::ops::ControlFlow;
 
+use memmap2::Mmap;
+
 use super::parser::{Next, Parser};
 use super::{named, Filter, InputFile, RawPacket, ReadEnd};
 
@@ -86,30 +88,55 @@ pub fn read(
     if size < MAP_FROM {
         return read_loaded(input, &load_open(input, file, size)?, filter, on_packet);
     }
-    // SAFETY: the map is read-only and lives for this call only. A file truncated by another
-    // process while mapped would fault; the module documentation says so.
-    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| named(input, e))?;
-    #[cfg(unix)]
-    let _ = map.advise(memmap2::Advice::Sequential);
+    let map = map_open(input, &file)?;
     let mut released = 0usize;
     // Give back the pages already read, so that a capture larger than memory streams through
     // in constant memory instead of filling the resident set.
-    let release_behind = |consumed: usize| {
-        if consumed - released >= RELEASE_EVERY {
-            let upto = consumed / PAGE * PAGE;
-            // SAFETY: a read-only private file mapping: dropping pages only makes the kernel
-            // read them again from the file if they were touched again, which they are not.
-            let _ = unsafe {
-                map.unchecked_advise_range(
-                    memmap2::UncheckedAdvice::DontNeed,
-                    released,
-                    upto - released,
-                )
-            };
-            released = upto;
-        }
-    };
+    let release_behind = |consumed: usize| release_before(&map, consumed, &mut released);
     read_bytes(&map, release_behind, filter, on_packet).map_err(|why| named(input, why))
+}
+
+/// A regular file mapped whole for reading, when it is large (4 MB or more); `None` for a
+/// small one. Errors name the file.
+pub fn map_large(input: &InputFile) -> Result<Option<Mmap>, String> {
+    let file = File::open(&input.path).map_err(|e| failure(input, &e))?;
+    let size = file.metadata().map_err(|e| failure(input, &e))?.len();
+    if size < MAP_FROM {
+        return Ok(None);
+    }
+    map_open(input, &file).map(Some)
+}
+
+fn map_open(input: &InputFile, file: &File) -> Result<Mmap, String> {
+    // SAFETY: the map is read-only. A file truncated by another process while mapped would
+    // fault; the module documentation says so.
+    let map = unsafe { Mmap::map(file) }.map_err(|e| named(input, e))?;
+    #[cfg(unix)]
+    let _ = map.advise(memmap2::Advice::Sequential);
+    Ok(map)
+}
+
+/// Give back the pages of `map` before `consumed` (from `released` on, which moves up), once
+/// 8 MB have been read since the last time.
+pub fn release_before(map: &Mmap, consumed: usize, released: &mut usize) {
+    if consumed.saturating_sub(*released) >= RELEASE_EVERY {
+        let upto = consumed / PAGE * PAGE;
+        // SAFETY: a read-only private file mapping: dropping pages only makes the kernel read
+        // them again from the file if they are touched again.
+        let _ = unsafe {
+            map.unchecked_advise_range(
+                memmap2::UncheckedAdvice::DontNeed,
+                *released,
+                upto - *released,
+            )
+        };
+        *released = upto;
+    }
+}
+
+/// Why a file that ends `left` bytes into a record is cut short.
+pub fn ends_inside_a_record(left: usize) -> String {
+    format!("file ends inside a record ({left} bytes left)")
 }
 
 /// Every packet in `bytes` (a whole capture file); `consumed` is told how far reading got.
@@ -142,12 +169,7 @@ fn read_bytes(
             Next::Damaged(why) if !parser.started() => {
                 return Err(Parser::not_a_capture(rest.len(), Some(why)))
             }
-            Next::NeedMore => {
-                return Ok(ReadEnd::CutShort(format!(
-                    "file ends inside a record ({} bytes left)",
-                    rest.len()
-                )))
-            }
+            Next::NeedMore => return Ok(ReadEnd::CutShort(ends_inside_a_record(rest.len()))),
             Next::Damaged(why) => return Ok(ReadEnd::CutShort(why)),
         }
     }
@@ -168,16 +190,21 @@ const PREFETCH_DISTANCE: usize = 2048;
 /// memory once per record (94 % of the time of a read that inspects nothing). A worker that
 /// skips the packets of other workers' flows has nothing to hide that wait behind.
 #[derive(Default)]
-struct LinesAhead {
+pub struct LinesAhead {
     /// Offset of the next line not yet asked for.
     next: usize,
 }
 
 impl LinesAhead {
+    /// Lines asked for from offset `from` on (where a reader starts in the middle of a file).
+    pub fn from(from: usize) -> Self {
+        LinesAhead { next: from }
+    }
+
     /// Ask for the lines of `bytes` up to `PREFETCH_DISTANCE` past `read` (x86-64 only;
     /// elsewhere the hardware prefetcher is all there is).
     #[inline(always)]
-    fn prefetch_to(&mut self, bytes: &[u8], read: usize) {
+    pub fn prefetch_to(&mut self, bytes: &[u8], read: usize) {
         #[cfg(target_arch = "x86_64")]
         {
             let until = read.saturating_add(PREFETCH_DISTANCE).min(bytes.len());
@@ -192,6 +219,19 @@ impl LinesAhead {
         }
         let _ = (bytes, read);
     }
+}
+
+/// Ask for the first cache line of `bytes` (x86-64 only), where it will be read soon at an
+/// address no prefetcher can foresee.
+#[inline(always)]
+pub fn prefetch_start(bytes: &[u8]) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is a hint that never faults.
+    unsafe {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        _mm_prefetch::<_MM_HINT_T0>(bytes.as_ptr().cast());
+    }
+    let _ = bytes;
 }
 
 #[cfg(test)]

@@ -37,7 +37,7 @@ pub enum Next<'a> {
 }
 
 /// An interface of a pcapng section.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Interface {
     linktype: i32,
     /// Timestamp units per second.
@@ -47,7 +47,7 @@ struct Interface {
     snaplen: u32,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum Format {
     /// Nothing read yet.
     Start,
@@ -63,8 +63,9 @@ enum Format {
     },
 }
 
-/// Parser state across records.
-#[derive(Debug)]
+/// Parser state across records. A clone made after a classic pcap file's header reads
+/// records from any record boundary of that file.
+#[derive(Debug, Clone)]
 pub struct Parser {
     format: Format,
 }
@@ -91,6 +92,20 @@ impl Parser {
             (_, Some(why)) => why,
             (0, None) => "empty: no capture file header".into(),
             (n, None) => format!("too short to be a capture file ({n} bytes)"),
+        }
+    }
+
+    /// The record layout of a classic pcap file whose header has been read (not pcapng, whose
+    /// blocks depend on the interfaces described before them, nor the "modified" variant).
+    pub fn pcap_layout(&self) -> Option<PcapLayout> {
+        match self.format {
+            Format::Pcap {
+                nanos,
+                big_endian,
+                modified: false,
+                ..
+            } => Some(PcapLayout { nanos, big_endian }),
+            _ => None,
         }
     }
 
@@ -206,6 +221,75 @@ impl Parser {
             _ => {}
         }
         Next::Skip(used)
+    }
+}
+
+/// How the records of a classic pcap file are laid out: enough to find where one starts in
+/// the middle of the file ([`PcapLayout::find_record`]).
+#[derive(Debug, Clone, Copy)]
+pub struct PcapLayout {
+    nanos: bool,
+    big_endian: bool,
+}
+
+/// Records that must follow each other, each plausible, for an offset to be taken for a
+/// record's start.
+const RECORDS_TO_SYNC: usize = 4;
+/// Seconds that the timestamps of two records in a row may differ by, when looking for a
+/// record's start.
+const SYNC_SECONDS: u32 = 86_400;
+
+impl PcapLayout {
+    /// The first offset in `from..limit` of `data` (the whole file) where
+    /// four records (or all up to the end of `data`) follow each other, each
+    /// with a sub-second part under one second, a captured length of at least one byte and at
+    /// most [`MAX_CAPLEN`] and no more than its length on the wire, and a time no earlier than
+    /// `first_second` minus a day and within a day of the record before. A guess: packet
+    /// bytes can look like records, so whoever relies on it checks it against the record
+    /// boundary found by reading from the start (see the replay's split walk).
+    pub fn find_record(
+        &self,
+        data: &[u8],
+        from: usize,
+        limit: usize,
+        first_second: u32,
+    ) -> Option<usize> {
+        let earliest = first_second.saturating_sub(SYNC_SECONDS);
+        (from..limit.min(data.len())).find(|&start| {
+            let mut at = start;
+            let mut previous: Option<u32> = None;
+            for _ in 0..RECORDS_TO_SYNC {
+                if at == data.len() {
+                    return true;
+                }
+                let Some(header) = data.get(at..at + 16) else {
+                    return false;
+                };
+                let field = |i: usize| {
+                    let bytes = [header[i], header[i + 1], header[i + 2], header[i + 3]];
+                    if self.big_endian {
+                        u32::from_be_bytes(bytes)
+                    } else {
+                        u32::from_le_bytes(bytes)
+                    }
+                };
+                let (second, fraction, caplen, wire) = (field(0), field(4), field(8), field(12));
+                let plausible = fraction < if self.nanos { 1_000_000_000 } else { 1_000_000 }
+                    && (1..=MAX_CAPLEN).contains(&caplen)
+                    && caplen <= wire
+                    && second >= earliest
+                    && previous.is_none_or(|p| second.abs_diff(p) <= SYNC_SECONDS);
+                if !plausible {
+                    return false;
+                }
+                previous = Some(second);
+                at += 16 + caplen as usize;
+                if at > data.len() {
+                    return false;
+                }
+            }
+            true
+        })
     }
 }
 

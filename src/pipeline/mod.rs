@@ -30,6 +30,7 @@ mod files;
 mod live;
 mod readahead;
 mod replay;
+mod split;
 pub mod stats;
 mod tally;
 pub mod writer;
@@ -190,13 +191,18 @@ pub fn run(mut config: RunConfig, source: Source, sink: Sink, control: WriterCon
                     scope.spawn(move || readahead::read_ahead(stop, &inputs, senders));
                 }
                 let mut replays = Vec::with_capacity(n);
+                let mut links: Vec<Option<split::Links>> = match n {
+                    1 => vec![None],
+                    _ => split::links(n).into_iter().map(Some).collect(),
+                };
                 for (index, ahead) in ahead.into_iter().enumerate() {
+                    let links = links[index].take();
                     let (inspector, lane) = (inspector(), lane(index));
                     let filter = config.filter.duplicate();
                     let (inputs, progress) = (Arc::clone(&inputs), progress.take());
                     replays.push(scope.spawn(move || {
                         replay::replay_worker(
-                            stop, &inputs, inspector, lane, filter, progress, ahead,
+                            stop, &inputs, inspector, lane, filter, progress, ahead, links,
                         )
                     }));
                 }

@@ -1,32 +1,43 @@
-//! File replay with no capture thread: each worker reads every capture file through its own
-//! memory map, decodes each packet as far as the flow key, and inspects the packets whose
-//! flow is its own ([`worker_of_packet`], as the capture thread routes them).
-//! Nothing is copied, queued or decoded twice, and the workers share nothing but the map's
-//! pages: on a machine with as many cores as workers this is faster than a capture thread
-//! feeding them (which would need a core of its own).
+//! File replay with no capture thread: the workers read the capture files themselves, each
+//! through its own memory map or the bytes read ahead for all, and each inspects the packets
+//! whose flow is its own ([`worker_of_packet`], as the capture thread routes them). Nothing is
+//! copied or queued, and on a machine with as many cores as workers this is faster than a
+//! capture thread feeding them (which would need a core of its own).
 //!
-//! Used for regular files with any number of workers; one worker owns every flow and skips the
-//! flow hash. Small files come read ahead by one thread for all workers
-//! ([`super::readahead`]). A capture thread in front of a single worker (as streams and live
-//! capture have, see [`super::files`], [`super::live`]) would spend more CPU on copying the
-//! packets than it saves the worker: measured on the 1 GB mix, one thread alone took
-//! 0.53–0.59 s of wall time and 0.56–0.65 s of CPU, the two threads 0.60–0.64 s and
-//! 0.99–1.07 s.
+//! Two ways to share a file out:
+//! - **Large classic pcap files, two workers or more: the split walk** ([`super::split`]).
+//!   Each worker walks every n-th chunk of the file and hands the others their packets, so
+//!   each record is walked once and decoded twice (by its walker, for the owner, and by its
+//!   owner). On the 1 GB mix with a one-line feed, two workers took 0.31–0.41 s against
+//!   0.35–0.39 s when each walked every record, and one worker 0.46–0.55 s.
+//! - **Every other file: each worker reads all of it**, decodes each packet as far as the
+//!   flow key and skips those of other workers' flows. One worker owns every flow and skips the
+//!   flow hash. Small files come read ahead by one thread for all workers
+//!   ([`super::readahead`]).
 //!
-//! Every worker sees every packet, so what is about the input rather than its flows is the
-//! same in each and taken from worker 0 alone: IP fragments (each worker reassembles every
-//! fragmented datagram and keeps the ones it owns; the reassembly counters are worker 0's),
-//! progress, files cut short or unreadable. Frames that do not decode are counted by one
-//! worker, in turn.
+//! A capture thread in front of a single worker (as streams and live capture have, see
+//! [`super::files`], [`super::live`]) would spend more CPU on copying the packets than it
+//! saves the worker: measured on the 1 GB mix, one thread alone took 0.53–0.59 s of wall time
+//! and 0.56–0.65 s of CPU, the two threads 0.60–0.64 s and 0.99–1.07 s.
+//!
+//! What is about the input rather than its flows is taken from worker 0 alone: progress and
+//! files cut short or unreadable (in the split walk, each chunk's walker tells how many
+//! packets it read). IP fragments reach every worker, which reassembles every fragmented
+//! datagram and keeps the ones it owns; the reassembly counters are worker 0's. Frames that
+//! do not decode are counted by one worker: in turn, or the chunk's walker.
 
 use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use crossbeam_channel::Receiver;
 
 use super::readahead::{Ahead, Behind};
+use super::split::{self, Handling, Links, Message, Plan, Reading};
 use super::tally::InputTally;
 use super::{Progress, RunReport, WorkerLane, WorkerOutput};
-use crate::capture::{self, mapped, Filter, Inputs, RawPacket};
-use crate::decode::defrag::{DefragStats, Defragmenter};
+use crate::capture::{self, mapped, Filter, Inputs, RawPacket, ReadEnd};
+use crate::decode::defrag::{DefragStats, Defragmenter, Fragment};
 use crate::decode::link::linktype;
 use crate::decode::{self, Transport};
 use crate::flow::key::worker_of_packet;
@@ -35,6 +46,8 @@ use crate::inspect::{Inspector, PacketRef, WorkerStats};
 /// Own packets between two looks at reloaded indicators and two hand-overs of output (the
 /// batch size of the capture-thread path).
 const PACKETS_PER_ROUND: u64 = super::batch::BATCH_PACKETS as u64;
+/// How many handed-over packets ahead of the one inspected the next one's bytes are asked for.
+const ITEMS_AHEAD: usize = 8;
 
 /// True when `inputs` can be replayed this way: regular files only (a stream, such as
 /// standard input or a pipe, can be read only once).
@@ -56,111 +69,301 @@ impl InputReport {
 }
 
 /// One worker's replay of every input file. `progress` is given to worker 0 only; `ahead`
-/// hands over small files already read ([`super::readahead`]), in order.
+/// hands over small files already read ([`super::readahead`]), in order; `links` connect the
+/// workers for the split walk of large pcap files ([`super::split`]; none with one worker).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn replay_worker(
     stop: &AtomicBool,
     inputs: &Inputs,
-    mut inspector: Inspector,
+    inspector: Inspector,
     lane: WorkerLane,
     mut filter: Filter,
-    mut progress: Option<Box<dyn FnMut(Progress) + Send>>,
+    progress: Option<Box<dyn FnMut(Progress) + Send>>,
     mut ahead: Option<Behind>,
+    links: Option<Links>,
 ) -> (WorkerStats, InputReport) {
-    let workers = lane.workers as u64;
-    let me = lane.index as u64;
-    let mut output = WorkerOutput::new(lane);
-    let mut defrag = Defragmenter::default();
-    let mut tally = InputTally::default();
-    let mut own = 0u64;
-    let mut undecodable = 0u64;
+    let mut worker = Replay {
+        workers: lane.workers as u64,
+        me: lane.index as u64,
+        output: WorkerOutput::new(lane),
+        inspector,
+        defrag: Defragmenter::default(),
+        tally: InputTally::default(),
+        own: 0,
+        undecodable: 0,
+        progress,
+    };
     for (index, file) in inputs.files.iter().enumerate() {
         if stop.load(Ordering::Relaxed) {
             break;
         }
-        let name = output.file_name(index);
-        let on_packet = |raw: RawPacket<'_>| {
-            if stop.load(Ordering::Relaxed) {
-                return ControlFlow::Break(());
-            }
-            let report_progress = tally.packet(raw.data.len());
-            let p = PacketRef {
-                ts_us: raw.ts_us,
-                linktype: raw.linktype,
-                data: raw.data,
-                file: name.as_ref(),
-            };
-            let own_before = own;
-            let mine = match decode::decode(p.linktype, p.data) {
-                Ok(pkt) => match pkt.transport {
-                    Transport::Fragment(frag) => {
-                        let ready =
-                            defrag.add_and_take_ready(p.ts_us, pkt.src, pkt.dst, pkt.proto, &frag);
-                        for (ts_us, bytes) in ready {
-                            let whole = PacketRef {
-                                ts_us,
-                                linktype: linktype::RAW,
-                                data: &bytes,
-                                ..p
-                            };
-                            own += u64::from(inspect_if_mine(&mut inspector, whole, workers, me));
-                        }
-                        false
-                    }
-                    _ => owned_by(&pkt, workers, me)
-                        .then(|| inspector.decoded(p, &pkt))
-                        .is_some(),
-                },
-                Err(_) => {
-                    undecodable += 1;
-                    // Counted as skipped, with its reason, by one worker.
-                    (undecodable % workers == me)
-                        .then(|| inspector.packet(p))
-                        .is_some()
-                }
-            };
-            own += u64::from(mine);
-            if own / PACKETS_PER_ROUND != own_before / PACKETS_PER_ROUND {
-                output.round(&mut inspector);
-                // A reload takes effect from the next round on.
-                inspector.refresh_indicators();
-            }
-            if report_progress {
-                if let Some(progress) = progress.as_mut() {
-                    progress(tally.progress(output.alerts_total()));
-                }
-            }
-            ControlFlow::Continue(())
-        };
+        let name = worker.output.file_name(index);
+        let name = name.as_ref();
         let loaded = ahead.as_mut().and_then(Behind::next_file);
         let end = match loaded.as_ref().map(|a| a.get()) {
-            Some(Ahead::Loaded(bytes)) => mapped::read_loaded(file, bytes, &mut filter, on_packet),
+            Some(Ahead::Loaded(bytes)) => {
+                mapped::read_loaded(file, bytes, &mut filter, |raw| worker.read(stop, raw, name))
+            }
             Some(Ahead::Failed(e)) => Err(e.clone()),
             // A large file, no reader ahead, or a reader that has stopped.
-            _ => capture::read_file(file, &mut filter, || ControlFlow::Continue(()), on_packet),
+            _ => match links
+                .as_ref()
+                .and_then(|l| worker.plan(file, l).map(|plan| (l, plan)))
+            {
+                Some((links, plan)) => worker.split(stop, &plan, links, &mut filter, name),
+                None => capture::read_file(
+                    file,
+                    &mut filter,
+                    || ControlFlow::Continue(()),
+                    |raw| worker.read(stop, raw, name),
+                ),
+            },
         };
-        tally.file_done(file, end);
-        if let Some(progress) = progress.as_mut() {
-            progress(tally.progress(output.alerts_total()));
+        worker.tally.file_done(file, end);
+        worker.report_progress();
+    }
+    // The other workers see this one's channels close: none waits for it any longer.
+    drop(links);
+    worker.finish(inputs)
+}
+
+/// A replay worker's state across files.
+struct Replay {
+    workers: u64,
+    me: u64,
+    output: WorkerOutput,
+    inspector: Inspector,
+    defrag: Defragmenter,
+    tally: InputTally,
+    /// Packets of this worker's own flows so far.
+    own: u64,
+    /// Frames that did not decode so far (one worker in turn counts each).
+    undecodable: u64,
+    progress: Option<Box<dyn FnMut(Progress) + Send>>,
+}
+
+impl Replay {
+    /// A packet read by this worker from a file that every worker reads: inspected when its
+    /// flow is this worker's.
+    fn read(
+        &mut self,
+        stop: &AtomicBool,
+        raw: RawPacket<'_>,
+        file: Option<&Arc<str>>,
+    ) -> ControlFlow<()> {
+        if stop.load(Ordering::Relaxed) {
+            return ControlFlow::Break(());
+        }
+        let report_progress = self.tally.packet(raw.data.len());
+        let p = PacketRef {
+            ts_us: raw.ts_us,
+            linktype: raw.linktype,
+            data: raw.data,
+            file,
+        };
+        let mine = match decode::decode(p.linktype, p.data) {
+            Ok(pkt) => match pkt.transport {
+                Transport::Fragment(frag) => {
+                    self.fragment(p, &pkt, &frag);
+                    false
+                }
+                _ => owned_by(&pkt, self.workers, self.me)
+                    .then(|| self.inspector.decoded(p, &pkt))
+                    .is_some(),
+            },
+            Err(_) => {
+                self.undecodable += 1;
+                // Counted as skipped, with its reason, by one worker.
+                (self.undecodable % self.workers == self.me)
+                    .then(|| self.inspector.packet(p))
+                    .is_some()
+            }
+        };
+        self.inspected(mine);
+        if report_progress {
+            self.report_progress();
+        }
+        ControlFlow::Continue(())
+    }
+
+    /// A packet handed to this worker by the walker of its chunk ([`super::split`]).
+    fn handed(&mut self, p: PacketRef<'_>, handling: Handling) {
+        let mine = match (handling, decode::decode(p.linktype, p.data)) {
+            (Handling::Owned, Ok(pkt)) => {
+                self.inspector.decoded(p, &pkt);
+                true
+            }
+            (Handling::Fragment, Ok(pkt)) => {
+                if let Transport::Fragment(frag) = pkt.transport {
+                    self.fragment(p, &pkt, &frag);
+                }
+                false
+            }
+            _ => {
+                self.inspector.packet(p);
+                true
+            }
+        };
+        self.inspected(mine);
+    }
+
+    /// A fragment, which every worker reassembles: the datagrams it completes are inspected by
+    /// their owners.
+    fn fragment(&mut self, p: PacketRef<'_>, pkt: &decode::Packet<'_>, frag: &Fragment<'_>) {
+        let ready = self
+            .defrag
+            .add_and_take_ready(p.ts_us, pkt.src, pkt.dst, pkt.proto, frag);
+        for (ts_us, bytes) in ready {
+            let whole = PacketRef {
+                ts_us,
+                linktype: linktype::RAW,
+                data: &bytes,
+                ..p
+            };
+            let mine = inspect_if_mine(&mut self.inspector, whole, self.workers, self.me);
+            self.inspected(mine);
         }
     }
-    // What reassembly still holds: partial datagrams, inspected by their owners.
-    let mut partials = Vec::new();
-    defrag.drain(|ts, bytes| partials.push((ts, bytes.to_vec())));
-    let last_file = output.file_name(inputs.files.len().saturating_sub(1));
-    for (ts_us, bytes) in partials {
-        let p = PacketRef {
-            ts_us,
-            linktype: linktype::RAW,
-            data: &bytes,
-            file: last_file.as_ref(),
-        };
-        inspect_if_mine(&mut inspector, p, workers, me);
+
+    /// Count a packet inspected (or not) by this worker: every [`PACKETS_PER_ROUND`] own
+    /// packets, output goes to the writer and reloaded indicators are taken up.
+    fn inspected(&mut self, mine: bool) {
+        let before = self.own;
+        self.own += u64::from(mine);
+        if self.own / PACKETS_PER_ROUND != before / PACKETS_PER_ROUND {
+            self.output.round(&mut self.inspector);
+            // A reload takes effect from the next round on.
+            self.inspector.refresh_indicators();
+        }
     }
-    let input = InputReport {
-        tally,
-        defrag: defrag.stats.clone(),
-    };
-    (output.finish(inspector), input)
+
+    fn report_progress(&mut self) {
+        if let Some(progress) = self.progress.as_mut() {
+            progress(self.tally.progress(self.output.alerts_total()));
+        }
+    }
+
+    /// Whether `file` is walked in chunks by all workers: worker 0 maps it and tells the
+    /// others (see [`super::split`]). `None` when it is not, or when worker 0 is gone.
+    fn plan(&self, file: &capture::InputFile, links: &Links) -> Option<Arc<Plan>> {
+        if self.me == 0 {
+            let plan = Plan::of(file).map(Arc::new);
+            for to in links.to.iter().flatten() {
+                let _ = to.send(Message::Plan(plan.clone()));
+            }
+            return plan;
+        }
+        match links.from[0].as_ref()?.recv() {
+            Ok(Message::Plan(plan)) => plan,
+            _ => None,
+        }
+    }
+
+    /// Replay `plan`'s file with the other workers: walk every `workers`-th chunk, hand each
+    /// worker its packets, and inspect this worker's packets chunk by chunk in file order.
+    fn split(
+        &mut self,
+        stop: &AtomicBool,
+        plan: &Plan,
+        links: &Links,
+        filter: &mut Filter,
+        file: Option<&Arc<str>>,
+    ) -> Result<ReadEnd, String> {
+        let (me, workers) = (self.me as usize, self.workers as usize);
+        let chunks = plan.chunks();
+        let lookahead = split::LOOKAHEAD_PER_WORKER * workers;
+        let mut walked_here = std::collections::VecDeque::new();
+        let mut next_walk = me;
+        let mut reading = Reading::new(plan);
+        let mut released = 0;
+        for k in 0..chunks {
+            if stop.load(Ordering::Relaxed) {
+                return Ok(ReadEnd::Stopped);
+            }
+            // Walk this worker's chunks up to `lookahead` ahead (and always the one needed now).
+            while next_walk < chunks && (next_walk <= k || next_walk < k + lookahead) {
+                let start = plan.guess_start(next_walk);
+                for (to, part) in split::walk(plan, next_walk, start, workers, filter)
+                    .into_iter()
+                    .enumerate()
+                {
+                    match &links.to[to] {
+                        Some(tx) => {
+                            let _ = tx.send(Message::Chunk(part));
+                        }
+                        None => walked_here.push_back(part),
+                    }
+                }
+                next_walk += workers;
+            }
+            let walker = k % workers;
+            let walked = if walker == me {
+                walked_here.pop_front()
+            } else {
+                match links.from[walker].as_ref().map(Receiver::recv) {
+                    Some(Ok(Message::Chunk(walked))) => Some(walked),
+                    // The walker stopped (or the two disagree on the file): so does this one.
+                    _ => None,
+                }
+            };
+            let Some(walked) = walked else {
+                return Ok(ReadEnd::Stopped);
+            };
+            let Some(walked) = reading.accept(plan, k, walked, (me, workers), filter) else {
+                continue;
+            };
+            if self.tally.packets_read(walked.packets, walked.bytes) {
+                self.report_progress();
+            }
+            for (at, item) in walked.items.iter().enumerate() {
+                // The walker read these bytes on another core: ask for them a few packets early.
+                if let Some(later) = walked.items.get(at + ITEMS_AHEAD) {
+                    mapped::prefetch_start(later.data(plan));
+                }
+                let p = PacketRef {
+                    ts_us: item.ts_us,
+                    linktype: item.linktype,
+                    data: item.data(plan),
+                    file,
+                };
+                self.handed(p, item.handling);
+            }
+            if me == 0 {
+                // Pages every worker is past: the chunks a walker may be ahead, behind.
+                let behind = walked
+                    .start
+                    .min(walked.end)
+                    .saturating_sub(lookahead * split::CHUNK);
+                plan.release_before(behind, &mut released);
+            }
+        }
+        Ok(match reading.ended {
+            Some(Some(why)) => ReadEnd::CutShort(why),
+            _ => ReadEnd::Complete,
+        })
+    }
+
+    /// End of input: what reassembly still holds, then the worker's last output.
+    fn finish(mut self, inputs: &Inputs) -> (WorkerStats, InputReport) {
+        let mut partials = Vec::new();
+        self.defrag
+            .drain(|ts, bytes| partials.push((ts, bytes.to_vec())));
+        let last_file = self.output.file_name(inputs.files.len().saturating_sub(1));
+        for (ts_us, bytes) in partials {
+            let p = PacketRef {
+                ts_us,
+                linktype: linktype::RAW,
+                data: &bytes,
+                file: last_file.as_ref(),
+            };
+            inspect_if_mine(&mut self.inspector, p, self.workers, self.me);
+        }
+        let input = InputReport {
+            tally: self.tally,
+            defrag: self.defrag.stats.clone(),
+        };
+        (self.output.finish(self.inspector), input)
+    }
 }
 
 /// True when the flow of `pkt` is worker `me`'s, of `workers` (a lone worker owns them all).

@@ -32,6 +32,15 @@ impl InputTally {
         self.packets.is_multiple_of(PROGRESS_EVERY)
     }
 
+    /// `packets` read at once, with `captured` bytes between them; true when it is time to
+    /// report progress.
+    pub fn packets_read(&mut self, packets: u64, captured: u64) -> bool {
+        let before = self.packets / PROGRESS_EVERY;
+        self.packets += packets;
+        self.bytes_read += captured + packets * RECORD_HEADER;
+        self.packets / PROGRESS_EVERY != before
+    }
+
     /// A file read to its end (or stopped, cut short, unreadable).
     pub fn file_done(&mut self, file: &InputFile, end: Result<ReadEnd, String>) {
         match end {
