@@ -235,7 +235,7 @@ pub fn prefetch_start(bytes: &[u8]) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     pub(crate) fn pcap_with_records(records: &[&[u8]]) -> Vec<u8> {

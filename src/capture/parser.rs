@@ -339,3 +339,58 @@ fn pcap_record(
         Err(_) => Next::Damaged("damaged pcap record".into()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::mapped::tests::pcap_with_records;
+
+    #[test]
+    fn a_record_start_is_found_from_any_offset() {
+        let sizes = [60usize, 1, 1514, 90, 300, 64, 64, 2000, 42, 77];
+        let records: Vec<Vec<u8>> = (0..40)
+            .map(|i| vec![(i * 37) as u8; sizes[i % sizes.len()]])
+            .collect();
+        let refs: Vec<&[u8]> = records.iter().map(Vec::as_slice).collect();
+        let file = pcap_with_records(&refs);
+        let mut parser = Parser::default();
+        let Next::Skip(header) = parser.next(&file) else {
+            panic!("a pcap header")
+        };
+        let layout = parser.pcap_layout().expect("a classic pcap file");
+        let starts: Vec<usize> = records
+            .iter()
+            .scan(header, |at, r| {
+                let start = *at;
+                *at += 16 + r.len();
+                Some(start)
+            })
+            .collect();
+        for from in header..file.len() {
+            let want = starts.iter().copied().find(|&s| s >= from);
+            let found = layout.find_record(&file, from, file.len(), 1_700_000_000);
+            assert_eq!(found, want, "from {from}");
+        }
+        // Records of another day, or none before the limit, are not found.
+        assert_eq!(
+            layout.find_record(&file, header, file.len(), 1_800_000_000),
+            None
+        );
+        assert_eq!(
+            layout.find_record(&file, header + 1, starts[1], 1_700_000_000),
+            None
+        );
+    }
+
+    #[test]
+    fn only_classic_pcap_has_a_record_layout() {
+        let pcapng = [
+            0x0a, 0x0d, 0x0d, 0x0a, 28, 0, 0, 0, 0x4d, 0x3c, 0x2b, 0x1a, 1, 0, 0, 0, 0xff, 0xff,
+            0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 28, 0, 0, 0,
+        ];
+        let mut parser = Parser::default();
+        assert!(matches!(parser.next(&pcapng), Next::Skip(28)));
+        assert!(parser.pcap_layout().is_none());
+        assert!(Parser::default().pcap_layout().is_none());
+    }
+}

@@ -215,13 +215,28 @@ pub fn dns_query_frame(src_port: u16, name: &str) -> Vec<u8> {
         dns.extend_from_slice(label.as_bytes());
     }
     dns.extend_from_slice(&[0, 0, 1, 0, 1]);
+    ipv4_frame(17, [192, 0, 2, 53], &udp_datagram(src_port, 53, &dns))
+}
+
+/// A UDP datagram (header and `payload`; no checksum).
+pub fn udp_datagram(src_port: u16, dst_port: u16, payload: &[u8]) -> Vec<u8> {
     let mut udp = Vec::new();
     udp.extend_from_slice(&src_port.to_be_bytes());
-    udp.extend_from_slice(&53u16.to_be_bytes());
-    udp.extend_from_slice(&((8 + dns.len()) as u16).to_be_bytes());
+    udp.extend_from_slice(&dst_port.to_be_bytes());
+    udp.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
     udp.extend_from_slice(&[0, 0]);
-    udp.extend_from_slice(&dns);
-    ipv4_frame(17, [192, 0, 2, 53], &udp)
+    udp.extend_from_slice(payload);
+    udp
+}
+
+/// An Ethernet frame carrying a UDP datagram with `payload` from 10.0.0.1:`src_port` to
+/// 192.0.2.9:`dst_port`.
+pub fn udp_frame(src_port: u16, dst_port: u16, payload: &[u8]) -> Vec<u8> {
+    ipv4_frame(
+        17,
+        [192, 0, 2, 9],
+        &udp_datagram(src_port, dst_port, payload),
+    )
 }
 
 /// An Ethernet frame carrying a TCP SYN from 10.0.0.1:`src_port` to `dst`:`dst_port`.
@@ -235,7 +250,26 @@ pub fn tcp_syn_frame(src_port: u16, dst: [u8; 4], dst_port: u16) -> Vec<u8> {
 
 /// An Ethernet frame carrying an IPv4 packet from 10.0.0.1 to `dst` with `payload`.
 fn ipv4_frame(proto: u8, dst: [u8; 4], payload: &[u8]) -> Vec<u8> {
-    let mut ip = vec![0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, proto, 0, 0, 10, 0, 0, 1];
+    ipv4_fragment_frame(proto, dst, (0, 0, false), payload)
+}
+
+/// An Ethernet frame carrying an IPv4 packet from 10.0.0.1 to `dst` with `payload`, as the
+/// fragment (`id`, offset in 8-byte units, more fragments follow) of a datagram; (0, 0,
+/// false) with the don't-fragment bit is a whole datagram.
+pub fn ipv4_fragment_frame(
+    proto: u8,
+    dst: [u8; 4],
+    (id, offset, more): (u16, u16, bool),
+    payload: &[u8],
+) -> Vec<u8> {
+    let flags_offset = if (id, offset, more) == (0, 0, false) {
+        0x4000
+    } else {
+        offset | if more { 0x2000 } else { 0 }
+    };
+    let mut ip = vec![0x45, 0, 0, 0, 0, 0, 0, 0, 64, proto, 0, 0, 10, 0, 0, 1];
+    ip[4..6].copy_from_slice(&id.to_be_bytes());
+    ip[6..8].copy_from_slice(&flags_offset.to_be_bytes());
     ip.extend_from_slice(&dst);
     ip[2..4].copy_from_slice(&((20 + payload.len()) as u16).to_be_bytes());
     let sum = ip
