@@ -47,7 +47,7 @@ use crate::inspect::{Inspector, PacketRef, WorkerStats};
 /// batch size of the capture-thread path).
 const PACKETS_PER_ROUND: u64 = super::batch::BATCH_PACKETS as u64;
 /// How many handed-over packets ahead of the one inspected the next one's bytes are asked for.
-const ITEMS_AHEAD: usize = 8;
+const ITEMS_AHEAD: usize = 16;
 
 /// True when `inputs` can be replayed this way: regular files only (a stream, such as
 /// standard input or a pipe, can be read only once).
@@ -318,7 +318,7 @@ impl Replay {
             for (at, item) in walked.items.iter().enumerate() {
                 // The walker read these bytes on another core: ask for them a few packets early.
                 if let Some(later) = walked.items.get(at + ITEMS_AHEAD) {
-                    mapped::prefetch_start(later.data(plan));
+                    mapped::prefetch_headers(later.data(plan));
                 }
                 let p = PacketRef {
                     ts_us: item.ts_us,
