@@ -21,3 +21,23 @@ pub fn random_seed() -> [u64; 2] {
         random.hash_one(0x5eed_u64 + 1) | 1,
     ]
 }
+
+/// A small deterministic random source for tests (xorshift64).
+#[cfg(test)]
+pub(crate) struct TestRng(pub u64);
+
+#[cfg(test)]
+impl TestRng {
+    /// The next 64 random bits.
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// A random number below `n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}

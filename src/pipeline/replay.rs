@@ -330,11 +330,7 @@ impl Replay {
             }
             if me == 0 {
                 // Pages every worker is past: the chunks a walker may be ahead, behind.
-                let behind = walked
-                    .start
-                    .min(walked.end)
-                    .saturating_sub(lookahead * split::CHUNK);
-                plan.release_before(behind, &mut released);
+                plan.release_behind(walked.start.min(walked.end), lookahead, &mut released);
             }
         }
         Ok(match reading.ended {

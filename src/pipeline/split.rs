@@ -44,7 +44,9 @@ pub const LOOKAHEAD_PER_WORKER: usize = 1;
 
 /// A large pcap file, mapped once for every worker.
 pub(crate) struct Plan {
-    map: Mmap,
+    bytes: Backing,
+    /// Bytes per chunk: [`CHUNK`] (smaller in tests).
+    chunk: usize,
     /// A parser past the file header: clones read records from any record boundary.
     parser: Parser,
     layout: PcapLayout,
@@ -54,23 +56,48 @@ pub(crate) struct Plan {
     first_second: u32,
 }
 
+/// Where a plan's bytes live.
+enum Backing {
+    Map(Mmap),
+    /// A file's bytes in memory (tests).
+    #[cfg(test)]
+    Memory(Vec<u8>),
+}
+
+impl std::ops::Deref for Backing {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Backing::Map(map) => map,
+            #[cfg(test)]
+            Backing::Memory(bytes) => bytes,
+        }
+    }
+}
+
 impl Plan {
     /// The plan for `input` when it is a large classic pcap file with at least one record;
     /// `None` otherwise (or when it cannot be read: each worker then reads it as before and
     /// meets the same error).
     pub fn of(input: &InputFile) -> Option<Plan> {
         let map = mapped::map_large(input).ok()??;
+        Plan::over(Backing::Map(map), CHUNK)
+    }
+
+    /// The plan for a classic pcap file's `bytes`, cut into chunks of `chunk` bytes.
+    fn over(bytes: Backing, chunk: usize) -> Option<Plan> {
         let mut parser = Parser::default();
-        let Next::Skip(first_record) = parser.next(&map) else {
+        let Next::Skip(first_record) = parser.next(&bytes) else {
             return None;
         };
         let layout = parser.pcap_layout()?;
-        let Next::Packet(first, _) = parser.clone().next(map.get(first_record..)?) else {
+        let Next::Packet(first, _) = parser.clone().next(bytes.get(first_record..)?) else {
             return None;
         };
         let first_second = u32::try_from(first.ts_us.div_euclid(1_000_000)).ok()?;
         Some(Plan {
-            map,
+            bytes,
+            chunk,
             parser,
             layout,
             first_record,
@@ -80,17 +107,17 @@ impl Plan {
 
     /// The file's bytes.
     pub fn bytes(&self) -> &[u8] {
-        &self.map
+        &self.bytes
     }
 
     /// Chunks of the file.
     pub fn chunks(&self) -> usize {
-        (self.map.len() - self.first_record).div_ceil(CHUNK)
+        (self.bytes.len() - self.first_record).div_ceil(self.chunk)
     }
 
     /// Where chunk `k`'s bytes end: records that start before it belong to the chunk.
     fn chunk_end(&self, k: usize) -> usize {
-        (self.first_record + (k + 1) * CHUNK).min(self.map.len())
+        (self.first_record + (k + 1) * self.chunk).min(self.bytes.len())
     }
 
     /// The walker's guess of where chunk `k`'s first record starts ([`NO_START`] when no
@@ -99,15 +126,20 @@ impl Plan {
         if k == 0 {
             return self.first_record;
         }
-        let from = self.first_record + k * CHUNK;
+        let from = self.first_record + k * self.chunk;
         self.layout
-            .find_record(&self.map, from, self.chunk_end(k), self.first_second)
+            .find_record(&self.bytes, from, self.chunk_end(k), self.first_second)
             .unwrap_or(NO_START)
     }
 
-    /// Give back the map's pages before `upto` (see [`mapped::release_before`]).
-    pub fn release_before(&self, upto: usize, released: &mut usize) {
-        mapped::release_before(&self.map, upto, released);
+    /// Give back the map's pages more than `chunks` chunks before `at`, which every worker is
+    /// past (see [`mapped::release_before`]; `released` moves up).
+    pub fn release_behind(&self, at: usize, chunks: usize, released: &mut usize) {
+        #[allow(irrefutable_let_patterns)] // the other backing is for tests
+        if let Backing::Map(map) = &self.bytes {
+            let upto = at.saturating_sub(chunks * self.chunk);
+            mapped::release_before(map, upto, released);
+        }
     }
 }
 
@@ -143,6 +175,7 @@ impl Item {
 }
 
 /// One chunk as walked, for one worker.
+#[cfg_attr(test, derive(Clone))]
 pub(crate) struct Walked {
     /// Where the walk started (the guess; [`NO_START`] when none).
     pub start: usize,
@@ -210,7 +243,7 @@ pub(crate) fn walk(
             stop: None,
             packets: 0,
             bytes: 0,
-            items: Vec::with_capacity(CHUNK / 256 / workers),
+            items: Vec::with_capacity(plan.chunk / 256 / workers),
         })
         .collect();
     if start == NO_START {
@@ -312,5 +345,202 @@ impl Reading {
             self.ended = Some(walked.stop.clone());
         }
         Some(walked)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::mapped::tests::pcap_with_records;
+    use crate::capture::ReadEnd;
+    use crate::mix::TestRng as Rng;
+
+    /// An Ethernet frame of a UDP datagram between random ports carrying `payload`; with
+    /// `fragment`, the IPv4 header says more fragments follow.
+    fn udp_frame(rng: &mut Rng, payload: &[u8], fragment: bool) -> Vec<u8> {
+        let mut frame = Vec::new();
+        etherparse::PacketBuilder::ethernet2([2; 6], [4; 6])
+            .ipv4([10, 0, 0, rng.below(4) as u8], [192, 0, 2, 1], 64)
+            .udp(1024 + rng.below(50) as u16, 53)
+            .write(&mut frame, payload)
+            .unwrap();
+        if fragment {
+            frame[14 + 6] = 0x20; // more fragments, offset 0
+            frame[14 + 10..14 + 12].fill(0);
+            let sum = frame[14..34]
+                .chunks(2)
+                .map(|w| u32::from(u16::from_be_bytes([w[0], w[1]])))
+                .sum::<u32>();
+            let sum = (sum & 0xffff) + (sum >> 16);
+            let sum = !((sum & 0xffff) + (sum >> 16)) as u16;
+            frame[14 + 10..14 + 12].copy_from_slice(&sum.to_be_bytes());
+        }
+        frame
+    }
+
+    /// Bytes that read as a chain of pcap records of the test files' time.
+    fn look_alikes(rng: &mut Rng) -> Vec<u8> {
+        let mut out = Vec::new();
+        for i in 0..1 + rng.below(5) as u32 {
+            let len = 1 + rng.below(20) as u32;
+            out.extend_from_slice(&(1_700_000_000u32 + i).to_le_bytes());
+            out.extend_from_slice(&7u32.to_le_bytes());
+            out.extend_from_slice(&len.to_le_bytes());
+            out.extend_from_slice(&len.to_le_bytes());
+            out.extend(std::iter::repeat_n(0x2e, len as usize));
+        }
+        out
+    }
+
+    /// A pcap file of random frames: datagrams, fragments, garbage, look-alike records in
+    /// payloads; perhaps damaged at one record or cut off anywhere.
+    fn random_file(rng: &mut Rng) -> Vec<u8> {
+        let frames: Vec<Vec<u8>> = (0..1 + rng.below(60))
+            .map(|_| match rng.below(5) {
+                0 => {
+                    let n = rng.below(300) as usize;
+                    (0..n).map(|_| rng.next() as u8).collect()
+                }
+                1 => {
+                    let payload = look_alikes(rng);
+                    udp_frame(rng, &payload, false)
+                }
+                2 => udp_frame(rng, &[7; 30], true),
+                _ => {
+                    let payload = vec![0x41; rng.below(400) as usize];
+                    udp_frame(rng, &payload, false)
+                }
+            })
+            .collect();
+        let refs: Vec<&[u8]> = frames.iter().map(Vec::as_slice).collect();
+        let mut file = pcap_with_records(&refs);
+        match rng.below(4) {
+            0 => {
+                let cut = 24 + rng.below(file.len() as u64 - 24) as usize;
+                file.truncate(cut);
+            }
+            1 => {
+                // A record whose length no snap length allows: damage.
+                let (mut at, mut left) = (24, rng.below(frames.len() as u64));
+                for f in &frames {
+                    if left == 0 {
+                        file[at + 8..at + 12].copy_from_slice(&u32::MAX.to_le_bytes());
+                        break;
+                    }
+                    at += 16 + f.len();
+                    left -= 1;
+                }
+            }
+            _ => {}
+        }
+        file
+    }
+
+    /// What one worker reading the whole file finds: each packet's offset, whether it is a
+    /// fragment, and how reading ended.
+    fn read_whole(file: &[u8]) -> (Vec<(usize, bool)>, ReadEnd) {
+        let input = InputFile {
+            path: "t.pcap".into(),
+            name: Arc::from("t.pcap"),
+            size: Some(file.len() as u64),
+        };
+        let mut packets = Vec::new();
+        let end = mapped::read_loaded(&input, file, &mut Filter::none(), |raw| {
+            let fragment = matches!(
+                decode::decode(raw.linktype, raw.data).map(|p| p.transport),
+                Ok(Transport::Fragment(_))
+            );
+            packets.push((
+                raw.data.as_ptr() as usize - file.as_ptr() as usize,
+                fragment,
+            ));
+            std::ops::ControlFlow::Continue(())
+        })
+        .expect("a capture file");
+        (packets, end)
+    }
+
+    /// The split walk, on one thread: every chunk walked by its walker from its guessed start,
+    /// then each worker's lists accepted in order. Per worker: its items, and how the file
+    /// ended for it.
+    fn split_walk(plan: &Plan, workers: usize) -> Vec<(Vec<Item>, Option<Option<String>>)> {
+        let walked: Vec<Vec<Walked>> = (0..plan.chunks())
+            .map(|k| walk(plan, k, plan.guess_start(k), workers, &mut Filter::none()))
+            .collect();
+        (0..workers)
+            .map(|me| {
+                let mut reading = Reading::new(plan);
+                let mut items = Vec::new();
+                for (k, parts) in walked.iter().enumerate() {
+                    let mut filter = Filter::none();
+                    let part = parts[me].clone();
+                    if let Some(w) = reading.accept(plan, k, part, (me, workers), &mut filter) {
+                        items.extend(w.items);
+                    }
+                }
+                (items, reading.ended)
+            })
+            .collect()
+    }
+
+    /// Whatever the bytes, the chunk size and the number of workers: every packet that one
+    /// reader finds reaches exactly one worker (its flow's owner, or the walker for frames
+    /// that do not decode), fragments reach every worker, each worker gets its packets in
+    /// file order, and the file ends the same way.
+    #[test]
+    fn split_between_workers_every_packet_is_read_once_in_order() {
+        let mut rng = Rng(0x5eed_1234_abcd_0001);
+        let mut wrong_guesses = 0;
+        for case in 0..400 {
+            let file = random_file(&mut rng);
+            let (whole, end) = read_whole(&file);
+            for chunk in [40, 333, 4096] {
+                let Some(plan) = Plan::over(Backing::Memory(file.clone()), chunk) else {
+                    continue;
+                };
+                let mut start = plan.first_record;
+                for k in 0..plan.chunks() {
+                    let walked = walk(&plan, k, start, 1, &mut Filter::none()).remove(0);
+                    wrong_guesses += usize::from(plan.guess_start(k) != start);
+                    start = walked.end;
+                }
+                for workers in 1..=3 {
+                    let per_worker = split_walk(&plan, workers);
+                    let mut once: Vec<usize> = Vec::new();
+                    for (me, (items, ended)) in per_worker.iter().enumerate() {
+                        let context = format!("case {case}, chunk {chunk}, worker {me}/{workers}");
+                        let offsets: Vec<usize> = items.iter().map(|i| i.offset).collect();
+                        assert!(offsets.windows(2).all(|w| w[0] < w[1]), "{context}");
+                        let fragments: Vec<usize> = items
+                            .iter()
+                            .filter(|i| i.handling == Handling::Fragment)
+                            .map(|i| i.offset)
+                            .collect();
+                        let want: Vec<usize> = whole.iter().filter(|p| p.1).map(|p| p.0).collect();
+                        assert_eq!(fragments, want, "{context}");
+                        for item in items.iter().filter(|i| i.handling == Handling::Owned) {
+                            let pkt = decode::decode(item.linktype, item.data(&plan)).unwrap();
+                            assert_eq!(worker_of_packet(&pkt, workers as u64), me as u64);
+                        }
+                        once.extend(
+                            items
+                                .iter()
+                                .filter(|i| i.handling != Handling::Fragment)
+                                .map(|i| i.offset),
+                        );
+                        let want_end = match &end {
+                            ReadEnd::CutShort(why) => Some(why.clone()),
+                            _ => None,
+                        };
+                        assert_eq!(ended.as_ref(), Some(&want_end), "{context}");
+                    }
+                    once.sort_unstable();
+                    let want: Vec<usize> = whole.iter().filter(|p| !p.1).map(|p| p.0).collect();
+                    assert_eq!(once, want, "case {case}, chunk {chunk}, {workers} workers");
+                }
+            }
+        }
+        // The look-alike records and the damage did make walkers guess wrong.
+        assert!(wrong_guesses > 100, "{wrong_guesses} wrong guesses");
     }
 }
