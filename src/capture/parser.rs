@@ -100,11 +100,10 @@ impl Parser {
     pub fn pcap_layout(&self) -> Option<PcapLayout> {
         match self.format {
             Format::Pcap {
-                nanos,
                 big_endian,
                 modified: false,
                 ..
-            } => Some(PcapLayout { nanos, big_endian }),
+            } => Some(PcapLayout { big_endian }),
             _ => None,
         }
     }
@@ -228,7 +227,6 @@ impl Parser {
 /// the middle of the file ([`PcapLayout::find_record`]).
 #[derive(Debug, Clone, Copy)]
 pub struct PcapLayout {
-    nanos: bool,
     big_endian: bool,
 }
 
@@ -238,15 +236,24 @@ const RECORDS_TO_SYNC: usize = 4;
 /// Seconds that the timestamps of two records in a row may differ by, when looking for a
 /// record's start.
 const SYNC_SECONDS: u32 = 86_400;
+/// Seconds that a record's time may be from the file's first record's, when looking for a
+/// record's start: a year, for captures merged from several days. It rules out reading a
+/// record header four bytes off (its sub-second part taken for the seconds), which with
+/// equal captured and wire lengths reads as a chain of records.
+const SYNC_YEAR: u32 = 366 * 86_400;
 
 impl PcapLayout {
-    /// The first offset in `from..limit` of `data` (the whole file) where
-    /// four records (or all up to the end of `data`) follow each other, each
-    /// with a sub-second part under one second, a captured length of at least one byte and at
-    /// most [`MAX_CAPLEN`] and no more than its length on the wire, and a time no earlier than
-    /// `first_second` minus a day and within a day of the record before. A guess: packet
-    /// bytes can look like records, so whoever relies on it checks it against the record
-    /// boundary found by reading from the start (see the replay's split walk).
+    /// The first offset in `from..limit` of `data` (the whole file) where four records (or all
+    /// up to the end of `data`) follow each other, each with a sub-second part under 10^9, a
+    /// captured length of 1 to [`MAX_CAPLEN`] bytes, a time within a year of `first_second`
+    /// (the file's first record's) and within a day of the record before. Only offsets a
+    /// record can start at are tried: the record that holds `from` ends within a record header
+    /// and [`MAX_CAPLEN`] bytes of it.
+    ///
+    /// A guess, and a lenient one: true records that break these rules (a zero-length
+    /// record, a day's gap) make it miss, and packet bytes can look like records. Whoever
+    /// relies on it checks it against the record boundary found by reading from the start
+    /// (see the replay's split walk).
     pub fn find_record(
         &self,
         data: &[u8],
@@ -254,8 +261,8 @@ impl PcapLayout {
         limit: usize,
         first_second: u32,
     ) -> Option<usize> {
-        let earliest = first_second.saturating_sub(SYNC_SECONDS);
-        (from..limit.min(data.len())).find(|&start| {
+        let last_start = from.saturating_add(16 + MAX_CAPLEN as usize);
+        (from..limit.min(data.len()).min(last_start + 1)).find(|&start| {
             let mut at = start;
             let mut previous: Option<u32> = None;
             for _ in 0..RECORDS_TO_SYNC {
@@ -273,11 +280,10 @@ impl PcapLayout {
                         u32::from_le_bytes(bytes)
                     }
                 };
-                let (second, fraction, caplen, wire) = (field(0), field(4), field(8), field(12));
-                let plausible = fraction < if self.nanos { 1_000_000_000 } else { 1_000_000 }
+                let (second, fraction, caplen) = (field(0), field(4), field(8));
+                let plausible = fraction < 1_000_000_000
                     && (1..=MAX_CAPLEN).contains(&caplen)
-                    && caplen <= wire
-                    && second >= earliest
+                    && second.abs_diff(first_second) <= SYNC_YEAR
                     && previous.is_none_or(|p| second.abs_diff(p) <= SYNC_SECONDS);
                 if !plausible {
                     return false;
@@ -371,15 +377,21 @@ mod tests {
             let found = layout.find_record(&file, from, file.len(), 1_700_000_000);
             assert_eq!(found, want, "from {from}");
         }
-        // Records of another day, or none before the limit, are not found.
-        assert_eq!(
-            layout.find_record(&file, header, file.len(), 1_800_000_000),
-            None
-        );
-        assert_eq!(
-            layout.find_record(&file, header + 1, starts[1], 1_700_000_000),
-            None
-        );
+        // Records of another year, or none before the limit: not found.
+        let elsewhen = layout.find_record(&file, header, file.len(), 1_800_000_000);
+        assert_eq!(elsewhen, None);
+        let before = layout.find_record(&file, header + 1, starts[1], 1_700_000_000);
+        assert_eq!(before, None);
+        // Only as far as a record can reach: past a record header and the longest record,
+        // bytes that cannot hold a record's start are not searched.
+        let far = header + 16 + MAX_CAPLEN as usize + 2;
+        let mut long = vec![0u8; far];
+        long[..header].copy_from_slice(&file[..header]);
+        long.extend_from_slice(&file[starts[1]..]);
+        let near = layout.find_record(&long, far - 1, long.len(), 1_700_000_000);
+        assert_eq!(near, Some(far));
+        let out_of_reach = layout.find_record(&long, header, long.len(), 1_700_000_000);
+        assert_eq!(out_of_reach, None);
     }
 
     #[test]

@@ -106,11 +106,14 @@ pub(crate) fn replay_worker(
             }
             Some(Ahead::Failed(e)) => Err(e.clone()),
             // A large file, no reader ahead, or a reader that has stopped.
+            // A large file, which worker 0 looks at for the others: walked in chunks by all,
+            // or read whole by each.
             _ => match links
                 .as_ref()
+                .filter(|_| !mapped::is_small(file))
                 .and_then(|l| worker.plan(file, l).map(|plan| (l, plan)))
             {
-                Some((links, plan)) => worker.split(stop, &plan, links, &mut filter, name),
+                Some((links, plan)) => worker.split(stop, &plan, links, &mut filter, (file, name)),
                 None => capture::read_file(
                     file,
                     &mut filter,
@@ -267,7 +270,7 @@ impl Replay {
         plan: &Plan,
         links: &Links,
         filter: &mut Filter,
-        file: Option<&Arc<str>>,
+        (input, file): (&capture::InputFile, Option<&Arc<str>>),
     ) -> Result<ReadEnd, String> {
         let (me, workers) = (self.me as usize, self.workers as usize);
         let chunks = plan.chunks();
@@ -280,13 +283,15 @@ impl Replay {
             if stop.load(Ordering::Relaxed) {
                 return Ok(ReadEnd::Stopped);
             }
-            // Walk this worker's chunks up to `lookahead` ahead (and always the one needed now).
+            // Walk this worker's chunks up to `lookahead` ahead (and always the one needed now);
+            // past the end some worker found, an empty walk tells the others so.
             while next_walk < chunks && (next_walk <= k || next_walk < k + lookahead) {
-                let start = plan.guess_start(next_walk);
-                for (to, part) in split::walk(plan, next_walk, start, workers, filter)
-                    .into_iter()
-                    .enumerate()
-                {
+                let start = match plan.past_end(next_walk) {
+                    true => split::NO_START,
+                    false => plan.guess_start(next_walk),
+                };
+                let parts = split::walk(plan, next_walk, start, (workers, None), filter);
+                for (to, part) in parts.into_iter().enumerate() {
                     match &links.to[to] {
                         Some(tx) => {
                             let _ = tx.send(Message::Chunk(part));
@@ -302,12 +307,18 @@ impl Replay {
             } else {
                 match links.from[walker].as_ref().map(Receiver::recv) {
                     Some(Ok(Message::Chunk(walked))) => Some(walked),
-                    // The walker stopped (or the two disagree on the file): so does this one.
                     _ => None,
                 }
             };
             let Some(walked) = walked else {
-                return Ok(ReadEnd::Stopped);
+                if stop.load(Ordering::Relaxed) {
+                    return Ok(ReadEnd::Stopped);
+                }
+                // The walker is gone without being asked to stop: it failed.
+                return Err(capture::named(
+                    input,
+                    "a worker ended unexpectedly; the rest of this file was not inspected",
+                ));
             };
             let Some(walked) = reading.accept(plan, k, walked, (me, workers), filter) else {
                 continue;
@@ -315,9 +326,10 @@ impl Replay {
             if self.tally.packets_read(walked.packets, walked.bytes) {
                 self.report_progress();
             }
-            for (at, item) in walked.items.iter().enumerate() {
+            let mut later = walked.in_order().skip(ITEMS_AHEAD);
+            for item in walked.in_order() {
                 // The walker read these bytes on another core: ask for them a few packets early.
-                if let Some(later) = walked.items.get(at + ITEMS_AHEAD) {
+                if let Some(later) = later.next() {
                     mapped::prefetch_headers(later.data(plan));
                 }
                 let p = PacketRef {
@@ -329,8 +341,9 @@ impl Replay {
                 self.handed(p, item.handling);
             }
             if me == 0 {
-                // Pages every worker is past: the chunks a walker may be ahead, behind.
-                plan.release_behind(walked.start.min(walked.end), lookahead, &mut released);
+                // Pages every worker is past: a walker may be `lookahead` chunks ahead of the
+                // chunk it reads, and that chunk's reader as far behind.
+                plan.release_behind(walked.start.min(walked.end), 2 * lookahead, &mut released);
             }
         }
         Ok(match reading.ended {

@@ -6,24 +6,36 @@
 //! it reads the chunk's records, decodes each far enough to know its flow's owner, and hands
 //! each worker the list of its packets (file offset, length, time). Every worker then inspects
 //! its lists chunk by chunk, in file order, so a flow's packets reach its owner in order, as
-//! before. IP fragments go to every worker (a fragment's flow is known only once reassembled);
-//! frames that do not decode stay with the chunk's walker.
+//! before. IP fragments go to every worker, in one list per chunk that all share (a fragment's
+//! flow is known only once reassembled); frames that do not decode stay with the chunk's
+//! walker.
 //!
 //! Where a chunk's first record starts is known only by reading up to it. The walker guesses
-//! it ([`PcapLayout::find_record`]: consecutive plausible record headers); every worker checks
-//! the guess against where the chunk before really ended, and walks the chunk again itself
-//! when they differ (packet bytes that look like records, a record longer than a chunk). So a
-//! wrong guess costs time, never a packet.
+//! it ([`PcapLayout::find_record`]: consecutive plausible record headers, within one record's
+//! reach of the chunk's start); every worker checks the guess against where the chunk before
+//! really ended, and walks the chunk again itself, for itself alone, when they differ (packet
+//! bytes that look like records, records the guess's rules do not expect). So a wrong guess
+//! costs time, never a packet: at worst, every worker walks every chunk, as without the split.
+//! Once a worker finds the file's end (a damaged or cut record), walkers skip the chunks after.
 //!
-//! Worker 0 maps the file and hands the map to the others ([`Message::Plan`]), so that all
-//! read the same bytes even while the file grows. Classic pcap only: a pcapng block depends on
-//! the interfaces described before it, so pcapng files (and small files, and single workers)
-//! are read whole by every worker as before.
+//! Worker 0 maps each large file and hands the map to the others ([`Message::Plan`]), so that
+//! all read the same bytes even while the file grows. Classic pcap only: a pcapng block depends
+//! on the interfaces described before it, so pcapng files (and small files, and single
+//! workers) are read whole by every worker as before.
 //!
-//! Channels: one per ordered pair of workers, each holding more messages than a walker can be
-//! ahead of the slowest reader ([`LOOKAHEAD_PER_WORKER`]), so a send never waits and no two
-//! workers can wait on each other.
+//! Channels: one per ordered pair of workers, bounded. No two workers can wait on each other:
+//! - within a file, a walker is at most `2 × LOOKAHEAD_PER_WORKER + 1` of its chunks ahead of
+//!   any reader (it walks [`LOOKAHEAD_PER_WORKER`] × n chunks ahead of its own reading, and
+//!   its reading needs every other walker's chunks before), plus the first chunks of the next
+//!   file: fewer than a channel holds, so a chunk's send never waits;
+//! - worker 0's plans for files that are not split can fill a channel when a worker is many
+//!   files behind; that worker is then reading whole files, which needs nothing but the plans
+//!   already queued for it, so it drains the channel.
+//!
+//! A worker that fails (panics) closes its channels: the others report the file as not read to
+//! its end, rather than waiting.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use crossbeam_channel::{bounded, Receiver, Sender};
@@ -54,6 +66,9 @@ pub(crate) struct Plan {
     first_record: usize,
     /// Seconds of the first record's time.
     first_second: u32,
+    /// The first chunk at which a worker found the file's end (damage, or a cut record):
+    /// walkers skip the chunks after it.
+    ended_at: AtomicUsize,
 }
 
 /// Where a plan's bytes live.
@@ -94,7 +109,7 @@ impl Plan {
         let Next::Packet(first, _) = parser.clone().next(bytes.get(first_record..)?) else {
             return None;
         };
-        let first_second = u32::try_from(first.ts_us.div_euclid(1_000_000)).ok()?;
+        let first_second = u32::try_from(first.ts_us.div_euclid(1_000_000)).unwrap_or(0);
         Some(Plan {
             bytes,
             chunk,
@@ -102,6 +117,7 @@ impl Plan {
             layout,
             first_record,
             first_second,
+            ended_at: AtomicUsize::new(usize::MAX),
         })
     }
 
@@ -132,6 +148,11 @@ impl Plan {
             .unwrap_or(NO_START)
     }
 
+    /// True when chunk `k` is past the end some worker found: nobody reads it.
+    pub fn past_end(&self, k: usize) -> bool {
+        k > self.ended_at.load(Ordering::Relaxed)
+    }
+
     /// Give back the map's pages more than `chunks` chunks before `at`, which every worker is
     /// past (see [`mapped::release_before`]; `released` moves up).
     pub fn release_behind(&self, at: usize, chunks: usize, released: &mut usize) {
@@ -144,7 +165,7 @@ impl Plan {
 }
 
 /// A start no chunk has: the walker found no record in its chunk.
-const NO_START: usize = usize::MAX;
+pub const NO_START: usize = usize::MAX;
 
 /// How one packet of a walked chunk is to be handled by the worker it was handed to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -188,6 +209,23 @@ pub(crate) struct Walked {
     pub bytes: u64,
     /// The receiver's packets, in file order.
     pub items: Vec<Item>,
+    /// The chunk's IP fragments, in file order: one list shared by every worker.
+    pub fragments: Arc<Vec<Item>>,
+}
+
+impl Walked {
+    /// The receiver's packets and the fragments, merged in file order.
+    pub fn in_order(&self) -> impl Iterator<Item = &Item> {
+        let (mut own, mut fragments) = (
+            self.items.iter().peekable(),
+            self.fragments.iter().peekable(),
+        );
+        std::iter::from_fn(move || match (own.peek(), fragments.peek()) {
+            (Some(o), Some(f)) if f.offset < o.offset => fragments.next(),
+            (Some(_), _) => own.next(),
+            (None, _) => fragments.next(),
+        })
+    }
 }
 
 /// What the workers of a replay send each other.
@@ -207,8 +245,7 @@ pub(crate) struct Links {
 
 /// Links for `workers` workers.
 pub(crate) fn links(workers: usize) -> Vec<Links> {
-    // A walker is at most 2 × LOOKAHEAD_PER_WORKER + 1 of its chunks ahead of any reader, plus
-    // a plan and the first chunks of the next file: room for twice that.
+    // Room for twice what a walker can have sent ahead (see the module documentation).
     let capacity = 4 * LOOKAHEAD_PER_WORKER + 8;
     let mut all: Vec<Links> = (0..workers)
         .map(|_| Links {
@@ -227,80 +264,93 @@ pub(crate) fn links(workers: usize) -> Vec<Links> {
 }
 
 /// Walk the records of `plan`'s chunk `k` from `start` (the guess, or the known start), and
-/// sort the packets into one [`Walked`] per worker, of `workers`.
+/// sort the packets into one [`Walked`] per worker, of `workers`: for every worker, or, with
+/// `only`, for that worker alone (the others' lists stay empty).
 pub(crate) fn walk(
     plan: &Plan,
     k: usize,
     start: usize,
-    workers: usize,
+    (workers, only): (usize, Option<usize>),
     filter: &mut Filter,
 ) -> Vec<Walked> {
     let limit = plan.chunk_end(k);
-    let mut out: Vec<Walked> = (0..workers)
-        .map(|_| Walked {
-            start,
-            end: start,
-            stop: None,
-            packets: 0,
-            bytes: 0,
-            items: Vec::with_capacity(plan.chunk / 256 / workers),
+    let wanted = |worker: usize| only.is_none_or(|me| me == worker);
+    let mut lists: Vec<Vec<Item>> = (0..workers)
+        .map(|w| {
+            Vec::with_capacity(if wanted(w) {
+                plan.chunk / 256 / workers
+            } else {
+                0
+            })
         })
         .collect();
-    if start == NO_START {
-        return out;
-    }
-    let bytes = plan.bytes();
-    let mut parser = plan.parser.clone();
-    let mut ahead = LinesAhead::from(start);
+    let mut fragments = Vec::new();
     let (mut at, mut packets, mut captured, mut stop) = (start, 0u64, 0u64, None);
-    while at < limit {
-        let raw = match parser.next(&bytes[at..]) {
-            Next::Packet(raw, used) => {
-                at += used;
-                ahead.prefetch_to(bytes, at);
-                raw
-            }
-            Next::Skip(used) => {
-                at += used;
+    if start != NO_START {
+        let bytes = plan.bytes();
+        let mut parser = plan.parser.clone();
+        let mut ahead = LinesAhead::from(start);
+        while at < limit {
+            let raw = match parser.next(&bytes[at..]) {
+                Next::Packet(raw, used) => {
+                    at += used;
+                    ahead.prefetch_to(bytes, at);
+                    raw
+                }
+                Next::Skip(used) => {
+                    at += used;
+                    continue;
+                }
+                Next::NeedMore => {
+                    stop = Some(mapped::ends_inside_a_record(bytes.len() - at));
+                    break;
+                }
+                Next::Damaged(why) => {
+                    stop = Some(why);
+                    break;
+                }
+            };
+            if !filter.accepts(raw.linktype, raw.data, raw.wire_len) {
                 continue;
             }
-            Next::NeedMore => {
-                stop = Some(mapped::ends_inside_a_record(bytes.len() - at));
-                break;
+            packets += 1;
+            captured += raw.data.len() as u64;
+            let item = |handling| Item {
+                offset: raw.data.as_ptr() as usize - bytes.as_ptr() as usize,
+                len: raw.data.len() as u32,
+                linktype: raw.linktype,
+                ts_us: raw.ts_us,
+                handling,
+            };
+            let (owner, handling) = match decode::decode(raw.linktype, raw.data) {
+                Ok(pkt) if matches!(pkt.transport, Transport::Fragment(_)) => {
+                    fragments.push(item(Handling::Fragment));
+                    continue;
+                }
+                Ok(pkt) => (
+                    worker_of_packet(&pkt, workers as u64) as usize,
+                    Handling::Owned,
+                ),
+                Err(_) => (k % workers, Handling::Undecodable),
+            };
+            if wanted(owner) {
+                lists[owner].push(item(handling));
             }
-            Next::Damaged(why) => {
-                stop = Some(why);
-                break;
-            }
-        };
-        if !filter.accepts(raw.linktype, raw.data, raw.wire_len) {
-            continue;
-        }
-        packets += 1;
-        captured += raw.data.len() as u64;
-        let item = |handling| Item {
-            offset: raw.data.as_ptr() as usize - bytes.as_ptr() as usize,
-            len: raw.data.len() as u32,
-            linktype: raw.linktype,
-            ts_us: raw.ts_us,
-            handling,
-        };
-        match decode::decode(raw.linktype, raw.data) {
-            Ok(pkt) if matches!(pkt.transport, Transport::Fragment(_)) => {
-                let fragment = item(Handling::Fragment);
-                out.iter_mut().for_each(|w| w.items.push(fragment));
-            }
-            Ok(pkt) => {
-                let owner = worker_of_packet(&pkt, workers as u64) as usize;
-                out[owner].items.push(item(Handling::Owned));
-            }
-            Err(_) => out[k % workers].items.push(item(Handling::Undecodable)),
         }
     }
-    for w in &mut out {
-        (w.end, w.stop, w.packets, w.bytes) = (at, stop.clone(), packets, captured);
-    }
-    out
+    let fragments = Arc::new(fragments);
+    lists
+        .into_iter()
+        .map(|items| Walked {
+            start,
+            end: at,
+            stop: stop.clone(),
+            packets,
+            bytes: captured,
+            items,
+            fragments: Arc::clone(&fragments),
+        })
+        .collect()
 }
 
 /// Where a worker's reading of a split file has got to: the true start of the next chunk, and
@@ -338,11 +388,12 @@ impl Reading {
         let walked = if walked.start == self.next_start {
             walked
         } else {
-            walk(plan, k, self.next_start, workers, filter).swap_remove(me)
+            walk(plan, k, self.next_start, (workers, Some(me)), filter).swap_remove(me)
         };
         self.next_start = walked.end;
         if walked.stop.is_some() || k + 1 == plan.chunks() {
             self.ended = Some(walked.stop.clone());
+            plan.ended_at.fetch_min(k, Ordering::Relaxed);
         }
         Some(walked)
     }
@@ -465,7 +516,15 @@ mod tests {
     /// ended for it.
     fn split_walk(plan: &Plan, workers: usize) -> Vec<(Vec<Item>, Option<Option<String>>)> {
         let walked: Vec<Vec<Walked>> = (0..plan.chunks())
-            .map(|k| walk(plan, k, plan.guess_start(k), workers, &mut Filter::none()))
+            .map(|k| {
+                walk(
+                    plan,
+                    k,
+                    plan.guess_start(k),
+                    (workers, None),
+                    &mut Filter::none(),
+                )
+            })
             .collect();
         (0..workers)
             .map(|me| {
@@ -475,7 +534,7 @@ mod tests {
                     let mut filter = Filter::none();
                     let part = parts[me].clone();
                     if let Some(w) = reading.accept(plan, k, part, (me, workers), &mut filter) {
-                        items.extend(w.items);
+                        items.extend(w.in_order().copied());
                     }
                 }
                 (items, reading.ended)
@@ -500,7 +559,7 @@ mod tests {
                 };
                 let mut start = plan.first_record;
                 for k in 0..plan.chunks() {
-                    let walked = walk(&plan, k, start, 1, &mut Filter::none()).remove(0);
+                    let walked = walk(&plan, k, start, (1, None), &mut Filter::none()).remove(0);
                     wrong_guesses += usize::from(plan.guess_start(k) != start);
                     start = walked.end;
                 }
