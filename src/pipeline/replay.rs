@@ -33,7 +33,7 @@ use std::sync::Arc;
 use crossbeam_channel::Receiver;
 
 use super::readahead::{Ahead, Behind};
-use super::split::{self, Handling, Links, Message, Plan, Reading};
+use super::split::{self, Handling, Item, Links, Message, Plan, Reading};
 use super::tally::InputTally;
 use super::{Progress, RunReport, WorkerLane, WorkerOutput};
 use crate::capture::{self, mapped, Filter, Inputs, RawPacket, ReadEnd};
@@ -210,6 +210,29 @@ impl Replay {
         self.inspected(mine);
     }
 
+    /// The packets of a chunk handed to this worker, in file order.
+    fn handed_all<'a>(
+        &mut self,
+        items: impl Iterator<Item = &'a Item> + Clone,
+        plan: &Plan,
+        file: Option<&Arc<str>>,
+    ) {
+        let mut later = items.clone().skip(ITEMS_AHEAD);
+        for item in items {
+            // The walker read these bytes on another core: ask for them a few packets early.
+            if let Some(later) = later.next() {
+                mapped::prefetch_headers(later.data(plan));
+            }
+            let p = PacketRef {
+                ts_us: item.ts_us,
+                linktype: item.linktype,
+                data: item.data(plan),
+                file,
+            };
+            self.handed(p, item.handling);
+        }
+    }
+
     /// A fragment, which every worker reassembles: the datagrams it completes are inspected by
     /// their owners.
     fn fragment(&mut self, p: PacketRef<'_>, pkt: &decode::Packet<'_>, frag: &Fragment<'_>) {
@@ -326,19 +349,10 @@ impl Replay {
             if self.tally.packets_read(walked.packets, walked.bytes) {
                 self.report_progress();
             }
-            let mut later = walked.in_order().skip(ITEMS_AHEAD);
-            for item in walked.in_order() {
-                // The walker read these bytes on another core: ask for them a few packets early.
-                if let Some(later) = later.next() {
-                    mapped::prefetch_headers(later.data(plan));
-                }
-                let p = PacketRef {
-                    ts_us: item.ts_us,
-                    linktype: item.linktype,
-                    data: item.data(plan),
-                    file,
-                };
-                self.handed(p, item.handling);
+            // Nearly every chunk has no fragment: its own list alone, without the merge.
+            match walked.fragments.is_empty() {
+                true => self.handed_all(walked.items.iter(), plan, file),
+                false => self.handed_all(walked.in_order(), plan, file),
             }
             if me == 0 {
                 // Pages every worker is past: a walker may be `lookahead` chunks ahead of the

@@ -215,7 +215,7 @@ pub(crate) struct Walked {
 
 impl Walked {
     /// The receiver's packets and the fragments, merged in file order.
-    pub fn in_order(&self) -> impl Iterator<Item = &Item> {
+    pub fn in_order(&self) -> impl Iterator<Item = &Item> + Clone {
         let (mut own, mut fragments) = (
             self.items.iter().peekable(),
             self.fragments.iter().peekable(),
