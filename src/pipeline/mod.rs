@@ -14,10 +14,10 @@
 //!   packet path. IP fragments are reassembled before dispatch ([`crate::decode::defrag`]).
 //! - With one worker there is nothing to route: the capture thread only copies, and the
 //!   worker decodes and reassembles fragments itself.
-//! - Regular capture files take another shape (`replay`): no capture thread; each worker
-//!   reads every file through the memory map (small files: read once for all, ahead of them,
-//!   by `readahead`) and inspects its own flows. Streams (standard input, pipes) and live
-//!   interfaces have the capture thread.
+//! - Regular capture files take another shape (`replay`): no capture thread; the workers read
+//!   the files through the memory map (a large pcap file in chunks walked in turn, `split`;
+//!   small files read once for all, ahead of them, by `readahead`) and each inspects its own
+//!   flows. Streams (standard input, pipes) and live interfaces have the capture thread.
 //! - Batches are recycled: `N × (QUEUE_DEPTH + 2)` of them exist per capture thread.
 //! - Shutdown by ownership: when input ends (or a signal stops it) the capture threads drop
 //!   their senders; each worker drains its queue, writes what its flows still hold, sends its
@@ -267,7 +267,7 @@ pub fn run(mut config: RunConfig, source: Source, sink: Sink, control: WriterCon
 
 /// How a run is laid out (see the module documentation).
 enum Shape {
-    /// Regular capture files: each worker reads the files itself.
+    /// Regular capture files: the workers read the files themselves (see `replay`).
     Replay(Arc<Inputs>),
     /// Capture threads (one for the files, or one per interface) feeding the workers.
     Threads(Source),
