@@ -24,10 +24,11 @@
 //! workers) are read whole by every worker as before.
 //!
 //! Channels: one per ordered pair of workers, bounded. No two workers can wait on each other:
-//! - within a file, a walker is at most `2 × LOOKAHEAD_PER_WORKER + 1` of its chunks ahead of
-//!   any reader (it walks [`LOOKAHEAD_PER_WORKER`] × n chunks ahead of its own reading, and
-//!   its reading needs every other walker's chunks before), plus the first chunks of the next
-//!   file: fewer than a channel holds, so a chunk's send never waits;
+//! - within a file, a walker has at most `2 × LOOKAHEAD_PER_WORKER + 2` of its chunks sent
+//!   and not yet read by any one reader (it walks [`LOOKAHEAD_PER_WORKER`] × n chunks ahead
+//!   of its own reading, and its reading needs every other walker's chunks before it), plus
+//!   the first chunks of the next file: fewer than a channel holds, so a chunk's send never
+//!   waits;
 //! - worker 0's plans for files that are not split can fill a channel when a worker is many
 //!   files behind; that worker is then reading whole files, which needs nothing but the plans
 //!   already queued for it, so it drains the channel.
