@@ -201,3 +201,57 @@ fn a_large_capture_split_between_workers_gives_what_one_worker_gives() {
         assert_eq!(counters(&split), counters(&one), "{workers} workers");
     }
 }
+
+/// Stopped by SIGTERM in the middle of a split replay: every worker ends promptly (none waits
+/// for another's chunks for ever), the summary is printed, and every record written is whole.
+#[test]
+fn a_split_replay_stopped_by_sigterm_ends_promptly_with_whole_records() {
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("large.pcap");
+    std::fs::write(&pcap, pcap_of(&capture().frames)).unwrap();
+    let feed = feed(dir.path(), "feed.txt", &["c2.evil.example"]);
+    for workers in ["2", "3"] {
+        let eve = dir.path().join(format!("eve-{workers}.json"));
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ioc-sensor"))
+            .args(["-r", pcap.to_str().unwrap(), "-f", feed.to_str().unwrap()])
+            .args(["--events", "dns,alert", "-o", eve.to_str().unwrap()])
+            .args(["--workers", workers])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Signal once the replay is under way: its first records are written.
+        let start = Instant::now();
+        while std::fs::metadata(&eve).map_or(0, |m| m.len()) == 0
+            && child.try_wait().unwrap().is_none()
+            && start.elapsed() < Duration::from_secs(20)
+        {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        let signalled = Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if signalled.elapsed() > Duration::from_secs(15) {
+                let _ = child.kill();
+                panic!("{workers} workers: no exit within 15 s of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+        assert_eq!(status.code(), Some(0), "{workers} workers: {stderr}");
+        assert!(stderr.contains(" packets, "), "{workers} workers: {stderr}");
+        let text = std::fs::read_to_string(&eve).unwrap();
+        assert!(
+            text.ends_with('\n'),
+            "{workers} workers: a record cut short"
+        );
+        assert!(!common::parse_eve(&text).is_empty());
+    }
+}
