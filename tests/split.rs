@@ -10,9 +10,9 @@ use common::{
     udp_frame, Run,
 };
 
-/// The replay's chunk size (`CHUNK` in src/pipeline/split.rs): where walkers guess a record
-/// starts. Were it changed, this test would still compare the workers, but would no longer
-/// put look-alike records exactly at the chunk boundaries.
+/// The replay's chunk size for up to 4 workers (`chunk_bytes` in src/pipeline/split.rs):
+/// where walkers guess a record starts. Were it changed, this test would still compare the
+/// workers, but would no longer put look-alike records exactly at the chunk boundaries.
 const CHUNK: usize = 4 << 20;
 /// Bytes of the pcap file header.
 const FILE_HEADER: usize = 24;

@@ -273,7 +273,7 @@ impl Replay {
     /// others (see [`super::split`]). `None` when it is not, or when worker 0 is gone.
     fn plan(&self, file: &capture::InputFile, links: &Links) -> Option<Arc<Plan>> {
         if self.me == 0 {
-            let plan = Plan::of(file).map(Arc::new);
+            let plan = Plan::of(file, self.workers as usize).map(Arc::new);
             for to in links.to.iter().flatten() {
                 let _ = to.send(Message::Plan(plan.clone()));
             }

@@ -2,7 +2,8 @@
 //!
 //! Replay workers otherwise each walk and decode every record to find the packets of their
 //! own flows, which caps two workers at about 1.45× one (see docs/performance.md). Here the
-//! file is cut into chunks of [`CHUNK`] bytes, and chunk `k` is walked by worker `k % n`:
+//! file is cut into chunks (4 MB, less with many workers: [`chunk_bytes`]), and chunk `k` is
+//! walked by worker `k % n`:
 //! it reads the chunk's records, decodes each far enough to know its flow's owner, and hands
 //! each worker the list of its packets (file offset, length, time). Every worker then inspects
 //! its lists chunk by chunk, in file order, so a flow's packets reach its owner in order, as
@@ -48,9 +49,14 @@ use crate::capture::{Filter, InputFile};
 use crate::decode::{self, Transport};
 use crate::flow::key::worker_of_packet;
 
-/// Bytes of the file per chunk (4 MB: 64 KB to 4 MB measured, the larger the better; a chunk
-/// carries one message per worker and its own allocation of handed-over packets).
-pub const CHUNK: usize = 4 << 20;
+/// Bytes of the file per chunk: 4 MB (64 KB to 4 MB measured with two workers, the larger
+/// the better: a chunk carries one message per worker and its own allocation of handed-over
+/// packets), less with many workers, so that the part of the file mapped at once (about three
+/// chunks per worker: walked ahead, being read, not yet released) stays near 48 MB; at least
+/// 1 MB (1 MB measured as fast as 4 MB with two workers).
+pub fn chunk_bytes(workers: usize) -> usize {
+    ((16 << 20) / workers.max(1)).clamp(1 << 20, 4 << 20)
+}
 /// Chunks a worker may walk ahead of the chunk it is inspecting, per worker (1 and 2 measured
 /// alike; the fewer, the less of the file mapped at once).
 pub const LOOKAHEAD_PER_WORKER: usize = 1;
@@ -58,7 +64,7 @@ pub const LOOKAHEAD_PER_WORKER: usize = 1;
 /// A large pcap file, mapped once for every worker.
 pub(crate) struct Plan {
     bytes: Backing,
-    /// Bytes per chunk: [`CHUNK`] (smaller in tests).
+    /// Bytes per chunk: [`chunk_bytes`] (smaller in tests).
     chunk: usize,
     /// A parser past the file header: clones read records from any record boundary.
     parser: Parser,
@@ -92,12 +98,13 @@ impl std::ops::Deref for Backing {
 }
 
 impl Plan {
-    /// The plan for `input` when it is a large classic pcap file with at least one record;
+    /// The plan for `input`, for `workers` workers, when it is a large classic pcap file with
+    /// at least one record;
     /// `None` otherwise (or when it cannot be read: each worker then reads it as before and
     /// meets the same error).
-    pub fn of(input: &InputFile) -> Option<Plan> {
+    pub fn of(input: &InputFile, workers: usize) -> Option<Plan> {
         let map = mapped::map_large(input).ok()??;
-        Plan::over(Backing::Map(map), CHUNK)
+        Plan::over(Backing::Map(map), chunk_bytes(workers))
     }
 
     /// The plan for a classic pcap file's `bytes`, cut into chunks of `chunk` bytes.
