@@ -83,8 +83,7 @@ pub fn read(
     filter: &mut Filter,
     on_packet: impl FnMut(RawPacket<'_>) -> ControlFlow<()>,
 ) -> Result<ReadEnd, String> {
-    let file = File::open(&input.path).map_err(|e| failure(input, &e))?;
-    let size = file.metadata().map_err(|e| failure(input, &e))?.len();
+    let (file, size) = open_sized(input)?;
     if size < MAP_FROM {
         return read_loaded(input, &load_open(input, file, size)?, filter, on_packet);
     }
@@ -99,12 +98,18 @@ pub fn read(
 /// A regular file mapped whole for reading, when it is large (4 MB or more); `None` for a
 /// small one. Errors name the file.
 pub fn map_large(input: &InputFile) -> Result<Option<Mmap>, String> {
-    let file = File::open(&input.path).map_err(|e| failure(input, &e))?;
-    let size = file.metadata().map_err(|e| failure(input, &e))?.len();
+    let (file, size) = open_sized(input)?;
     if size < MAP_FROM {
         return Ok(None);
     }
     map_open(input, &file).map(Some)
+}
+
+/// `input` opened, with its size now.
+fn open_sized(input: &InputFile) -> Result<(File, u64), String> {
+    let file = File::open(&input.path).map_err(|e| failure(input, &e))?;
+    let size = file.metadata().map_err(|e| failure(input, &e))?.len();
+    Ok((file, size))
 }
 
 fn map_open(input: &InputFile, file: &File) -> Result<Mmap, String> {
@@ -143,40 +148,77 @@ pub fn ends_inside_a_record(left: usize) -> String {
 /// Bytes that are no capture file at all are an error (the reason, without the file's name).
 fn read_bytes(
     bytes: &[u8],
-    mut consumed: impl FnMut(usize),
+    consumed: impl FnMut(usize),
     filter: &mut Filter,
-    mut on_packet: impl FnMut(RawPacket<'_>) -> ControlFlow<()>,
+    on_packet: impl FnMut(RawPacket<'_>) -> ControlFlow<()>,
 ) -> Result<ReadEnd, String> {
-    let mut rest = bytes;
     let mut parser = Parser::default();
-    let mut ahead = LinesAhead::default();
-    while !rest.is_empty() {
-        consumed(bytes.len() - rest.len());
-        match parser.next(rest) {
+    let (at, end) = read_records(
+        bytes,
+        &mut parser,
+        (0, bytes.len()),
+        filter,
+        consumed,
+        on_packet,
+    );
+    let left = bytes.len() - at;
+    match end {
+        RecordsEnd::Stopped => Ok(ReadEnd::Stopped),
+        RecordsEnd::NeedMore if !parser.started() => Err(Parser::not_a_capture(left, None)),
+        RecordsEnd::Damaged(why) if !parser.started() => {
+            Err(Parser::not_a_capture(left, Some(why)))
+        }
+        RecordsEnd::NeedMore => Ok(ReadEnd::CutShort(ends_inside_a_record(left))),
+        RecordsEnd::Damaged(why) => Ok(ReadEnd::CutShort(why)),
+        RecordsEnd::Limit if !parser.started() => Err(Parser::not_a_capture(0, None)),
+        RecordsEnd::Limit => Ok(ReadEnd::Complete),
+    }
+}
+
+/// Why [`read_records`] stopped.
+pub enum RecordsEnd {
+    /// A record starts at or past the limit (or the bytes end there).
+    Limit,
+    /// The callback asked to stop.
+    Stopped,
+    /// The bytes end inside a record.
+    NeedMore,
+    /// The bytes cannot be a record (why).
+    Damaged(String),
+}
+
+/// The records of `bytes` (a whole capture file) that start in `from..limit`, read by
+/// `parser` from `from` on (a record boundary): every packet that passes `filter` goes to
+/// `on_packet`, `consumed` is told each record's offset, and the file's lines are asked for
+/// ahead (see `LinesAhead`). Returns where reading stopped and why.
+pub fn read_records(
+    bytes: &[u8],
+    parser: &mut Parser,
+    (from, limit): (usize, usize),
+    filter: &mut Filter,
+    mut consumed: impl FnMut(usize),
+    mut on_packet: impl FnMut(RawPacket<'_>) -> ControlFlow<()>,
+) -> (usize, RecordsEnd) {
+    let mut at = from;
+    let mut ahead = LinesAhead { next: from };
+    while at < limit {
+        consumed(at);
+        match parser.next(&bytes[at..]) {
             Next::Packet(packet, used) => {
-                rest = &rest[used..];
-                ahead.prefetch_to(bytes, bytes.len() - rest.len());
+                at += used;
+                ahead.prefetch_to(bytes, at);
                 if filter.accepts(packet.linktype, packet.data, packet.wire_len)
                     && on_packet(packet).is_break()
                 {
-                    return Ok(ReadEnd::Stopped);
+                    return (at, RecordsEnd::Stopped);
                 }
             }
-            Next::Skip(used) => rest = &rest[used..],
-            Next::NeedMore if !parser.started() => {
-                return Err(Parser::not_a_capture(rest.len(), None))
-            }
-            Next::Damaged(why) if !parser.started() => {
-                return Err(Parser::not_a_capture(rest.len(), Some(why)))
-            }
-            Next::NeedMore => return Ok(ReadEnd::CutShort(ends_inside_a_record(rest.len()))),
-            Next::Damaged(why) => return Ok(ReadEnd::CutShort(why)),
+            Next::Skip(used) => at += used,
+            Next::NeedMore => return (at, RecordsEnd::NeedMore),
+            Next::Damaged(why) => return (at, RecordsEnd::Damaged(why)),
         }
     }
-    if !parser.started() {
-        return Err(Parser::not_a_capture(0, None));
-    }
-    Ok(ReadEnd::Complete)
+    (at, RecordsEnd::Limit)
 }
 
 /// How far ahead of the read position [`LinesAhead`] asks for the file's bytes: a few records
@@ -189,22 +231,16 @@ const PREFETCH_DISTANCE: usize = 2048;
 /// hardware prefetcher does not run ahead of that, so without this the reader waits for
 /// memory once per record (94 % of the time of a read that inspects nothing). A worker that
 /// skips the packets of other workers' flows has nothing to hide that wait behind.
-#[derive(Default)]
-pub struct LinesAhead {
+struct LinesAhead {
     /// Offset of the next line not yet asked for.
     next: usize,
 }
 
 impl LinesAhead {
-    /// Lines asked for from offset `from` on (where a reader starts in the middle of a file).
-    pub fn from(from: usize) -> Self {
-        LinesAhead { next: from }
-    }
-
     /// Ask for the lines of `bytes` up to `PREFETCH_DISTANCE` past `read` (x86-64 only;
     /// elsewhere the hardware prefetcher is all there is).
     #[inline(always)]
-    pub fn prefetch_to(&mut self, bytes: &[u8], read: usize) {
+    fn prefetch_to(&mut self, bytes: &[u8], read: usize) {
         #[cfg(target_arch = "x86_64")]
         {
             let until = read.saturating_add(PREFETCH_DISTANCE).min(bytes.len());

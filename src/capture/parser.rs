@@ -272,14 +272,7 @@ impl PcapLayout {
                 let Some(header) = data.get(at..at + 16) else {
                     return false;
                 };
-                let field = |i: usize| {
-                    let bytes = [header[i], header[i + 1], header[i + 2], header[i + 3]];
-                    if self.big_endian {
-                        u32::from_be_bytes(bytes)
-                    } else {
-                        u32::from_le_bytes(bytes)
-                    }
-                };
+                let field = |i| header_field(header, i, self.big_endian).unwrap_or_default();
                 let (second, fraction, caplen) = (field(0), field(4), field(8));
                 let plausible = fraction < 1_000_000_000
                     && (1..=MAX_CAPLEN).contains(&caplen)
@@ -299,6 +292,16 @@ impl PcapLayout {
     }
 }
 
+/// The 32-bit field of a pcap record header at byte `at` of `header`, in the file's byte
+/// order; `None` when `header` is too short.
+fn header_field(header: &[u8], at: usize, big_endian: bool) -> Option<u32> {
+    let bytes: [u8; 4] = header.get(at..at + 4)?.try_into().ok()?;
+    Some(match big_endian {
+        true => u32::from_be_bytes(bytes),
+        false => u32::from_le_bytes(bytes),
+    })
+}
+
 fn pcap_record(
     data: &[u8],
     linktype: i32,
@@ -306,13 +309,7 @@ fn pcap_record(
     big_endian: bool,
     modified: bool,
 ) -> Next<'_> {
-    if data.len() >= 12 {
-        let len = [data[8], data[9], data[10], data[11]];
-        let caplen = if big_endian {
-            u32::from_be_bytes(len)
-        } else {
-            u32::from_le_bytes(len)
-        };
+    if let Some(caplen) = header_field(data, 8, big_endian) {
         if caplen > MAX_CAPLEN {
             return Next::Damaged(format!(
                 "record of {caplen} bytes, more than any snap length: the file is damaged here"

@@ -105,9 +105,8 @@ pub(crate) fn replay_worker(
                 mapped::read_loaded(file, bytes, &mut filter, |raw| worker.read(stop, raw, name))
             }
             Some(Ahead::Failed(e)) => Err(e.clone()),
-            // A large file, no reader ahead, or a reader that has stopped.
-            // A large file, which worker 0 looks at for the others: walked in chunks by all,
-            // or read whole by each.
+            // A large file (no reader ahead, or one that has stopped: any file), which worker 0
+            // looks at for the others: walked in chunks by all, or read whole by each.
             _ => match links
                 .as_ref()
                 .filter(|_| !mapped::is_small(file))
@@ -225,7 +224,7 @@ impl Replay {
             }
             let p = PacketRef {
                 ts_us: item.ts_us,
-                linktype: item.linktype,
+                linktype: plan.linktype,
                 data: item.data(plan),
                 file,
             };
@@ -357,7 +356,7 @@ impl Replay {
             if me == 0 {
                 // Pages every worker is past: a walker may be `lookahead` chunks ahead of the
                 // chunk it reads, and that chunk's reader as far behind.
-                plan.release_behind(walked.start.min(walked.end), 2 * lookahead, &mut released);
+                plan.release_behind(walked.start, 2 * lookahead, &mut released);
             }
         }
         Ok(match reading.ended {

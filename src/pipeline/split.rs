@@ -37,15 +37,16 @@
 //! A worker that fails (panics) closes its channels: the others report the file as not read to
 //! its end, rather than waiting.
 
+use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use crossbeam_channel::{bounded, Receiver, Sender};
 use memmap2::Mmap;
 
-use crate::capture::mapped::{self, LinesAhead};
+use crate::capture::mapped::{self, RecordsEnd};
 use crate::capture::parser::{Next, Parser, PcapLayout};
-use crate::capture::{Filter, InputFile};
+use crate::capture::{Filter, InputFile, RawPacket};
 use crate::decode::{self, Transport};
 use crate::flow::key::worker_of_packet;
 
@@ -69,6 +70,8 @@ pub(crate) struct Plan {
     /// A parser past the file header: clones read records from any record boundary.
     parser: Parser,
     layout: PcapLayout,
+    /// The file's link type (one for a whole classic pcap file).
+    pub linktype: i32,
     /// Where the first record starts.
     first_record: usize,
     /// Seconds of the first record's time.
@@ -118,11 +121,13 @@ impl Plan {
             return None;
         };
         let first_second = u32::try_from(first.ts_us.div_euclid(1_000_000)).unwrap_or(0);
+        let linktype = first.linktype;
         Some(Plan {
             bytes,
             chunk,
             parser,
             layout,
+            linktype,
             first_record,
             first_second,
             ended_at: AtomicUsize::new(usize::MAX),
@@ -186,12 +191,11 @@ pub(crate) enum Handling {
     Undecodable,
 }
 
-/// One packet handed over: where its bytes are in the file.
+/// One packet handed over: where its bytes are in the file (whose link type is the plan's).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Item {
     pub offset: usize,
     pub len: u32,
-    pub linktype: i32,
     pub ts_us: i64,
     pub handling: Handling,
 }
@@ -293,47 +297,23 @@ pub(crate) fn walk(
         })
         .collect();
     let mut fragments = Vec::new();
-    let (mut at, mut packets, mut captured, mut stop) = (start, 0u64, 0u64, None);
+    let (mut end, mut packets, mut captured, mut stop) = (start, 0u64, 0u64, None);
     if start != NO_START {
         let bytes = plan.bytes();
         let mut parser = plan.parser.clone();
-        let mut ahead = LinesAhead::from(start);
-        while at < limit {
-            let raw = match parser.next(&bytes[at..]) {
-                Next::Packet(raw, used) => {
-                    at += used;
-                    ahead.prefetch_to(bytes, at);
-                    raw
-                }
-                Next::Skip(used) => {
-                    at += used;
-                    continue;
-                }
-                Next::NeedMore => {
-                    stop = Some(mapped::ends_inside_a_record(bytes.len() - at));
-                    break;
-                }
-                Next::Damaged(why) => {
-                    stop = Some(why);
-                    break;
-                }
-            };
-            if !filter.accepts(raw.linktype, raw.data, raw.wire_len) {
-                continue;
-            }
+        let sort = |raw: RawPacket<'_>| {
             packets += 1;
             captured += raw.data.len() as u64;
             let item = |handling| Item {
                 offset: raw.data.as_ptr() as usize - bytes.as_ptr() as usize,
                 len: raw.data.len() as u32,
-                linktype: raw.linktype,
                 ts_us: raw.ts_us,
                 handling,
             };
             let (owner, handling) = match decode::decode(raw.linktype, raw.data) {
                 Ok(pkt) if matches!(pkt.transport, Transport::Fragment(_)) => {
                     fragments.push(item(Handling::Fragment));
-                    continue;
+                    return ControlFlow::Continue(());
                 }
                 Ok(pkt) => (
                     worker_of_packet(&pkt, workers as u64) as usize,
@@ -344,14 +324,23 @@ pub(crate) fn walk(
             if wanted(owner) {
                 lists[owner].push(item(handling));
             }
-        }
+            ControlFlow::Continue(())
+        };
+        let (at, how) =
+            mapped::read_records(bytes, &mut parser, (start, limit), filter, |_| {}, sort);
+        end = at;
+        stop = match how {
+            RecordsEnd::NeedMore => Some(mapped::ends_inside_a_record(bytes.len() - at)),
+            RecordsEnd::Damaged(why) => Some(why),
+            RecordsEnd::Limit | RecordsEnd::Stopped => None,
+        };
     }
     let fragments = Arc::new(fragments);
     lists
         .into_iter()
         .map(|items| Walked {
             start,
-            end: at,
+            end,
             stop: stop.clone(),
             packets,
             bytes: captured,
@@ -586,7 +575,7 @@ mod tests {
                         let want: Vec<usize> = whole.iter().filter(|p| p.1).map(|p| p.0).collect();
                         assert_eq!(fragments, want, "{context}");
                         for item in items.iter().filter(|i| i.handling == Handling::Owned) {
-                            let pkt = decode::decode(item.linktype, item.data(&plan)).unwrap();
+                            let pkt = decode::decode(plan.linktype, item.data(&plan)).unwrap();
                             assert_eq!(worker_of_packet(&pkt, workers as u64), me as u64);
                         }
                         once.extend(

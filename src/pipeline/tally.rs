@@ -27,13 +27,12 @@ impl InputTally {
     /// One packet of `captured` bytes read; true when it is time to report progress.
     #[inline]
     pub fn packet(&mut self, captured: usize) -> bool {
-        self.packets += 1;
-        self.bytes_read += captured as u64 + RECORD_HEADER;
-        self.packets.is_multiple_of(PROGRESS_EVERY)
+        self.packets_read(1, captured as u64)
     }
 
     /// `packets` read at once, with `captured` bytes between them; true when it is time to
     /// report progress.
+    #[inline]
     pub fn packets_read(&mut self, packets: u64, captured: u64) -> bool {
         let before = self.packets / PROGRESS_EVERY;
         self.packets += packets;
