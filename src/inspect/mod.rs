@@ -300,6 +300,11 @@ fn tcp_segment(
     if flow.tcp_finished {
         return; // nothing more to learn from this connection: no state, no copy
     }
+    if payload.is_empty() && flags & tcp_flags::SYN == 0 {
+        // A bare ACK, FIN or RST changes no reassembly or parser: its flow's state (a line
+        // that a flood of short connections has pushed out of the cache) is not read.
+        return;
+    }
     let Flow {
         tcp,
         alerts,
