@@ -9,7 +9,7 @@
 //! Dependencies point one way: `capture`, `decode`, `proto`, `intel`, `eve` know nothing of
 //! each other's callers; `flow` uses `decode` and `proto`; `inspect` uses all of them;
 //! `pipeline` runs `capture` and `inspect` on threads. `mix` holds the mixing step that the
-//! hand-written hashes share.
+//! hand-written hashes share, `prefetch` the memory hints of the read and flow paths.
 
 pub mod capture;
 pub mod cli;
@@ -21,4 +21,5 @@ pub mod inspect;
 pub mod intel;
 mod mix;
 pub mod pipeline;
+mod prefetch;
 pub mod proto;

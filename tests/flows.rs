@@ -1,6 +1,7 @@
 //! The flow table under a flood: a full table ends the flows idle the longest, writes what
 //! they hold (address alerts waiting for the flow's application layer), keeps active flows,
-//! and loses no alert; a flood read from a file gives the records it gives read as a stream.
+//! and loses no alert; a flood read from a file (its packets held back for their flows to be
+//! asked for ahead) gives the records it gives read as a stream.
 
 mod common;
 
@@ -136,8 +137,10 @@ fn tcp_frame(src_port: u16, seq: u32, flags: u8, payload: &[u8]) -> Vec<u8> {
 }
 
 /// A flood that opens a flow every packet or two, read from the file (the workers read it
-/// themselves, see src/pipeline/replay.rs) and from standard input (a capture thread reads
-/// it and hands the workers their packets): the same records, with 1 and 2 workers. 40 000 packets: DNS queries from new ports (every 97th for a listed
+/// themselves and, as flows come this fast, hold packets back while the memory of their flows
+/// is asked for: src/pipeline/lookahead.rs) and from standard input (a capture thread reads
+/// it and hands the workers their packets, none held back): the same records, with 1 and 2
+/// workers. 40 000 packets: DNS queries from new ports (every 97th for a listed
 /// name, every 1 009th split into two IP fragments), 64 TCP connections at a time sending
 /// SYN, an HTTP request (every 50th to a listed host) and FIN, interleaved, and every 499th
 /// frame one that does not decode.

@@ -67,14 +67,51 @@ fn failure(input: &InputFile, e: &std::io::Error) -> String {
     named(input, crate::intel::io_reason(e))
 }
 
-/// Read every packet of `bytes`, the content of `input` loaded by [`load`].
-pub fn read_loaded(
+/// Read every packet of `bytes`, the content of `input` loaded by [`load`]. The packets
+/// borrow `bytes`, so a reader may hold some back while it reads on.
+pub fn read_loaded<'b>(
     input: &InputFile,
-    bytes: &[u8],
+    bytes: &'b [u8],
     filter: &mut Filter,
-    on_packet: impl FnMut(RawPacket<'_>) -> ControlFlow<()>,
+    on_packet: impl FnMut(RawPacket<'b>) -> ControlFlow<()>,
 ) -> Result<ReadEnd, String> {
     read_bytes(bytes, |_| {}, filter, on_packet).map_err(|why| named(input, why))
+}
+
+/// The content of a regular file: read whole when small, else mapped.
+pub enum FileBytes {
+    /// Read into memory.
+    Loaded(Vec<u8>),
+    /// Mapped.
+    Mapped(Mmap),
+}
+
+/// The content of the regular file `input`, for [`read_open`].
+pub fn open(input: &InputFile) -> Result<FileBytes, String> {
+    let (file, size) = open_sized(input)?;
+    if size < MAP_FROM {
+        return load_open(input, file, size).map(FileBytes::Loaded);
+    }
+    map_open(input, &file).map(FileBytes::Mapped)
+}
+
+/// Read every packet of `bytes`, the content of `input` given by [`open`]. The packets
+/// borrow `bytes`, so a reader may hold some back while it reads on.
+pub fn read_open<'b>(
+    input: &InputFile,
+    bytes: &'b FileBytes,
+    filter: &mut Filter,
+    on_packet: impl FnMut(RawPacket<'b>) -> ControlFlow<()>,
+) -> Result<ReadEnd, String> {
+    let map = match bytes {
+        FileBytes::Loaded(bytes) => return read_loaded(input, bytes, filter, on_packet),
+        FileBytes::Mapped(map) => map,
+    };
+    let mut released = 0usize;
+    // Give back the pages already read, so that a capture larger than memory streams through
+    // in constant memory instead of filling the resident set.
+    let release_behind = |consumed: usize| release_before(map, consumed, &mut released);
+    read_bytes(map, release_behind, filter, on_packet).map_err(|why| named(input, why))
 }
 
 /// Read every packet of a regular file.
@@ -83,16 +120,7 @@ pub fn read(
     filter: &mut Filter,
     on_packet: impl FnMut(RawPacket<'_>) -> ControlFlow<()>,
 ) -> Result<ReadEnd, String> {
-    let (file, size) = open_sized(input)?;
-    if size < MAP_FROM {
-        return read_loaded(input, &load_open(input, file, size)?, filter, on_packet);
-    }
-    let map = map_open(input, &file)?;
-    let mut released = 0usize;
-    // Give back the pages already read, so that a capture larger than memory streams through
-    // in constant memory instead of filling the resident set.
-    let release_behind = |consumed: usize| release_before(&map, consumed, &mut released);
-    read_bytes(&map, release_behind, filter, on_packet).map_err(|why| named(input, why))
+    read_open(input, &open(input)?, filter, on_packet)
 }
 
 /// A regular file mapped whole for reading, when it is large (4 MB or more); `None` for a
@@ -146,11 +174,11 @@ pub fn ends_inside_a_record(left: usize) -> String {
 
 /// Every packet in `bytes` (a whole capture file); `consumed` is told how far reading got.
 /// Bytes that are no capture file at all are an error (the reason, without the file's name).
-fn read_bytes(
-    bytes: &[u8],
+fn read_bytes<'b>(
+    bytes: &'b [u8],
     consumed: impl FnMut(usize),
     filter: &mut Filter,
-    on_packet: impl FnMut(RawPacket<'_>) -> ControlFlow<()>,
+    on_packet: impl FnMut(RawPacket<'b>) -> ControlFlow<()>,
 ) -> Result<ReadEnd, String> {
     let mut parser = Parser::default();
     let (at, end) = read_records(
@@ -191,13 +219,13 @@ pub enum RecordsEnd {
 /// `parser` from `from` on (a record boundary): every packet that passes `filter` goes to
 /// `on_packet`, `consumed` is told each record's offset, and the file's lines are asked for
 /// ahead (see `LinesAhead`). Returns where reading stopped and why.
-pub fn read_records(
-    bytes: &[u8],
+pub fn read_records<'b>(
+    bytes: &'b [u8],
     parser: &mut Parser,
     (from, limit): (usize, usize),
     filter: &mut Filter,
     mut consumed: impl FnMut(usize),
-    mut on_packet: impl FnMut(RawPacket<'_>) -> ControlFlow<()>,
+    mut on_packet: impl FnMut(RawPacket<'b>) -> ControlFlow<()>,
 ) -> (usize, RecordsEnd) {
     let mut at = from;
     let mut ahead = LinesAhead { next: from };
@@ -237,40 +265,25 @@ struct LinesAhead {
 }
 
 impl LinesAhead {
-    /// Ask for the lines of `bytes` up to `PREFETCH_DISTANCE` past `read` (x86-64 only;
-    /// elsewhere the hardware prefetcher is all there is).
+    /// Ask for the lines of `bytes` up to `PREFETCH_DISTANCE` past `read`.
     #[inline(always)]
     fn prefetch_to(&mut self, bytes: &[u8], read: usize) {
-        #[cfg(target_arch = "x86_64")]
-        {
-            let until = read.saturating_add(PREFETCH_DISTANCE).min(bytes.len());
-            while self.next < until {
-                // SAFETY: a prefetch is a hint that never faults, and `next < bytes.len()`.
-                unsafe {
-                    use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-                    _mm_prefetch::<_MM_HINT_T0>(bytes.as_ptr().add(self.next).cast());
-                }
-                self.next += 64;
-            }
+        let until = read.saturating_add(PREFETCH_DISTANCE).min(bytes.len());
+        while self.next < until {
+            crate::prefetch::line(bytes.as_ptr().wrapping_add(self.next));
+            self.next += 64;
         }
-        let _ = (bytes, read);
     }
 }
 
-/// Ask for the cache lines of the first 128 bytes of `bytes` (x86-64 only), where its
-/// headers will be read soon at an address no prefetcher can foresee: a packet's Ethernet, IP
-/// and TCP headers start anywhere in a line and often end in the next.
+/// Ask for the cache lines of the first 128 bytes of `bytes`, where its headers will be read
+/// soon at an address no prefetcher can foresee: a packet's Ethernet, IP and TCP headers start
+/// anywhere in a line and often end in the next.
 #[inline(always)]
 pub fn prefetch_headers(bytes: &[u8]) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch is a hint that never faults, whatever the address.
-    unsafe {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        let start = bytes.as_ptr();
-        _mm_prefetch::<_MM_HINT_T0>(start.cast());
-        _mm_prefetch::<_MM_HINT_T0>(start.wrapping_add(64.min(bytes.len())).cast());
-    }
-    let _ = bytes;
+    let start = bytes.as_ptr();
+    crate::prefetch::line(start);
+    crate::prefetch::line(start.wrapping_add(64.min(bytes.len())));
 }
 
 #[cfg(test)]

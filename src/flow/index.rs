@@ -86,6 +86,23 @@ impl SlotIndex {
         }
     }
 
+    /// Ask for the index line a lookup of `hash` reads first, ahead of the lookup.
+    #[inline(always)]
+    pub fn prefetch(&self, hash: u64) {
+        if let Some(slot) = self.slots.get(tag_of(hash) as usize & self.mask()) {
+            crate::prefetch::line(slot);
+        }
+    }
+
+    /// The first position whose slot carries `hash`'s tag: most likely the one a lookup of
+    /// `hash` finds (32 bits of hash; the caller does not rely on it).
+    #[inline(always)]
+    pub fn likely(&self, hash: u64) -> Option<u32> {
+        let tag = tag_of(hash);
+        let at = self.probe(hash, |slot| slot >> 32 == tag)?;
+        Some(position_in(self.slots[at]))
+    }
+
     /// Add `position` under `hash` (not there yet).
     pub fn insert(&mut self, hash: u64, position: u32) {
         if (self.len + 1) * 5 > self.slots.len() * 4 {

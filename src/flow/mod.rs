@@ -276,6 +276,16 @@ pub enum Lookup<'a> {
     Full,
 }
 
+/// Ask for every line of `value`.
+#[inline(always)]
+fn prefetch_all<T>(value: &T) {
+    let start = (value as *const T).cast::<u8>();
+    let size = std::mem::size_of::<T>();
+    for offset in (0..size).step_by(64).chain([size.saturating_sub(1)]) {
+        crate::prefetch::line(start.wrapping_add(offset));
+    }
+}
+
 /// The flows of one worker.
 ///
 /// The flows sit densely in a slab (ending one moves the last into its place); an index of
@@ -334,14 +344,42 @@ impl FlowTable {
         }
     }
 
+    /// The table's hash of `key` (for [`Self::lookup_hashed`] and the prefetches).
     #[inline]
-    fn hash(&self, key: &FlowKey) -> u64 {
+    pub fn hash(&self, key: &FlowKey) -> u64 {
         key.table_hash(self.seed)
+    }
+
+    /// Ask for the index line that a lookup of `hash` will read, ahead of the lookup: on a
+    /// table larger than the cache each lookup otherwise waits for memory twice, for the index
+    /// and then for the flow (see `pipeline::lookahead`).
+    #[inline]
+    pub fn prefetch_index(&self, hash: u64) {
+        self.index.prefetch(hash);
+    }
+
+    /// Ask for the flow that a lookup of `hash` will most likely find: every line of its slab
+    /// entry (key and state: 176 bytes, three or four lines wherever it starts). Reads the
+    /// index line, so call it once [`Self::prefetch_index`] has had time to bring that line
+    /// in.
+    #[inline]
+    pub fn prefetch_flow(&self, hash: u64) {
+        if let Some(entry) = self
+            .index
+            .likely(hash)
+            .and_then(|at| self.slab.get(at as usize))
+        {
+            prefetch_all(entry);
+        }
     }
 
     /// Find or create the flow of `key`.
     pub fn lookup(&mut self, key: &FlowKey, ts_us: i64) -> Lookup<'_> {
-        let hash = self.hash(key);
+        self.lookup_hashed(key, self.hash(key), ts_us)
+    }
+
+    /// [`Self::lookup`] of a key whose [`Self::hash`] is known.
+    pub fn lookup_hashed(&mut self, key: &FlowKey, hash: u64, ts_us: i64) -> Lookup<'_> {
         let slab = &self.slab;
         let found = self.index.find(hash, |i| slab[i as usize].0 == *key);
         let (at, created) = match found {

@@ -38,6 +38,15 @@ pub struct PacketRef<'a> {
     pub file: Option<&'a Arc<str>>,
 }
 
+/// A packet's flow key, the sender's side of it and its flow table hash, found a few packets
+/// before the packet is inspected (see `pipeline::lookahead`).
+#[derive(Debug, Clone, Copy)]
+pub struct FlowAhead {
+    key: FlowKey,
+    side: Side,
+    hash: u64,
+}
+
 /// A worker's packet path.
 pub struct Inspector {
     flows: FlowTable,
@@ -114,8 +123,62 @@ impl Inspector {
         }
     }
 
+    /// The flow of `pkt`, found ahead of its inspection, with the lines its inspection reads
+    /// first asked for: the flow table's index line, and the indicator filter lines of its
+    /// addresses (looked up when the flow is new, as a flood's flows are).
+    #[inline]
+    pub fn flow_ahead(&self, pkt: &decode::Packet<'_>) -> FlowAhead {
+        let flow = self.flow_of(pkt);
+        self.flows.prefetch_index(flow.hash);
+        if self.emit.set.has_addresses() {
+            self.emit.set.prefetch_addr(pkt.src);
+            self.emit.set.prefetch_addr(pkt.dst);
+        }
+        flow
+    }
+
+    /// The flow key of `pkt`, its side and its flow table hash.
+    #[inline(always)]
+    fn flow_of(&self, pkt: &decode::Packet<'_>) -> FlowAhead {
+        let (key, side) = FlowKey::of(pkt);
+        let hash = self.flows.hash(&key);
+        FlowAhead { key, side, hash }
+    }
+
+    /// Ask for the flow of `ahead` itself, once its index line has had time to come in.
+    #[inline]
+    pub fn prefetch_flow(&self, ahead: &FlowAhead) {
+        self.flows.prefetch_flow(ahead.hash);
+    }
+
+    /// Flows created so far: how fast they come tells whether the table outgrows the cache.
+    pub fn flows_created(&self) -> u64 {
+        self.flows.created
+    }
+
     /// Inspect one packet already decoded (`pkt` is `p` decoded).
+    #[inline]
     pub fn decoded(&mut self, p: PacketRef<'_>, pkt: &decode::Packet<'_>) {
+        self.decoded_ahead(p, pkt, None);
+    }
+
+    /// [`Self::decoded`] of a packet whose flow may have been found ahead
+    /// ([`Self::flow_ahead`]).
+    pub fn decoded_ahead(
+        &mut self,
+        p: PacketRef<'_>,
+        pkt: &decode::Packet<'_>,
+        ahead: Option<&FlowAhead>,
+    ) {
+        let found_now;
+        let flow = match ahead {
+            Some(flow) => flow,
+            None => {
+                found_now = self.flow_of(pkt);
+                &found_now
+            }
+        };
+        let (key, side, hash) = (&flow.key, flow.side, flow.hash);
         self.emit.stats.packets += 1;
         self.emit.stats.bytes += p.data.len() as u64;
         if self.flows.sweep_due(p.ts_us) {
@@ -129,9 +192,8 @@ impl Inspector {
             self.flows
                 .make_room(|key, flow| flow_ended(emit, spare, key, flow, "forced"));
         }
-        let (key, side) = FlowKey::of(pkt);
         let vlans = &pkt.vlans[..pkt.vlan_count as usize];
-        let (flow, new) = match self.flows.lookup(&key, p.ts_us) {
+        let (flow, new) = match self.flows.lookup_hashed(key, hash, p.ts_us) {
             Lookup::New(f) => (f, true),
             Lookup::Existing(f) => (f, false),
             Lookup::Full => {
@@ -139,7 +201,7 @@ impl Inspector {
                 return;
             }
         };
-        let mut head = Head::new(&key, side, p.ts_us, flow.id, vlans, p.file.map(|f| &**f));
+        let mut head = Head::new(key, side, p.ts_us, flow.id, vlans, p.file.map(|f| &**f));
         head.tunnel = pkt.tunnel;
         flow.pkts[side.index()] += 1;
         flow.bytes[side.index()] += p.data.len() as u64;
@@ -150,17 +212,17 @@ impl Inspector {
             flow.initiator = if syn_ack { side.other() } else { side };
             flow.tunnel = pkt.tunnel.map(Box::new);
             self.emit
-                .check_addresses(&key, &head, side, p.file, &mut flow.alerts);
+                .check_addresses(key, &head, side, p.file, &mut flow.alerts);
         }
         match pkt.transport {
             Transport::Udp { payload } if proto::is_dns_port(pkt.src_port, pkt.dst_port) => {
                 head.app_proto = Some("dns");
                 flow.app_proto = Some("dns");
-                if !self.emit.dns(&key, &head, payload, &mut flow.alerts)
+                if !self.emit.dns(key, &head, payload, &mut flow.alerts)
                     && flow.alerts.has_pending()
                 {
                     self.emit
-                        .flush_pending(&key, &head, App::None, &mut flow.alerts);
+                        .flush_pending(key, &head, App::None, &mut flow.alerts);
                 }
             }
             Transport::Tcp {
@@ -173,7 +235,7 @@ impl Inspector {
                     &mut self.scratch,
                     &mut self.spare,
                     flow,
-                    &key,
+                    key,
                     side,
                     &mut head,
                     seq,
@@ -190,17 +252,17 @@ impl Inspector {
                         reader.datagram(payload)
                     {
                         self.emit
-                            .client_hello(&key, &head, &hello, alerts, Some(version));
+                            .client_hello(key, &head, &hello, alerts, Some(version));
                     }
                 }
             }
             Transport::Udp { payload } if proto::http::could_start_request(payload) => {
                 if let proto::http::Parse::Request(req) = proto::http::parse_request(payload) {
                     head.app_proto = Some("http");
-                    self.emit.http(&key, &head, &req, &mut flow.alerts);
+                    self.emit.http(key, &head, &req, &mut flow.alerts);
                 } else if flow.alerts.has_pending() {
                     self.emit
-                        .flush_pending(&key, &head, App::None, &mut flow.alerts);
+                        .flush_pending(key, &head, App::None, &mut flow.alerts);
                 }
             }
             Transport::Fragment(_) => {
@@ -211,7 +273,7 @@ impl Inspector {
             Transport::Udp { .. } | Transport::Other => {
                 if flow.alerts.has_pending() {
                     self.emit
-                        .flush_pending(&key, &head, App::None, &mut flow.alerts);
+                        .flush_pending(key, &head, App::None, &mut flow.alerts);
                 }
             }
         }

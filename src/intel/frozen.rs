@@ -128,6 +128,13 @@ impl<K: FrozenKey> FrozenMap<K> {
         Some(slot.value)
     }
 
+    /// Ask for the filter line a [`Self::get`] of `key` reads first.
+    #[inline]
+    pub fn prefetch(&self, key: K) {
+        let (word, _) = filter_bits(key.spread(self.seed), self.filter.len());
+        crate::prefetch::line(self.filter.as_ptr().wrapping_add(word));
+    }
+
     /// Entries held.
     pub fn len(&self) -> usize {
         self.slots.len()

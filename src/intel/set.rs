@@ -355,6 +355,15 @@ impl<K: FrozenKey> AddressTable<FrozenMap<K>> {
         self.exact.len() + self.networks.iter().map(|(_, m)| m.len()).sum::<usize>()
     }
 
+    /// Ask for the filter lines that [`Self::probe`] of `bits` reads first.
+    #[inline]
+    fn prefetch(&self, bits: K, mask: impl Fn(K, u8) -> K) {
+        self.exact.prefetch(bits);
+        for (len, table) in &self.networks {
+            table.prefetch(mask(bits, *len));
+        }
+    }
+
     /// Hand `check` the head of every entry covering `bits`: the exact table, then each
     /// network length (`mask` clears the host bits beyond a length).
     #[inline]
@@ -532,6 +541,15 @@ impl IndicatorSet {
         }
     }
 
+    /// Ask for the lines that [`Self::match_addr`] of `addr` reads first (plain indicators).
+    #[inline]
+    pub fn prefetch_addr(&self, addr: IpAddr) {
+        match addr {
+            IpAddr::V4(a) => self.v4.prefetch(u32::from(a), mask_v4),
+            IpAddr::V6(a) => self.v6.prefetch(u128::from(a), mask_v6),
+        }
+    }
+
     /// Report every address or network indicator that covers `addr` (the `port` is the flow's
     /// port at that address, for `IP:port` indicators).
     #[inline]
@@ -544,28 +562,8 @@ impl IndicatorSet {
             })
         };
         match addr {
-            IpAddr::V4(a) => self.v4.probe(
-                u32::from(a),
-                |bits, len| {
-                    if len == 0 {
-                        0
-                    } else {
-                        bits & (u32::MAX << (32 - u32::from(len)))
-                    }
-                },
-                &mut check,
-            ),
-            IpAddr::V6(a) => self.v6.probe(
-                u128::from(a),
-                |bits, len| {
-                    if len == 0 {
-                        0
-                    } else {
-                        bits & (u128::MAX << (128 - u32::from(len)))
-                    }
-                },
-                &mut check,
-            ),
+            IpAddr::V4(a) => self.v4.probe(u32::from(a), mask_v4, &mut check),
+            IpAddr::V6(a) => self.v6.probe(u128::from(a), mask_v6, &mut check),
         }
         if let Some(sealed) = &self.sealed {
             self.match_sealed_addr(sealed, addr, port, &mut on_hit);
@@ -662,6 +660,26 @@ impl IndicatorSet {
             f(id, &e);
             id = e.next;
         }
+    }
+}
+
+/// The first `len` bits of an IPv4 address.
+#[inline(always)]
+fn mask_v4(bits: u32, len: u8) -> u32 {
+    if len == 0 {
+        0
+    } else {
+        bits & (u32::MAX << (32 - u32::from(len)))
+    }
+}
+
+/// The first `len` bits of an IPv6 address.
+#[inline(always)]
+fn mask_v6(bits: u128, len: u8) -> u128 {
+    if len == 0 {
+        0
+    } else {
+        bits & (u128::MAX << (128 - u32::from(len)))
     }
 }
 

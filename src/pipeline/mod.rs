@@ -28,6 +28,7 @@ pub mod batch;
 pub mod dispatch;
 mod files;
 mod live;
+mod lookahead;
 mod readahead;
 mod replay;
 mod split;

@@ -32,6 +32,7 @@ use std::sync::Arc;
 
 use crossbeam_channel::Receiver;
 
+use super::lookahead::{Churn, Held, Lookahead};
 use super::readahead::{Ahead, Behind};
 use super::split::{self, Handling, Item, Links, Message, Plan, Reading};
 use super::tally::InputTally;
@@ -41,7 +42,7 @@ use crate::decode::defrag::{DefragStats, Defragmenter, Fragment};
 use crate::decode::link::linktype;
 use crate::decode::{self, Transport};
 use crate::flow::key::worker_of_packet;
-use crate::inspect::{Inspector, PacketRef, WorkerStats};
+use crate::inspect::{FlowAhead, Inspector, PacketRef, WorkerStats};
 
 /// Own packets between two looks at reloaded indicators and two hand-overs of output (the
 /// batch size of the capture-thread path).
@@ -92,6 +93,7 @@ pub(crate) fn replay_worker(
         own: 0,
         undecodable: 0,
         progress,
+        churn: Churn::default(),
     };
     for (index, file) in inputs.files.iter().enumerate() {
         if stop.load(Ordering::Relaxed) {
@@ -102,7 +104,12 @@ pub(crate) fn replay_worker(
         let loaded = ahead.as_mut().and_then(Behind::next_file);
         let end = match loaded.as_ref().map(|a| a.get()) {
             Some(Ahead::Loaded(bytes)) => {
-                mapped::read_loaded(file, bytes, &mut filter, |raw| worker.read(stop, raw, name))
+                let mut held = Lookahead::default();
+                let end = mapped::read_loaded(file, bytes, &mut filter, |raw| {
+                    worker.read(stop, raw, name, Some(&mut held))
+                });
+                worker.drain(&mut held);
+                end
             }
             Some(Ahead::Failed(e)) => Err(e.clone()),
             // A large file (no reader ahead, or one that has stopped: any file), which worker 0
@@ -113,11 +120,20 @@ pub(crate) fn replay_worker(
                 .and_then(|l| worker.plan(file, l).map(|plan| (l, plan)))
             {
                 Some((links, plan)) => worker.split(stop, &plan, links, &mut filter, (file, name)),
+                None if file.size.is_some() => mapped::open(file).and_then(|bytes| {
+                    let mut held = Lookahead::default();
+                    let end = mapped::read_open(file, &bytes, &mut filter, |raw| {
+                        worker.read(stop, raw, name, Some(&mut held))
+                    });
+                    worker.drain(&mut held);
+                    end
+                }),
+                // A stream: its buffer is reused, so no packet is held back.
                 None => capture::read_file(
                     file,
                     &mut filter,
                     || ControlFlow::Continue(()),
-                    |raw| worker.read(stop, raw, name),
+                    |raw| worker.read(stop, raw, name, None),
                 ),
             },
         };
@@ -142,16 +158,20 @@ struct Replay {
     /// Frames that did not decode so far (one worker in turn counts each).
     undecodable: u64,
     progress: Option<Box<dyn FnMut(Progress) + Send>>,
+    /// Whether packets are held back for their flows to be asked for ahead.
+    churn: Churn,
 }
 
 impl Replay {
     /// A packet read by this worker from a file that every worker reads: inspected when its
-    /// flow is this worker's.
-    fn read(
+    /// flow is this worker's, now or once `held` lets it go (none for a stream, whose packets
+    /// cannot be held back).
+    fn read<'a>(
         &mut self,
         stop: &AtomicBool,
-        raw: RawPacket<'_>,
-        file: Option<&Arc<str>>,
+        raw: RawPacket<'a>,
+        file: Option<&'a Arc<str>>,
+        held: Option<&mut Lookahead<'a>>,
     ) -> ControlFlow<()> {
         if stop.load(Ordering::Relaxed) {
             return ControlFlow::Break(());
@@ -163,48 +183,103 @@ impl Replay {
             data: raw.data,
             file,
         };
-        let mine = match decode::decode(p.linktype, p.data) {
-            Ok(pkt) => match pkt.transport {
-                Transport::Fragment(frag) => {
-                    self.fragment(p, &pkt, &frag);
-                    false
-                }
-                _ => owned_by(&pkt, self.workers, self.me)
-                    .then(|| self.inspector.decoded(p, &pkt))
-                    .is_some(),
-            },
-            Err(_) => {
-                self.undecodable += 1;
-                // Counted as skipped, with its reason, by one worker.
-                (self.undecodable % self.workers == self.me)
-                    .then(|| self.inspector.packet(p))
-                    .is_some()
-            }
-        };
-        self.inspected(mine);
+        let decoded = decode::decode(p.linktype, p.data);
+        match held {
+            Some(held) => self.hold(p, &decoded, None, held),
+            None => self.act(p, &decoded, None, None),
+        }
         if report_progress {
             self.report_progress();
         }
         ControlFlow::Continue(())
     }
 
-    /// A packet handed to this worker by the walker of its chunk ([`super::split`]).
-    fn handed(&mut self, p: PacketRef<'_>, handling: Handling) {
-        let mine = match (handling, decode::decode(p.linktype, p.data)) {
-            (Handling::Owned, Ok(pkt)) => {
-                self.inspector.decoded(p, &pkt);
+    /// Pass a packet through `held` (`handling`: as its walker said, or `None` when this
+    /// worker read it itself), and act on whatever comes out. While holding back is off and
+    /// nothing is held, the packet is acted on at once, with nothing copied.
+    #[inline(always)]
+    fn hold<'a>(
+        &mut self,
+        p: PacketRef<'a>,
+        decoded: &Result<decode::Packet<'a>, decode::Skip>,
+        handling: Option<Handling>,
+        held: &mut Lookahead<'a>,
+    ) {
+        if self.churn.count(|| self.inspector.flows_created()) {
+            self.drain(held);
+        }
+        if !self.churn.on() && held.is_empty() {
+            return self.act(p, decoded, handling, None);
+        }
+        let decoded = *decoded;
+        let flow = match &decoded {
+            Ok(pkt) if self.inspects(pkt, handling) => Some(self.inspector.flow_ahead(pkt)),
+            _ => None,
+        };
+        let packet = Held {
+            p,
+            decoded,
+            handling,
+            flow,
+        };
+        if let Some(now) = held.push(packet, |flow| self.inspector.prefetch_flow(flow)) {
+            self.act(now.p, &now.decoded, now.handling, now.flow.as_ref());
+        }
+    }
+
+    /// Act on every packet still held, in order.
+    fn drain(&mut self, held: &mut Lookahead<'_>) {
+        while let Some(now) = held.pop() {
+            self.act(now.p, &now.decoded, now.handling, now.flow.as_ref());
+        }
+    }
+
+    /// True when `pkt` (decoded) is to be inspected by this worker: its flow is this worker's,
+    /// as its walker said (`handling`) or as the flow hash says.
+    #[inline(always)]
+    fn inspects(&self, pkt: &decode::Packet<'_>, handling: Option<Handling>) -> bool {
+        match handling {
+            Some(handling) => handling == Handling::Owned,
+            None => {
+                !matches!(pkt.transport, Transport::Fragment(_))
+                    && owned_by(pkt, self.workers, self.me)
+            }
+        }
+    }
+
+    /// Inspect, reassemble, count or pass a packet (`flow`: its flow, when found ahead).
+    #[inline(always)]
+    fn act(
+        &mut self,
+        p: PacketRef<'_>,
+        decoded: &Result<decode::Packet<'_>, decode::Skip>,
+        handling: Option<Handling>,
+        flow: Option<&FlowAhead>,
+    ) {
+        let mine = match decoded {
+            Ok(pkt) if self.inspects(pkt, handling) => {
+                self.inspector.decoded_ahead(p, pkt, flow);
                 true
             }
-            (Handling::Fragment, Ok(pkt)) => {
-                if let Transport::Fragment(frag) = pkt.transport {
-                    self.fragment(p, &pkt, &frag);
+            Ok(pkt) => {
+                if let Transport::Fragment(frag) = &pkt.transport {
+                    self.fragment(p, pkt, frag);
                 }
                 false
             }
-            _ => {
-                self.inspector.packet(p);
-                true
-            }
+            // Counted as skipped, with its reason, by one worker: the walker, or in turn.
+            Err(_) => match handling {
+                Some(_) => {
+                    self.inspector.packet(p);
+                    true
+                }
+                None => {
+                    self.undecodable += 1;
+                    (self.undecodable % self.workers == self.me)
+                        .then(|| self.inspector.packet(p))
+                        .is_some()
+                }
+            },
         };
         self.inspected(mine);
     }
@@ -217,6 +292,7 @@ impl Replay {
         file: Option<&Arc<str>>,
     ) {
         let mut later = items.clone().skip(ITEMS_AHEAD);
+        let mut held = Lookahead::default();
         for item in items {
             // The walker read these bytes on another core: ask for them a few packets early.
             if let Some(later) = later.next() {
@@ -228,8 +304,10 @@ impl Replay {
                 data: item.data(plan),
                 file,
             };
-            self.handed(p, item.handling);
+            let decoded = decode::decode(p.linktype, p.data);
+            self.hold(p, &decoded, Some(item.handling), &mut held);
         }
+        self.drain(&mut held);
     }
 
     /// A fragment, which every worker reassembles: the datagrams it completes are inspected by

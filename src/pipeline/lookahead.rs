@@ -1,0 +1,202 @@
+//! Packets held back a few places before their inspection, so that the memory their
+//! inspection reads is asked for while the packets before them are inspected.
+//!
+//! On traffic that opens flows faster than they end (a DNS flood, a scan, many short
+//! connections) the flow table holds far more flows than the cache, and each packet waits
+//! for memory: for the flow table's index line, then for the flow it names, and for a new
+//! flow the indicator filter lines of its two addresses. Each packet read for replay is
+//! decoded at once and its flow key hashed, and the index and address lines are asked for
+//! then ([`Inspector::flow_ahead`]); the flow itself is asked for [`DEPTH`]` / 2` packets
+//! later, when its index line has come in ([`Inspector::prefetch_flow`]), and the packet is
+//! inspected [`DEPTH`] packets later. Packets leave in the order they came, so flows see
+//! their packets in order and the output is the same as without holding back.
+//!
+//! Holding back costs a copy of each packet's decoding and a second probe of the index,
+//! which buy nothing when the flows fit in the cache: on the realistic mix, whose 36 000
+//! flows are mostly long transfers, holding back every packet was 12 % slower. [`Churn`]
+//! turns it on only while at least one packet in [`CHURN`] opens a flow (the flood opens one
+//! per 3 packets, the mix one per 40). Replay only: packets must stay where they are while
+//! held, which mapped and loaded files guarantee and a stream's reused buffer does not.
+//! Measured in docs/performance.md.
+
+use super::split::Handling;
+use crate::decode;
+#[cfg(doc)]
+use crate::inspect::Inspector;
+use crate::inspect::{FlowAhead, PacketRef};
+
+/// Packets held back.
+pub const DEPTH: usize = 8;
+/// Packets between two looks at how fast flows are opened.
+const WINDOW: u64 = 4096;
+/// Holding back is on while at least one packet in this many opened a flow in the last
+/// window: the flood opens one per 3 packets, the realistic mix one per 40.
+const CHURN: u64 = 16;
+
+/// A packet held back.
+pub struct Held<'a> {
+    /// The packet.
+    pub p: PacketRef<'a>,
+    /// The packet decoded.
+    pub decoded: Result<decode::Packet<'a>, decode::Skip>,
+    /// As its walker said, when handed over ([`super::split`]).
+    pub handling: Option<Handling>,
+    /// Its flow, found ahead, when it is to be inspected.
+    pub flow: Option<FlowAhead>,
+}
+
+/// Whether holding back is on: looked at every [`WINDOW`] packets from the flows the
+/// inspector opened. One per worker, kept across files.
+#[derive(Default)]
+pub struct Churn {
+    on: bool,
+    packets: u64,
+    flows_at_window: u64,
+}
+
+impl Churn {
+    /// True while packets are to be held back.
+    #[inline]
+    pub fn on(&self) -> bool {
+        self.on
+    }
+
+    /// Count a packet (`flows`: the flows the inspector has opened so far); every [`WINDOW`]
+    /// packets, look again at how fast flows are opened. True when holding back has just been
+    /// turned off (what is held must then go).
+    #[inline]
+    pub fn count(&mut self, flows: impl FnOnce() -> u64) -> bool {
+        self.packets += 1;
+        if !self.packets.is_multiple_of(WINDOW) {
+            return false;
+        }
+        let flows = flows();
+        let opened = flows - self.flows_at_window;
+        self.flows_at_window = flows;
+        let was = self.on;
+        self.on = opened * CHURN >= WINDOW;
+        was && !self.on
+    }
+}
+
+/// Up to [`DEPTH`] packets held back, oldest first. Local to one file or chunk: the packets
+/// borrow its bytes.
+pub struct Lookahead<'a> {
+    ring: [Option<Held<'a>>; DEPTH],
+    /// Position of the oldest packet held.
+    first: usize,
+    held: usize,
+}
+
+impl Default for Lookahead<'_> {
+    fn default() -> Self {
+        Lookahead {
+            ring: [const { None }; DEPTH],
+            first: 0,
+            held: 0,
+        }
+    }
+}
+
+impl<'a> Lookahead<'a> {
+    /// True when no packet is held.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.held == 0
+    }
+
+    /// Hold `held` back: the flow of the packet [`DEPTH`]` / 2` places before it is asked for
+    /// (`prefetch_flow`, see [`Inspector::prefetch_flow`]), and the oldest packet comes out (to
+    /// be inspected now) once [`DEPTH`] are held.
+    #[inline]
+    pub fn push(
+        &mut self,
+        held: Held<'a>,
+        prefetch_flow: impl FnOnce(&FlowAhead),
+    ) -> Option<Held<'a>> {
+        let out = if self.held == DEPTH { self.pop() } else { None };
+        self.ring[(self.first + self.held) % DEPTH] = Some(held);
+        self.held += 1;
+        if let Some(flow) = self.flow_back(DEPTH / 2) {
+            prefetch_flow(flow);
+        }
+        out
+    }
+
+    /// The flow found ahead of the packet `back` places before the newest, if any.
+    #[inline(always)]
+    fn flow_back(&self, back: usize) -> Option<&FlowAhead> {
+        let at = self.held.checked_sub(1 + back)?;
+        self.ring[(self.first + at) % DEPTH].as_ref()?.flow.as_ref()
+    }
+
+    /// The oldest packet held, taken out.
+    #[inline]
+    pub fn pop(&mut self) -> Option<Held<'a>> {
+        if self.held == 0 {
+            return None;
+        }
+        let out = self.ring[self.first].take();
+        self.first = (self.first + 1) % DEPTH;
+        self.held -= 1;
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A held packet told apart by its time.
+    fn packet(ts_us: i64) -> Held<'static> {
+        Held {
+            p: PacketRef {
+                ts_us,
+                linktype: 1,
+                data: &[],
+                file: None,
+            },
+            decoded: Err(decode::Skip::NotIp),
+            handling: None,
+            flow: None,
+        }
+    }
+
+    #[test]
+    fn packets_come_out_in_the_order_they_went_in_after_depth_more() {
+        let mut held = Lookahead::default();
+        let mut out = Vec::new();
+        for ts in 0..100 {
+            if let Some(now) = held.push(packet(ts), |_| {}) {
+                out.push(now.p.ts_us);
+            }
+            assert_eq!(out.len() as i64, (ts + 1 - DEPTH as i64).max(0), "at {ts}");
+        }
+        assert!(!held.is_empty());
+        while let Some(now) = held.pop() {
+            out.push(now.p.ts_us);
+        }
+        assert!(held.is_empty());
+        assert_eq!(out, (0..100).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn holding_back_follows_how_fast_flows_are_opened() {
+        let mut churn = Churn::default();
+        let mut flows = 0;
+        // One flow per 4 packets: on at the end of the first window.
+        for n in 1..=WINDOW {
+            flows += u64::from(n % 4 == 0);
+            assert!(!churn.count(|| flows));
+            assert_eq!(churn.on(), n == WINDOW);
+        }
+        // One per 32: off at the end of the next, and the caller is told once.
+        let mut turned_off = 0;
+        for n in 1..=2 * WINDOW {
+            flows += u64::from(n % 32 == 0);
+            turned_off += u32::from(churn.count(|| flows));
+        }
+        assert!(!churn.on());
+        assert_eq!(turned_off, 1);
+    }
+}
