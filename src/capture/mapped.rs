@@ -18,6 +18,12 @@ use super::{named, Filter, InputFile, RawPacket, ReadEnd};
 
 /// Bytes read between two releases of the pages behind the read position.
 const RELEASE_EVERY: usize = 8 * 1024 * 1024;
+/// How far behind the read position pages are released: a reader may still hold packets
+/// that far back (the replay holds up to 8, each at most a 256 KB record). A page given back
+/// and then touched again is mapped again, and where the page cache holds the file in large
+/// folios, all of its folio with it (up to 2 MB): releasing right up to the read position
+/// while 8 packets were held kept a quarter of a 1 GB flood mapped.
+const RELEASE_BEHIND: usize = 4 * 1024 * 1024;
 /// Page size the releases are aligned to (the smallest on the targets we build for).
 const PAGE: usize = 4096;
 
@@ -110,7 +116,9 @@ pub fn read_open<'b>(
     let mut released = 0usize;
     // Give back the pages already read, so that a capture larger than memory streams through
     // in constant memory instead of filling the resident set.
-    let release_behind = |consumed: usize| release_before(map, consumed, &mut released);
+    let release_behind = |consumed: usize| {
+        release_before(map, consumed.saturating_sub(RELEASE_BEHIND), &mut released)
+    };
     read_bytes(map, release_behind, filter, on_packet).map_err(|why| named(input, why))
 }
 
