@@ -123,12 +123,17 @@ struct Datagram {
     end: Option<u32>,
     first_ts_us: i64,
     fragments: u16,
+    /// Datagrams begun before this one: those given up together go out in this order, the
+    /// order of their first fragments, whatever the table's per-process hash order.
+    arrival: u64,
 }
 
 /// Reassembles fragments into datagrams, within the limits above.
 #[derive(Debug, Default)]
 pub struct Defragmenter {
     pending: HashMap<Key, Datagram, foldhash::fast::RandomState>,
+    /// Datagrams begun so far.
+    begun: u64,
     bytes: usize,
     next_sweep_us: i64,
     out: Vec<u8>,
@@ -176,12 +181,17 @@ impl Defragmenter {
             self.stats.refused_full += 1;
             return None;
         }
-        let d = self.pending.entry(key).or_insert_with(|| Datagram {
-            data: Vec::new(),
-            ranges: Vec::new(),
-            end: None,
-            first_ts_us: ts_us,
-            fragments: 0,
+        let begun = &mut self.begun;
+        let d = self.pending.entry(key).or_insert_with(|| {
+            *begun += 1;
+            Datagram {
+                data: Vec::new(),
+                ranges: Vec::new(),
+                end: None,
+                first_ts_us: ts_us,
+                fragments: 0,
+                arrival: *begun,
+            }
         });
         d.fragments += 1;
         let conflicting_end = match d.end {
@@ -240,22 +250,34 @@ impl Defragmenter {
     /// its flow is still seen: its addresses, ports and whatever its payload starts with.
     pub fn expire(&mut self, now_us: i64, mut on_partial: impl FnMut(i64, &[u8])) {
         self.next_sweep_us = now_us.saturating_add(TIMEOUT_US / 10);
-        let expired: Vec<Key> = self
-            .pending
-            .iter()
-            .filter(|(_, d)| now_us.saturating_sub(d.first_ts_us) > TIMEOUT_US)
-            .map(|(k, _)| *k)
-            .collect();
-        for key in expired {
-            self.give_up(key, &mut on_partial);
-        }
+        self.give_up_where(
+            |d| now_us.saturating_sub(d.first_ts_us) > TIMEOUT_US,
+            &mut on_partial,
+        );
     }
 
     /// End of input: give up every datagram still in progress (see [`Defragmenter::expire`]).
     pub fn drain(&mut self, mut on_partial: impl FnMut(i64, &[u8])) {
-        let keys: Vec<Key> = self.pending.keys().copied().collect();
-        for key in keys {
-            self.give_up(key, &mut on_partial);
+        self.give_up_where(|_| true, &mut on_partial);
+    }
+
+    /// Give up the datagrams for which `expired` holds, in the order they were begun: the
+    /// partial datagrams then reach the flow table in the same order in every run (in hash
+    /// order, two runs of one capture could end its flows differently).
+    fn give_up_where(
+        &mut self,
+        expired: impl Fn(&Datagram) -> bool,
+        on_partial: &mut impl FnMut(i64, &[u8]),
+    ) {
+        let mut keys: Vec<(u64, Key)> = self
+            .pending
+            .iter()
+            .filter(|(_, d)| expired(d))
+            .map(|(k, d)| (d.arrival, *k))
+            .collect();
+        keys.sort_unstable_by_key(|&(arrival, _)| arrival);
+        for (_, key) in keys {
+            self.give_up(key, on_partial);
         }
     }
 
@@ -361,6 +383,31 @@ mod tests {
 
     const A: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 1));
     const B: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 2));
+
+    #[test]
+    fn datagrams_given_up_together_go_out_in_the_order_they_began() {
+        // Each reassembler hashes with its own random seed: the order must not follow it.
+        for _ in 0..4 {
+            let mut d = Defragmenter::default();
+            for n in 0..40u8 {
+                let payload = [n; 8];
+                let first = Fragment {
+                    id: 1000 - u32::from(n),
+                    ..frag(0, true, &payload)
+                };
+                d.add(i64::from(n), A, B, 17, &first);
+            }
+            let mut given_up = Vec::new();
+            d.expire(20 + TIMEOUT_US, |_, packet| given_up.push(packet[20]));
+            assert_eq!(given_up, (0..20).collect::<Vec<u8>>(), "expired, in order");
+            d.drain(|_, packet| given_up.push(packet[20]));
+            assert_eq!(
+                given_up,
+                (0..40).collect::<Vec<u8>>(),
+                "then the rest, in order"
+            );
+        }
+    }
 
     #[test]
     fn out_of_order_fragments_reassemble() {
