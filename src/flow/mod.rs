@@ -38,6 +38,8 @@ pub const MIN_FLOWS_PER_WORKER: usize = 1024;
 pub const MIN_FLOWS_PER_WORKER: usize = 8;
 /// When the table is full, at least one flow in this many is made room for.
 pub const EVICT_FRACTION: usize = 4;
+/// How many flows ahead [`FlowTable::end_where`] asks for the index slots it will probe.
+const END_AHEAD: usize = 8;
 /// Idle timeout of TCP flows that have not been closed (Suricata's `tcp established` default
 /// is 600 s; we keep less per flow than it does, and the same time).
 pub const TCP_IDLE_US: i64 = 600 * 1_000_000;
@@ -430,15 +432,29 @@ impl FlowTable {
     }
 
     /// End every flow for which `end` says so, in slab order.
+    ///
+    /// Each flow ended costs two index probes, each a wait for memory once a full table has
+    /// pushed the index out of the cache: its own slot, and that of the last flow, which moves
+    /// into its place. Both are asked for [`END_AHEAD`] flows ahead: the slot of the flow that
+    /// far along the slab when it is to end too, and that of the flow that far from the end.
     fn end_where(
         &mut self,
-        mut end: impl FnMut(&FlowKey, &Flow) -> bool,
+        end: impl Fn(&FlowKey, &Flow) -> bool,
         mut on_ended: impl FnMut(&FlowKey, Flow),
     ) -> u64 {
         let (mut at, mut ended) = (0, 0);
         while at < self.slab.len() {
+            if let Some((key, flow)) = self.slab.get(at + END_AHEAD) {
+                if end(key, flow) {
+                    self.index.prefetch(self.hash(key));
+                }
+            }
             let (key, flow) = &self.slab[at];
             if end(key, flow) {
+                let tail = self.slab.len().checked_sub(1 + END_AHEAD);
+                if let Some((key, _)) = tail.and_then(|i| self.slab.get(i)) {
+                    self.index.prefetch(self.hash(key));
+                }
                 let (key, flow) = self.remove_at(at);
                 ended += 1;
                 on_ended(&key, flow);
