@@ -15,3 +15,14 @@ pub fn line<T>(address: *const T) {
     }
     let _ = address;
 }
+
+/// Ask for every line of `value` (the lines of its first and last byte, and each 64 bytes
+/// between).
+#[inline(always)]
+pub fn all<T>(value: &T) {
+    let start = (value as *const T).cast::<u8>();
+    let size = std::mem::size_of::<T>();
+    for offset in (0..size).step_by(64).chain([size.saturating_sub(1)]) {
+        line(start.wrapping_add(offset));
+    }
+}

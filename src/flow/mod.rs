@@ -278,16 +278,6 @@ pub enum Lookup<'a> {
     Full,
 }
 
-/// Ask for every line of `value`.
-#[inline(always)]
-fn prefetch_all<T>(value: &T) {
-    let start = (value as *const T).cast::<u8>();
-    let size = std::mem::size_of::<T>();
-    for offset in (0..size).step_by(64).chain([size.saturating_sub(1)]) {
-        crate::prefetch::line(start.wrapping_add(offset));
-    }
-}
-
 /// The flows of one worker.
 ///
 /// The flows sit densely in a slab (ending one moves the last into its place); an index of
@@ -371,7 +361,7 @@ impl FlowTable {
             .likely(hash)
             .and_then(|at| self.slab.get(at as usize))
         {
-            prefetch_all(entry);
+            crate::prefetch::all(entry);
         }
     }
 

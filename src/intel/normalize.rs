@@ -163,25 +163,25 @@ fn split_host_port(value: &str) -> Option<(&str, &str)> {
 /// Clear the host bits of `addr` beyond `prefix_len`.
 pub fn mask(addr: IpAddr, prefix_len: u8) -> IpAddr {
     match addr {
-        IpAddr::V4(a) => {
-            let bits = u32::from(a);
-            let m = if prefix_len == 0 {
-                0
-            } else {
-                u32::MAX << (32 - prefix_len as u32)
-            };
-            IpAddr::V4((bits & m).into())
-        }
-        IpAddr::V6(a) => {
-            let bits = u128::from(a);
-            let m = if prefix_len == 0 {
-                0
-            } else {
-                u128::MAX << (128 - prefix_len as u32)
-            };
-            IpAddr::V6((bits & m).into())
-        }
+        IpAddr::V4(a) => IpAddr::V4(mask_v4(u32::from(a), prefix_len).into()),
+        IpAddr::V6(a) => IpAddr::V6(mask_v6(u128::from(a), prefix_len).into()),
     }
+}
+
+/// The first `prefix_len` bits of an IPv4 address, the rest cleared.
+#[inline(always)]
+pub fn mask_v4(bits: u32, prefix_len: u8) -> u32 {
+    bits & u32::MAX
+        .checked_shl(32 - u32::from(prefix_len))
+        .unwrap_or(0)
+}
+
+/// The first `prefix_len` bits of an IPv6 address, the rest cleared.
+#[inline(always)]
+pub fn mask_v6(bits: u128, prefix_len: u8) -> u128 {
+    bits & u128::MAX
+        .checked_shl(128 - u32::from(prefix_len))
+        .unwrap_or(0)
 }
 
 /// After `scheme://`: `host[:port][/path]`. A URL without a path names its host: an address

@@ -32,7 +32,7 @@ use std::sync::Arc;
 use hashbrown::HashMap;
 
 use super::frozen::{FrozenKey, FrozenMap};
-use super::normalize::{Indicator, MAX_NAME_LEN};
+use super::normalize::{mask_v4, mask_v6, Indicator, MAX_NAME_LEN};
 use super::sealed::{self, SealKey};
 use crate::mix::fold_mul;
 
@@ -660,26 +660,6 @@ impl IndicatorSet {
             f(id, &e);
             id = e.next;
         }
-    }
-}
-
-/// The first `len` bits of an IPv4 address.
-#[inline(always)]
-fn mask_v4(bits: u32, len: u8) -> u32 {
-    if len == 0 {
-        0
-    } else {
-        bits & (u32::MAX << (32 - u32::from(len)))
-    }
-}
-
-/// The first `len` bits of an IPv6 address.
-#[inline(always)]
-fn mask_v6(bits: u128, len: u8) -> u128 {
-    if len == 0 {
-        0
-    } else {
-        bits & (u128::MAX << (128 - u32::from(len)))
     }
 }
 

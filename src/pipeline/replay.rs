@@ -261,7 +261,8 @@ impl Replay {
         flow: Option<&FlowAhead>,
     ) {
         let mine = match decoded {
-            Ok(pkt) if self.inspects(pkt, handling) => {
+            // A flow found ahead is one this worker inspects: no need to ask again.
+            Ok(pkt) if flow.is_some() || self.inspects(pkt, handling) => {
                 self.inspector.decoded_ahead(p, pkt, flow);
                 true
             }
