@@ -138,11 +138,29 @@ impl Name {
         self.truncated = false;
     }
 
-    fn push_label(&mut self, label: &[u8]) {
-        if self.len > 0 {
-            self.push(b".");
+    /// Append labels as they lie in a message (each after its length byte), joined by dots
+    /// and after a dot when the name already holds some.
+    fn push_labels(&mut self, wire: &[u8]) {
+        let Some((&first, _)) = wire.split_first() else {
+            return;
+        };
+        // Each length byte becomes the dot before its label; the first one only when labels
+        // came before (from the other side of a pointer).
+        let skip = usize::from(self.len == 0);
+        let start = self.len;
+        self.push(&wire[skip..]);
+        let mut at = 1 + first as usize;
+        while at < wire.len() {
+            if let Some(byte) = self.buf[..self.len].get_mut(start + at - skip) {
+                *byte = b'.';
+            }
+            at += 1 + wire[at] as usize;
         }
-        self.push(label);
+        if skip == 0 {
+            if let Some(byte) = self.buf[..self.len].get_mut(start) {
+                *byte = b'.';
+            }
+        }
     }
 
     fn push(&mut self, bytes: &[u8]) {
@@ -282,37 +300,70 @@ pub fn read_header(msg: &[u8]) -> Result<Header, DnsError> {
 
 /// Read the name at `pos` into `out`; returns the position after the name *in place* (after
 /// the first pointer, if any).
+///
+/// Labels stored one after another (all of a query's name, the part of an answer's name
+/// before its pointer) are found by their length bytes and copied in one piece, each length
+/// byte after the first then overwritten with a dot: one copy per run instead of two per
+/// label. What a damaged name leaves in `out` is every whole label before the damage, as
+/// when labels were copied one by one (a unit test compares the two readings).
 pub fn read_name(msg: &[u8], mut pos: usize, out: &mut Name) -> Result<usize, DnsError> {
     out.clear();
     let mut end_in_place = None;
     let (mut hops, mut labels) = (0, 0);
     loop {
-        let len = *msg.get(pos).ok_or(DnsError::Truncated)? as usize;
-        match len & 0xC0 {
-            0x00 if len == 0 => {
-                return Ok(end_in_place.unwrap_or(pos + 1));
-            }
-            0x00 => {
-                labels += 1;
-                if labels > MAX_LABELS {
-                    return Err(DnsError::TooManyLabels);
+        let run = pos;
+        let mut damage = None;
+        let mut len = 0;
+        while damage.is_none() {
+            len = match msg.get(pos) {
+                Some(&len) => len as usize,
+                None => {
+                    damage = Some(DnsError::Truncated);
+                    break;
                 }
-                let label = msg.get(pos + 1..pos + 1 + len).ok_or(DnsError::Truncated)?;
-                out.push_label(label);
+            };
+            if len == 0 || len & 0xC0 != 0 {
+                break;
+            }
+            labels += 1;
+            if labels > MAX_LABELS {
+                damage = Some(DnsError::TooManyLabels);
+            } else if pos + 1 + len > msg.len() {
+                damage = Some(DnsError::Truncated);
+            } else {
                 pos += 1 + len;
             }
-            0xC0 => {
-                let low = *msg.get(pos + 1).ok_or(DnsError::Truncated)? as usize;
-                hops += 1;
-                if hops > MAX_POINTER_HOPS {
-                    return Err(DnsError::TooManyPointers);
-                }
-                end_in_place.get_or_insert(pos + 2);
-                pos = ((len & 0x3F) << 8) | low;
-            }
+        }
+        out.push_labels(msg.get(run..pos).unwrap_or_default());
+        if let Some(damage) = damage {
+            return Err(damage);
+        }
+        match len & 0xC0 {
+            0x00 => return Ok(end_in_place.unwrap_or(pos + 1)),
+            0xC0 => pos = follow_pointer(msg, pos, len, &mut hops, &mut end_in_place)?,
             _ => return Err(DnsError::BadName),
         }
     }
+}
+
+/// Where the compression pointer at `pos` (whose first byte is `first`) leads, counting it in
+/// `hops`; the first pointer of a name also sets where the name ends in place.
+#[inline]
+fn follow_pointer(
+    msg: &[u8],
+    pos: usize,
+    first: usize,
+    hops: &mut usize,
+    end_in_place: &mut Option<usize>,
+) -> Result<usize, DnsError> {
+    let high = first & 0x3F;
+    let low = *msg.get(pos + 1).ok_or(DnsError::Truncated)? as usize;
+    *hops += 1;
+    if *hops > MAX_POINTER_HOPS {
+        return Err(DnsError::TooManyPointers);
+    }
+    end_in_place.get_or_insert(pos + 2);
+    Ok((high << 8) | low)
 }
 
 #[inline]
@@ -428,5 +479,103 @@ mod tests {
             1,
             "the question before the cut is still reported"
         );
+    }
+
+    /// The reading of names before runs of labels were copied at once: label by label.
+    fn read_name_label_by_label(
+        msg: &[u8],
+        mut pos: usize,
+        out: &mut Name,
+    ) -> Result<usize, DnsError> {
+        out.clear();
+        let mut end_in_place = None;
+        let (mut hops, mut labels) = (0, 0);
+        loop {
+            let len = *msg.get(pos).ok_or(DnsError::Truncated)? as usize;
+            match len & 0xC0 {
+                0x00 if len == 0 => return Ok(end_in_place.unwrap_or(pos + 1)),
+                0x00 => {
+                    labels += 1;
+                    if labels > MAX_LABELS {
+                        return Err(DnsError::TooManyLabels);
+                    }
+                    let label = msg.get(pos + 1..pos + 1 + len).ok_or(DnsError::Truncated)?;
+                    if out.len > 0 {
+                        out.push(b".");
+                    }
+                    out.push(label);
+                    pos += 1 + len;
+                }
+                0xC0 => pos = follow_pointer(msg, pos, len, &mut hops, &mut end_in_place)?,
+                _ => return Err(DnsError::BadName),
+            }
+        }
+    }
+
+    #[test]
+    fn names_read_in_runs_read_as_label_by_label() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        let (mut runs, mut by_label) = (Name::default(), Name::default());
+        let mut seen: Vec<((Option<DnsError>, bool), usize)> = Vec::new();
+        for _ in 0..20_000 {
+            // Labels of every size (some past 63: reserved label types), pointers to anywhere
+            // in the message, ends and cuts anywhere; long runs of long labels reach the
+            // name's size limit and the label limit.
+            let mut m = vec![0u8; HEADER_LEN];
+            let long = next(4) == 0;
+            while m.len() < 3000 && next(if long { 200 } else { 12 }) != 0 {
+                match next(if long { 64 } else { 16 }) {
+                    0 => {
+                        // Most often back into the message (a loop, or a suffix already read).
+                        let to = next(m.len() as u64 + 8) as u16;
+                        m.extend_from_slice(&(0xC000 | to).to_be_bytes());
+                    }
+                    1 => m.push(next(256) as u8),
+                    _ => {
+                        let len = if long { 1 + next(63) } else { 1 + next(70) };
+                        m.push(len as u8);
+                        m.extend((0..len).map(|i| b'a' + (i % 26) as u8));
+                    }
+                }
+            }
+            m.push(0);
+            if next(2) == 0 {
+                m.truncate(HEADER_LEN + next(m.len() as u64 - HEADER_LEN as u64 + 1) as usize);
+            }
+            for start in [HEADER_LEN, next(m.len() as u64 + 2) as usize] {
+                let got = read_name(&m, start, &mut runs);
+                let want = read_name_label_by_label(&m, start, &mut by_label);
+                assert_eq!(got, want, "message {m:?} from {start}");
+                assert_eq!(runs.as_bytes(), by_label.as_bytes(), "message {m:?}");
+                assert_eq!(runs.truncated, by_label.truncated, "message {m:?}");
+                let outcome = (got.err(), runs.truncated);
+                match seen.iter_mut().find(|(o, _)| *o == outcome) {
+                    Some((_, n)) => *n += 1,
+                    None => seen.push((outcome, 1)),
+                }
+            }
+        }
+        // Whole names, names cut at the size limit, and every kind of damage were compared.
+        for outcome in [
+            (None, false),
+            (None, true),
+            (Some(DnsError::Truncated), false),
+            (Some(DnsError::BadName), false),
+            (Some(DnsError::TooManyPointers), false),
+            (Some(DnsError::TooManyLabels), true),
+            (Some(DnsError::Truncated), true),
+        ] {
+            let times = seen
+                .iter()
+                .find(|(o, _)| *o == outcome)
+                .map_or(0, |(_, n)| *n);
+            assert!(times >= 20, "{outcome:?} {times} times: {seen:?}");
+        }
     }
 }
