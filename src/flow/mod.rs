@@ -353,15 +353,19 @@ impl FlowTable {
     /// Ask for the flow that a lookup of `hash` will most likely find: every line of its slab
     /// entry (key and state: 176 bytes, three or four lines wherever it starts). Reads the
     /// index line, so call it once [`Self::prefetch_index`] has had time to bring that line
-    /// in.
+    /// in. False when no flow is likely there: the lookup will most likely create one.
     #[inline]
-    pub fn prefetch_flow(&self, hash: u64) {
-        if let Some(entry) = self
+    pub fn prefetch_flow(&self, hash: u64) -> bool {
+        match self
             .index
             .likely(hash)
             .and_then(|at| self.slab.get(at as usize))
         {
-            crate::prefetch::all(entry);
+            Some(entry) => {
+                crate::prefetch::all(entry);
+                true
+            }
+            None => false,
         }
     }
 

@@ -123,17 +123,12 @@ impl Inspector {
         }
     }
 
-    /// The flow of `pkt`, found ahead of its inspection, with the lines its inspection reads
-    /// first asked for: the flow table's index line, and the indicator filter lines of its
-    /// addresses (looked up when the flow is new, as a flood's flows are).
+    /// The flow of `pkt`, found ahead of its inspection, with the line its inspection reads
+    /// first asked for: the flow table's index line.
     #[inline]
     pub fn flow_ahead(&self, pkt: &decode::Packet<'_>) -> FlowAhead {
         let flow = self.flow_of(pkt);
         self.flows.prefetch_index(flow.hash);
-        if self.emit.set.has_addresses() {
-            self.emit.set.prefetch_addr(pkt.src);
-            self.emit.set.prefetch_addr(pkt.dst);
-        }
         flow
     }
 
@@ -145,10 +140,16 @@ impl Inspector {
         FlowAhead { key, side, hash }
     }
 
-    /// Ask for the flow of `ahead` itself, once its index line has had time to come in.
+    /// Ask for the flow of `ahead` itself, once its index line has had time to come in; when
+    /// the index holds no such flow, the packet will open one (as a flood's packets do), and
+    /// the indicator filter lines of its two addresses, looked up for a new flow, are asked
+    /// for instead.
     #[inline]
     pub fn prefetch_flow(&self, ahead: &FlowAhead) {
-        self.flows.prefetch_flow(ahead.hash);
+        if !self.flows.prefetch_flow(ahead.hash) && self.emit.set.has_addresses() {
+            self.emit.set.prefetch_addr(ahead.key.a.0);
+            self.emit.set.prefetch_addr(ahead.key.b.0);
+        }
     }
 
     /// Flows created so far: how fast they come tells whether the table outgrows the cache.

@@ -421,6 +421,8 @@ pub struct IndicatorSet {
     counts: KindCounts,
     /// Indicators from sealed feeds: keyed hashes only (see [`super::sealed`]).
     sealed: Option<Box<SealedTables<FrozenMap<u128>>>>,
+    /// Any address or network indicator, plain or sealed (asked once or twice per packet).
+    any_addresses: bool,
 }
 
 /// The sealed part of a set: one table of 128-bit keyed hashes (the hash's tag keeps names,
@@ -599,7 +601,7 @@ impl IndicatorSet {
 
     /// True when the set holds any address or network indicator.
     pub fn has_addresses(&self) -> bool {
-        self.v4.len() + self.v6.len() > 0 || self.sealed.is_some()
+        self.any_addresses
     }
 
     /// True when the set holds any URL or path indicator.
@@ -940,7 +942,7 @@ impl IndicatorSetBuilder {
     pub fn build(mut self) -> IndicatorSet {
         let seed = self.hasher.seed[0];
         self.entries.shrink_to_fit();
-        IndicatorSet {
+        let mut set = IndicatorSet {
             names: FrozenMap::build(seed, self.names.into_iter()),
             urls: FrozenMap::build(seed, self.urls.into_iter()),
             v4: self.v4.freeze(seed),
@@ -958,7 +960,10 @@ impl IndicatorSetBuilder {
             entries: self.entries,
             sources: self.sources,
             counts: self.counts,
-        }
+            any_addresses: false,
+        };
+        set.any_addresses = set.v4.len() + set.v6.len() > 0 || set.sealed.is_some();
+        set
     }
 }
 

@@ -5,10 +5,10 @@
 //! connections) the flow table holds far more flows than the cache, and each packet waits
 //! for memory: for the flow table's index line, then for the flow it names, and for a new
 //! flow the indicator filter lines of its two addresses. Each packet read for replay is
-//! decoded at once and its flow key hashed, and the index and address lines are asked for
-//! then ([`Inspector::flow_ahead`]); the flow itself is asked for [`DEPTH`]` / 2` packets
-//! later, when its index line has come in ([`Inspector::prefetch_flow`]), and the packet is
-//! inspected [`DEPTH`] packets later. Packets leave in the order they came, so flows see
+//! decoded at once and its flow key hashed, and the index line is asked for then
+//! ([`Inspector::flow_ahead`]); [`DEPTH`]` / 2` packets later, when that line has come in,
+//! the flow itself is asked for, or, when the index holds no such flow, its addresses' filter
+//! lines ([`Inspector::prefetch_flow`]); the packet is inspected [`DEPTH`] packets later. Packets leave in the order they came, so flows see
 //! their packets in order and the output is the same as without holding back.
 //!
 //! Holding back costs a copy of each packet's decoding and a second probe of the index,
