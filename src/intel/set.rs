@@ -421,7 +421,8 @@ pub struct IndicatorSet {
     counts: KindCounts,
     /// Indicators from sealed feeds: keyed hashes only (see [`super::sealed`]).
     sealed: Option<Box<SealedTables<FrozenMap<u128>>>>,
-    /// Any address or network indicator, plain or sealed (asked once or twice per packet).
+    /// Any address or network indicator, plain or sealed (asked for every new flow, and for
+    /// every held-back packet whose flow looks new).
     any_addresses: bool,
 }
 

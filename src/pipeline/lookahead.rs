@@ -8,8 +8,9 @@
 //! decoded at once and its flow key hashed, and the index line is asked for then
 //! ([`Inspector::flow_ahead`]); [`DEPTH`]` / 2` packets later, when that line has come in,
 //! the flow itself is asked for, or, when the index holds no such flow, its addresses' filter
-//! lines ([`Inspector::prefetch_flow`]); the packet is inspected [`DEPTH`] packets later. Packets leave in the order they came, so flows see
-//! their packets in order and the output is the same as without holding back.
+//! lines ([`Inspector::prefetch_flow`]); the packet is inspected [`DEPTH`] packets later.
+//! Packets leave in the order they came, so flows see their packets in order and the output
+//! is the same as without holding back.
 //!
 //! Holding back costs a copy of each packet's decoding and a second probe of the index,
 //! which buy nothing when the flows fit in the cache: on the realistic mix, whose 36 000

@@ -99,7 +99,8 @@ pub enum DnsError {
     ShortHeader,
     /// A name or record runs past the end of the message.
     Truncated,
-    /// A label type that does not exist (0x40, 0x80) or a pointer that does not point back.
+    /// A label type that does not exist (0x40, 0x80). (A pointer past the message's end is
+    /// `Truncated`; pointers forward are followed.)
     BadName,
     /// More pointers than [`MAX_POINTER_HOPS`] (a pointer loop, or worse).
     TooManyPointers,
@@ -304,8 +305,9 @@ pub fn read_header(msg: &[u8]) -> Result<Header, DnsError> {
 /// Labels stored one after another (all of a query's name, the part of an answer's name
 /// before its pointer) are found by their length bytes and copied in one piece, each length
 /// byte after the first then overwritten with a dot: one copy per run instead of two per
-/// label. What a damaged name leaves in `out` is every whole label before the damage, as
-/// when labels were copied one by one (a unit test compares the two readings).
+/// label. What a damaged name leaves in `out` is what copying labels one by one left: every
+/// whole label before the damage, cut at [`MAX_NAME_LEN`] like any name (a unit test
+/// compares the two readings).
 pub fn read_name(msg: &[u8], mut pos: usize, out: &mut Name) -> Result<usize, DnsError> {
     out.clear();
     let mut end_in_place = None;
