@@ -8,7 +8,6 @@
 //! (the map would fault): captures still being written are read with `-r -`.
 
 use std::fs::File;
-use std::io::Read;
 use std::ops::ControlFlow;
 
 use memmap2::Mmap;
@@ -44,27 +43,42 @@ pub fn load(input: &InputFile) -> Result<Vec<u8>, String> {
     load_open(input, file, input.size.unwrap_or(0))
 }
 
-/// The rest of the open `file` of `input`, `size` bytes long when it was looked at: two reads
-/// when the size is still right (the whole file, then the end), where `read_to_end` on a file
-/// first asks the kernel for its size and position, two more system calls per file (a tenth
-/// of the time of a directory of small captures). A file that has grown is read on to its end.
-fn load_open(input: &InputFile, mut file: File, size: u64) -> Result<Vec<u8>, String> {
-    let mut bytes = vec![0u8; (size as usize).saturating_add(1)];
-    let mut filled = 0;
+/// The rest of the open `file` of `input`, `size` bytes long when it was looked at: one read
+/// when the size is still right, into memory that is not zeroed first. `read_to_end` on a
+/// file first asks the kernel for its size and position (two more system calls per file),
+/// and a zeroed buffer is written twice. A read that returns fewer bytes than asked for,
+/// exactly the size seen, is the file's end (a regular file reads short only there); a file
+/// that has grown since fills the buffer and is read on to its end.
+fn load_open(input: &InputFile, file: File, size: u64) -> Result<Vec<u8>, String> {
+    use std::os::fd::AsRawFd;
+    let mut bytes: Vec<u8> = Vec::with_capacity((size as usize).saturating_add(1));
     loop {
-        match file.read(&mut bytes[filled..]) {
-            Ok(0) => break,
-            Ok(n) => {
-                filled += n;
-                if filled == bytes.len() {
-                    bytes.resize(filled * 2, 0);
+        if bytes.len() == bytes.capacity() {
+            bytes.reserve(bytes.len().max(4096));
+        }
+        let spare = bytes.spare_capacity_mut();
+        let asked = spare.len();
+        // SAFETY: read(2) writes at most `asked` bytes at the start of the spare capacity,
+        // and the length grows by exactly what it reports written.
+        let read = unsafe { libc::read(file.as_raw_fd(), spare.as_mut_ptr().cast(), asked) };
+        match read {
+            0 => break,
+            n if n > 0 => {
+                let n = n as usize;
+                // SAFETY: the `n` bytes after the length were just written by read(2).
+                unsafe { bytes.set_len(bytes.len() + n) };
+                if n < asked && bytes.len() as u64 == size {
+                    break;
                 }
             }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(failure(input, &e)),
+            _ => {
+                let e = std::io::Error::last_os_error();
+                if e.kind() != std::io::ErrorKind::Interrupted {
+                    return Err(failure(input, &e));
+                }
+            }
         }
     }
-    bytes.truncate(filled);
     Ok(bytes)
 }
 
