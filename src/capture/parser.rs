@@ -156,7 +156,24 @@ impl Parser {
         else {
             return Next::Damaged("internal: not pcapng".into());
         };
-        let parsed = if data.starts_with(&[0x0a, 0x0d, 0x0d, 0x0a]) {
+        let section_header = data.starts_with(&[0x0a, 0x0d, 0x0d, 0x0a]);
+        // Every block holds its type and its length twice, 12 bytes. pcap-parser 0.17 takes 12
+        // from a block's length before checking it against the block type's own minimum: a
+        // Process Information Block 8 to 11 bytes long overflowed (a panic where overflow is
+        // checked, a wrapped length elsewhere). A section header's byte order is only known
+        // from inside it; its own parser checks its length (28 at least) first.
+        if let (false, Some(length)) = (section_header, data.get(4..8)) {
+            let length: [u8; 4] = length.try_into().unwrap_or_default();
+            let length = if *big_endian {
+                u32::from_be_bytes(length)
+            } else {
+                u32::from_le_bytes(length)
+            };
+            if length < 12 {
+                return Next::Damaged(format!("damaged pcapng block (length {length})"));
+            }
+        }
+        let parsed = if section_header {
             pcap_parser::pcapng::parse_sectionheaderblock(data)
                 .map(|(r, shb)| (r, Block::SectionHeader(shb)))
         } else if *big_endian {
@@ -401,5 +418,98 @@ mod tests {
         assert!(matches!(parser.next(&pcapng), Next::Skip(28)));
         assert!(parser.pcap_layout().is_none());
         assert!(Parser::default().pcap_layout().is_none());
+    }
+
+    /// A section header of the given byte order with nothing after it.
+    fn section_header(big_endian: bool) -> Vec<u8> {
+        let u32_bytes = |n: u32| {
+            if big_endian {
+                n.to_be_bytes()
+            } else {
+                n.to_le_bytes()
+            }
+        };
+        let mut shb = vec![0x0a, 0x0d, 0x0d, 0x0a];
+        shb.extend(u32_bytes(28));
+        shb.extend(u32_bytes(0x1a2b_3c4d));
+        shb.extend(if big_endian {
+            [0, 1, 0, 0]
+        } else {
+            [1, 0, 0, 0]
+        });
+        shb.extend([0xff; 8]);
+        shb.extend(u32_bytes(28));
+        shb
+    }
+
+    #[test]
+    fn pcapng_blocks_shorter_than_their_framing_are_damage_not_a_panic() {
+        // Every block holds its type and its length twice: 12 bytes. pcap-parser 0.17 takes
+        // 12 from the length before checking it, so a shorter one overflowed (a fuzzed file
+        // with a 9-byte Process Information Block panicked where overflow is checked).
+        for big_endian in [false, true] {
+            let types = [
+                1u32,
+                2,
+                3,
+                4,
+                5,
+                6,
+                7,
+                8,
+                9,
+                10,
+                0x0bad,
+                0x4000_0bad,
+                0x8000_0001,
+            ];
+            for block_type in types {
+                for len in 0u32..12 {
+                    let mut file = section_header(big_endian);
+                    let (kind, length) = if big_endian {
+                        (block_type.to_be_bytes(), len.to_be_bytes())
+                    } else {
+                        (block_type.to_le_bytes(), len.to_le_bytes())
+                    };
+                    file.extend(kind);
+                    file.extend(length);
+                    file.extend([0u8; 64]);
+                    let mut parser = Parser::default();
+                    let Next::Skip(at) = parser.next(&file) else {
+                        panic!("a section header")
+                    };
+                    assert_eq!(at, 28);
+                    match parser.next(&file[at..]) {
+                        Next::Damaged(why) => assert!(why.contains("pcapng block"), "{why}"),
+                        _ => panic!("block type {block_type:#x} of length {len}: not damage"),
+                    }
+                }
+            }
+            // A section header shorter than its 28 bytes, first in the file or after another.
+            for len in 0u32..28 {
+                let mut short = section_header(big_endian);
+                let length = if big_endian {
+                    len.to_be_bytes()
+                } else {
+                    len.to_le_bytes()
+                };
+                short[4..8].copy_from_slice(&length);
+                short[24..28].copy_from_slice(&length);
+                short.extend([0u8; 64]);
+                let mut parser = Parser::default();
+                assert!(
+                    matches!(parser.next(&short), Next::Damaged(_)),
+                    "a section header of length {len}"
+                );
+                let mut second = section_header(big_endian);
+                second.extend(&short);
+                let mut parser = Parser::default();
+                assert!(matches!(parser.next(&second), Next::Skip(28)));
+                assert!(
+                    matches!(parser.next(&second[28..]), Next::Damaged(_)),
+                    "a second section header of length {len}"
+                );
+            }
+        }
     }
 }

@@ -209,11 +209,14 @@ pub fn run(mut config: RunConfig, source: Source, sink: Sink, control: WriterCon
                 }
                 drop(out_tx);
                 for (index, r) in replays.into_iter().enumerate() {
-                    if let Ok((stats, input)) = r.join() {
-                        report.stats.merge(&stats);
-                        if index == 0 {
-                            input.into_run_report(&mut report);
+                    match r.join() {
+                        Ok((stats, input)) => {
+                            report.stats.merge(&stats);
+                            if index == 0 {
+                                input.into_run_report(&mut report);
+                            }
                         }
+                        Err(panic) => report.failed.push(worker_failed(index, &*panic)),
                     }
                 }
             }
@@ -240,9 +243,10 @@ pub fn run(mut config: RunConfig, source: Source, sink: Sink, control: WriterCon
                         live::capture(&config, handles, lanes, &board, &mut report)
                     }
                 }
-                for w in workers {
-                    if let Ok(stats) = w.join() {
-                        report.stats.merge(&stats);
+                for (index, w) in workers.into_iter().enumerate() {
+                    match w.join() {
+                        Ok(stats) => report.stats.merge(&stats),
+                        Err(panic) => report.failed.push(worker_failed(index, &*panic)),
                     }
                 }
             }
@@ -264,6 +268,20 @@ pub fn run(mut config: RunConfig, source: Source, sink: Sink, control: WriterCon
     report.interface_errors = get(&board.interface_errors);
     report.elapsed = started.elapsed();
     report
+}
+
+/// What the run reports of a worker that stopped on a panic (a bug: no input is meant to
+/// cause one): the run then fails, instead of ending as if every packet had been inspected.
+fn worker_failed(index: usize, panic: &(dyn std::any::Any + Send)) -> String {
+    let why = panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("no message");
+    format!(
+        "worker {index} stopped on an internal error ({why}): the packets it had yet to \
+         inspect were lost, with any alerts they would have raised"
+    )
 }
 
 /// How a run is laid out (see the module documentation).
@@ -381,5 +399,34 @@ fn send_output(inspector: &mut Inspector, out: &Sender<(Vec<u8>, u64)>) {
     let count = inspector.take_output(&mut lines);
     if count > 0 {
         let _ = out.send((lines, count));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_worker_that_panicked_is_reported_with_its_message() {
+        for (payload, why) in [
+            (
+                Box::new("index out of bounds") as Box<dyn std::any::Any + Send>,
+                "index out of bounds",
+            ),
+            (
+                Box::new(String::from("attempt to subtract with overflow")),
+                "attempt to subtract with overflow",
+            ),
+            (Box::new(42u8), "no message"),
+        ] {
+            let panic = std::thread::spawn(move || std::panic::resume_unwind(payload))
+                .join()
+                .expect_err("the thread panicked");
+            let said = worker_failed(1, &*panic);
+            assert!(
+                said.starts_with(&format!("worker 1 stopped on an internal error ({why})")),
+                "{said}"
+            );
+        }
     }
 }
