@@ -159,7 +159,7 @@ impl Parser {
         let section_header = data.starts_with(&[0x0a, 0x0d, 0x0d, 0x0a]);
         // Every block holds its type and its length twice, 12 bytes. pcap-parser 0.17 takes 12
         // from a block's length before checking it against the block type's own minimum: a
-        // Process Information Block 8 to 11 bytes long overflowed (a panic where overflow is
+        // Process Information Block 4 to 11 bytes long overflowed (a panic where overflow is
         // checked, a wrapped length elsewhere). A section header's byte order is only known
         // from inside it; its own parser checks its length (28 at least) first.
         if let (false, Some(length)) = (section_header, data.get(4..8)) {
