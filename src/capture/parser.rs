@@ -162,13 +162,7 @@ impl Parser {
         // Process Information Block 4 to 11 bytes long overflowed (a panic where overflow is
         // checked, a wrapped length elsewhere). A section header's byte order is only known
         // from inside it; its own parser checks its length (28 at least) first.
-        if let (false, Some(length)) = (section_header, data.get(4..8)) {
-            let length: [u8; 4] = length.try_into().unwrap_or_default();
-            let length = if *big_endian {
-                u32::from_be_bytes(length)
-            } else {
-                u32::from_le_bytes(length)
-            };
+        if let (false, Some(length)) = (section_header, header_field(data, 4, *big_endian)) {
             if length < 12 {
                 return Next::Damaged(format!("damaged pcapng block (length {length})"));
             }
@@ -309,8 +303,8 @@ impl PcapLayout {
     }
 }
 
-/// The 32-bit field of a pcap record header at byte `at` of `header`, in the file's byte
-/// order; `None` when `header` is too short.
+/// The 32-bit field at byte `at` of `header` (a pcap record header, a pcapng block), in the
+/// file's byte order; `None` when `header` is too short.
 fn header_field(header: &[u8], at: usize, big_endian: bool) -> Option<u32> {
     let bytes: [u8; 4] = header.get(at..at + 4)?.try_into().ok()?;
     Some(match big_endian {
@@ -420,15 +414,18 @@ mod tests {
         assert!(Parser::default().pcap_layout().is_none());
     }
 
+    /// `n` in the given byte order.
+    fn u32_bytes(n: u32, big_endian: bool) -> [u8; 4] {
+        if big_endian {
+            n.to_be_bytes()
+        } else {
+            n.to_le_bytes()
+        }
+    }
+
     /// A section header of the given byte order with nothing after it.
     fn section_header(big_endian: bool) -> Vec<u8> {
-        let u32_bytes = |n: u32| {
-            if big_endian {
-                n.to_be_bytes()
-            } else {
-                n.to_le_bytes()
-            }
-        };
+        let u32_bytes = |n: u32| u32_bytes(n, big_endian);
         let mut shb = vec![0x0a, 0x0d, 0x0d, 0x0a];
         shb.extend(u32_bytes(28));
         shb.extend(u32_bytes(0x1a2b_3c4d));
@@ -446,7 +443,7 @@ mod tests {
     fn pcapng_blocks_shorter_than_their_framing_are_damage_not_a_panic() {
         // Every block holds its type and its length twice: 12 bytes. pcap-parser 0.17 takes
         // 12 from the length before checking it, so a shorter one overflowed (a fuzzed file
-        // with a 9-byte Process Information Block panicked where overflow is checked).
+        // with an 11-byte Process Information Block panicked where overflow is checked).
         for big_endian in [false, true] {
             let types = [
                 1u32,
@@ -466,13 +463,8 @@ mod tests {
             for block_type in types {
                 for len in 0u32..12 {
                     let mut file = section_header(big_endian);
-                    let (kind, length) = if big_endian {
-                        (block_type.to_be_bytes(), len.to_be_bytes())
-                    } else {
-                        (block_type.to_le_bytes(), len.to_le_bytes())
-                    };
-                    file.extend(kind);
-                    file.extend(length);
+                    file.extend(u32_bytes(block_type, big_endian));
+                    file.extend(u32_bytes(len, big_endian));
                     file.extend([0u8; 64]);
                     let mut parser = Parser::default();
                     let Next::Skip(at) = parser.next(&file) else {
@@ -488,11 +480,7 @@ mod tests {
             // A section header shorter than its 28 bytes, first in the file or after another.
             for len in 0u32..28 {
                 let mut short = section_header(big_endian);
-                let length = if big_endian {
-                    len.to_be_bytes()
-                } else {
-                    len.to_le_bytes()
-                };
+                let length = u32_bytes(len, big_endian);
                 short[4..8].copy_from_slice(&length);
                 short[24..28].copy_from_slice(&length);
                 short.extend([0u8; 64]);
