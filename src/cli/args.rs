@@ -56,7 +56,7 @@ pub struct Args {
     #[arg(long = "workers", value_name = "N")]
     pub workers: Option<usize>,
 
-    /// Flows tracked at once, by all workers together (each about 300 bytes). When a
+    /// Flows tracked at once, by all workers together (each about 200 bytes). When a
     /// worker's share is full, the quarter of its flows idle the longest are ended early
     /// (their pending alerts written, counted in the summary) to make room.
     #[arg(long = "max-flows", value_name = "N", default_value_t = crate::flow::MAX_FLOWS,

@@ -27,7 +27,8 @@ use stream::Stream;
 
 /// Most flows tracked by all workers together by default (each worker gets its share; the
 /// `--max-flows` option sets another limit): bounds memory (a flow without TCP buffers
-/// takes about 300 bytes with its table slot).
+/// takes 128 bytes in the table, about 200 with its index slot and the table's room to
+/// grow).
 pub const MAX_FLOWS: usize = 200_000;
 /// Fewest flows a worker tracks, whatever the limit asked for (8 in fuzzing builds, so that
 /// a fuzz input can fill a table).
@@ -74,21 +75,42 @@ pub struct PendingAddressHit {
     pub set: std::sync::Arc<crate::intel::IndicatorSet>,
 }
 
-/// What a flow has alerted on, and the address hits still waiting to be written.
+/// What few flows have, boxed on first need so that a flow holds one pointer for all of it:
+/// what the flow has alerted on and the address hits waiting to be written, the outermost
+/// tunnel of its first packet, and the QUIC reader of a UDP flow that looks like QUIC. Most
+/// flows never alert, come through no tunnel and carry no QUIC; held in the flow itself, these
+/// would take 64 bytes of every flow in the table (see [`Flow`]).
 ///
 /// One alert per flow per indicator per match location, however often the name recurs.
-/// Boxed, and only for flows that have any: most flows never alert, and the flow table holds
-/// a pointer where the two lists would take 48 bytes in every slot.
 #[derive(Debug, Default)]
-pub struct AlertState(Option<Box<Alerted>>);
+pub struct FlowExtras(Option<Box<Extras>>);
 
 #[derive(Debug, Default)]
-struct Alerted {
+struct Extras {
     done: Vec<(u8, u64)>,
     pending: Vec<PendingAddressHit>,
+    tunnel: Option<crate::decode::TunnelInfo>,
+    quic: Option<Box<QuicReading>>,
 }
 
-impl AlertState {
+/// A QUIC reader and the client datagrams it was given.
+#[derive(Default)]
+struct QuicReading {
+    hello: crate::proto::quic::QuicClientHello,
+    datagrams: u8,
+}
+
+impl std::fmt::Debug for QuicReading {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "QuicReading({} datagrams)", self.datagrams)
+    }
+}
+
+impl FlowExtras {
+    fn extras(&mut self) -> &mut Extras {
+        self.0.get_or_insert_with(Box::default)
+    }
+
     /// True when the flow has alerted.
     pub fn any(&self) -> bool {
         self.0.as_ref().is_some_and(|a| !a.done.is_empty())
@@ -97,7 +119,7 @@ impl AlertState {
     /// True (and remembered) the first time this (location, indicator key) pair is seen in
     /// the flow.
     pub fn first(&mut self, location: u8, key: u64) -> bool {
-        let done = &mut self.0.get_or_insert_with(Box::default).done;
+        let done = &mut self.extras().done;
         if done.contains(&(location, key)) {
             return false;
         }
@@ -117,7 +139,7 @@ impl AlertState {
 
     /// An address hit to write once the flow's application layer is known.
     pub fn push_pending(&mut self, hit: PendingAddressHit) {
-        self.0.get_or_insert_with(Box::default).pending.push(hit);
+        self.extras().pending.push(hit);
     }
 
     /// Take the address hits waiting.
@@ -127,65 +149,60 @@ impl AlertState {
             .map(|a| std::mem::take(&mut a.pending))
             .unwrap_or_default()
     }
+
+    /// The outermost tunnel of the flow's first packet.
+    pub fn tunnel(&self) -> Option<crate::decode::TunnelInfo> {
+        self.0.as_ref().and_then(|a| a.tunnel)
+    }
+
+    /// Remember the outermost tunnel of the flow's first packet.
+    pub fn set_tunnel(&mut self, tunnel: Option<crate::decode::TunnelInfo>) {
+        if tunnel.is_some() {
+            self.extras().tunnel = tunnel;
+        }
+    }
 }
 
 /// Client datagrams of a UDP flow looked at for a QUIC ClientHello before giving up (a
 /// ClientHello spans one to a few Initials; a Retry adds one round).
 pub const MAX_QUIC_DATAGRAMS: u8 = 16;
 
-/// QUIC state of a UDP flow.
-#[derive(Default)]
-pub enum QuicState {
+/// Where a UDP flow is in reading QUIC (the reader itself is in the flow's [`FlowExtras`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum QuicPhase {
     /// Nothing seen from the client yet.
     #[default]
     Untried,
-    /// Reading Initials (boxed: the keys are 1.5 KiB), and the client datagrams seen.
-    Reading(Box<crate::proto::quic::QuicClientHello>, u8),
+    /// Reading Initials.
+    Reading,
     /// Not QUIC, or nothing more to read.
     Finished,
 }
 
-impl std::fmt::Debug for QuicState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            QuicState::Untried => "Untried",
-            QuicState::Reading(..) => "Reading",
-            QuicState::Finished => "Finished",
-        })
-    }
+/// The application protocol a flow was recognised as, for its records' `app_proto`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppLayer {
+    /// DNS (over UDP or TCP).
+    Dns,
+    /// TLS.
+    Tls,
+    /// HTTP/1.x.
+    Http,
+    /// QUIC.
+    Quic,
+    /// Both directions of a TCP flow were recognised as none of the above.
+    Failed,
 }
 
-impl QuicState {
-    /// True when this datagram is for the QUIC reader: sent by the client, and the flow's
-    /// first client datagram looked like a QUIC Initial.
-    pub fn wants(&mut self, payload: &[u8], from_client: bool) -> bool {
+impl AppLayer {
+    /// The name EVE records give it (Suricata's).
+    pub fn name(self) -> &'static str {
         match self {
-            QuicState::Finished => false,
-            _ if !from_client => false,
-            QuicState::Untried if crate::proto::quic::looks_like_client_initial(payload) => {
-                *self = QuicState::Reading(Box::default(), 0);
-                true
-            }
-            QuicState::Untried => {
-                *self = QuicState::Finished;
-                false
-            }
-            QuicState::Reading(_, seen) if *seen >= MAX_QUIC_DATAGRAMS => {
-                *self = QuicState::Finished;
-                false
-            }
-            QuicState::Reading(..) => true,
-        }
-    }
-
-    /// The reader, counting one more client datagram.
-    pub fn reader(&mut self) -> Option<&mut crate::proto::quic::QuicClientHello> {
-        match self {
-            QuicState::Reading(reader, seen) => {
-                *seen += 1;
-                Some(reader)
-            }
-            _ => None,
+            AppLayer::Dns => "dns",
+            AppLayer::Tls => "tls",
+            AppLayer::Http => "http",
+            AppLayer::Quic => "quic",
+            AppLayer::Failed => "failed",
         }
     }
 }
@@ -199,11 +216,12 @@ pub struct TcpState {
     pub streams: [Stream; 2],
 }
 
-/// One flow's state.
+/// One flow's state: 80 bytes, so that with its key a flow fills exactly two cache lines of
+/// the table (see [`FlowTable`]). What only some flows need is behind one pointer
+/// ([`FlowExtras`], the TCP state), and the flow id is derived from the key when a record
+/// is written ([`FlowKey::flow_id`]).
 #[derive(Debug)]
 pub struct Flow {
-    /// Flow id in EVE records.
-    pub id: u64,
     /// Packet time of the first packet.
     pub first_seen_us: i64,
     /// Packet time of the last packet.
@@ -214,46 +232,91 @@ pub struct Flow {
     /// TCP reassembly and application state (boxed: only TCP flows that still have
     /// something to tell need it).
     pub tcp: Option<Box<TcpState>>,
+    /// Alerts, the first packet's tunnel, the QUIC reader: what few flows have.
+    pub extras: FlowExtras,
+    /// Packets per side.
+    pub pkts: [u64; 2],
+    /// Captured bytes per side.
+    pub bytes: [u64; 2],
     /// True once both TCP directions told all they could (the state above is then freed).
     pub tcp_finished: bool,
-    /// Alerts written and pending.
-    pub alerts: AlertState,
-    /// FIN seen per side; RST seen.
+    /// FIN seen per side.
     pub fin: [bool; 2],
     /// RST seen.
     pub rst: bool,
     /// The side that opened the flow (sent its first packet, or its SYN).
     pub initiator: Side,
-    /// Packets per side.
-    pub pkts: [u64; 2],
-    /// Captured bytes per side.
-    pub bytes: [u64; 2],
     /// Application protocol recognised, for the flow record.
-    pub app_proto: Option<&'static str>,
-    /// QUIC Initial reading (UDP flows).
-    pub quic: QuicState,
-    /// Outermost tunnel of the first packet (boxed: most flows have none).
-    pub tunnel: Option<Box<crate::decode::TunnelInfo>>,
+    pub app_proto: Option<AppLayer>,
+    /// QUIC reading (UDP flows).
+    pub quic: QuicPhase,
 }
 
 impl Flow {
-    fn new(key: &FlowKey, ts_us: i64) -> Flow {
+    fn new(ts_us: i64) -> Flow {
         Flow {
-            id: key.flow_id(ts_us),
             first_seen_us: ts_us,
             last_seen_us: ts_us,
             last_packet: 0,
             tcp: None,
+            extras: FlowExtras::default(),
+            pkts: [0; 2],
+            bytes: [0; 2],
             tcp_finished: false,
-            alerts: AlertState::default(),
             fin: [false; 2],
             rst: false,
             initiator: Side::A,
-            pkts: [0; 2],
-            bytes: [0; 2],
             app_proto: None,
-            quic: QuicState::Untried,
-            tunnel: None,
+            quic: QuicPhase::Untried,
+        }
+    }
+
+    /// True when this datagram is for the QUIC reader: sent by the client, and the flow's
+    /// first client datagram looked like a QUIC Initial. Gives up after
+    /// [`MAX_QUIC_DATAGRAMS`] client datagrams.
+    pub fn quic_wants(&mut self, payload: &[u8], from_client: bool) -> bool {
+        match self.quic {
+            QuicPhase::Finished => false,
+            _ if !from_client => false,
+            QuicPhase::Untried if crate::proto::quic::looks_like_client_initial(payload) => {
+                self.quic = QuicPhase::Reading;
+                self.extras.extras().quic = Some(Box::default());
+                true
+            }
+            QuicPhase::Untried => {
+                self.quic = QuicPhase::Finished;
+                false
+            }
+            QuicPhase::Reading => {
+                let reading = self.extras.0.as_mut().and_then(|a| a.quic.as_ref());
+                if reading.is_some_and(|r| r.datagrams < MAX_QUIC_DATAGRAMS) {
+                    true
+                } else {
+                    self.quic = QuicPhase::Finished;
+                    if let Some(a) = self.extras.0.as_mut() {
+                        a.quic = None;
+                    }
+                    false
+                }
+            }
+        }
+    }
+
+    /// Give the QUIC reader one more client datagram (one [`Self::quic_wants`] said yes to),
+    /// with what it tells and the flow's extras (for the alerts) to `on_progress`.
+    pub fn quic_datagram(
+        &mut self,
+        payload: &[u8],
+        on_progress: impl FnOnce(crate::proto::quic::QuicProgress<'_>, &mut FlowExtras),
+    ) {
+        // Out of the extras while it is read: what it returns borrows from it.
+        let Some(mut reading) = self.extras.0.as_mut().and_then(|a| a.quic.take()) else {
+            return;
+        };
+        reading.datagrams += 1;
+        on_progress(reading.hello.datagram(payload), &mut self.extras);
+        if let Some(a) = self.extras.0.as_mut() {
+            a.quic = Some(reading);
         }
     }
 
@@ -266,6 +329,14 @@ impl Flow {
             TCP_IDLE_US
         }
     }
+}
+
+/// A flow and its key in the table: 128 bytes on a 64-byte boundary, exactly two cache
+/// lines, which a lookup asks for ahead (three or four lines before the flow was made small).
+#[repr(align(64))]
+struct Entry {
+    key: FlowKey,
+    flow: Flow,
 }
 
 /// Result of looking a packet's flow up.
@@ -290,7 +361,7 @@ pub struct FlowTable {
     index: SlotIndex,
     /// Secret of [`FlowKey::table_hash`], random per table.
     seed: [u64; 2],
-    slab: Vec<(FlowKey, Flow)>,
+    slab: Vec<Entry>,
     /// Packets looked up so far.
     packets: u64,
     /// Scratch of [`FlowTable::make_room`]: each flow's `last_packet`.
@@ -350,8 +421,8 @@ impl FlowTable {
         self.index.prefetch(hash);
     }
 
-    /// Ask for the flow that a lookup of `hash` will most likely find: every line of its slab
-    /// entry (key and state: 176 bytes, three or four lines wherever it starts). Reads the
+    /// Ask for the flow that a lookup of `hash` will most likely find: both lines of its slab
+    /// entry (key and state). Reads the
     /// index line, so call it once [`Self::prefetch_index`] has had time to bring that line
     /// in. False when no flow is likely there: the lookup will most likely create one.
     #[inline]
@@ -377,7 +448,7 @@ impl FlowTable {
     /// [`Self::lookup`] of a key whose [`Self::hash`] is known.
     pub fn lookup_hashed(&mut self, key: &FlowKey, hash: u64, ts_us: i64) -> Lookup<'_> {
         let slab = &self.slab;
-        let found = self.index.find(hash, |i| slab[i as usize].0 == *key);
+        let found = self.index.find(hash, |i| slab[i as usize].key == *key);
         let (at, created) = match found {
             Some(at) => (at as usize, false),
             None if self.slab.len() >= self.max_flows => {
@@ -394,14 +465,17 @@ impl FlowTable {
                     grown.append(&mut self.slab);
                     self.slab = grown;
                 }
-                self.slab.push((*key, Flow::new(key, ts_us)));
+                self.slab.push(Entry {
+                    key: *key,
+                    flow: Flow::new(ts_us),
+                });
                 self.index.insert(hash, at as u32);
                 self.created += 1;
                 (at, true)
             }
         };
         self.packets += 1;
-        let flow = &mut self.slab[at].1;
+        let flow = &mut self.slab[at].flow;
         flow.last_seen_us = flow.last_seen_us.max(ts_us);
         flow.last_packet = self.packets;
         if created {
@@ -413,16 +487,17 @@ impl FlowTable {
 
     /// Take the flow at slab position `at` out (the last flow moves into its place).
     fn remove_at(&mut self, at: usize) -> (FlowKey, Flow) {
-        let hash = self.hash(&self.slab[at].0);
+        let hash = self.hash(&self.slab[at].key);
         let removed = self.index.remove(hash, at as u32);
         debug_assert!(removed, "every flow in the slab is in the index");
         let last = self.slab.len() - 1;
         if at != last {
-            let moved = self.hash(&self.slab[last].0);
+            let moved = self.hash(&self.slab[last].key);
             let fixed = self.index.moved(moved, last as u32, at as u32);
             debug_assert!(fixed, "every flow in the slab is in the index");
         }
-        self.slab.swap_remove(at)
+        let Entry { key, flow } = self.slab.swap_remove(at);
+        (key, flow)
     }
 
     /// End every flow for which `end` says so, in slab order.
@@ -438,15 +513,15 @@ impl FlowTable {
     ) -> u64 {
         let (mut at, mut ended) = (0, 0);
         while at < self.slab.len() {
-            if let Some((key, flow)) = self.slab.get(at + END_AHEAD) {
+            if let Some(Entry { key, flow }) = self.slab.get(at + END_AHEAD) {
                 if end(key, flow) {
                     self.index.prefetch(self.hash(key));
                 }
             }
-            let (key, flow) = &self.slab[at];
+            let Entry { key, flow } = &self.slab[at];
             if end(key, flow) {
                 let tail = self.slab.len().checked_sub(1 + END_AHEAD);
-                if let Some((key, _)) = tail.and_then(|i| self.slab.get(i)) {
+                if let Some(Entry { key, .. }) = tail.and_then(|i| self.slab.get(i)) {
                     self.index.prefetch(self.hash(key));
                 }
                 let (key, flow) = self.remove_at(at);
@@ -494,7 +569,7 @@ impl FlowTable {
         }
         self.ages.clear();
         self.ages
-            .extend(self.slab.iter().map(|(_, f)| f.last_packet));
+            .extend(self.slab.iter().map(|e| e.flow.last_packet));
         let (_, &mut cut_off, _) = self.ages.select_nth_unstable(excess - 1);
         self.evicted += self.end_where(|_, f| f.last_packet <= cut_off, on_ended);
     }
@@ -502,7 +577,7 @@ impl FlowTable {
     /// Remove every flow (end of input), handing each to `on_expired`.
     pub fn drain(&mut self, mut on_expired: impl FnMut(&FlowKey, Flow)) {
         self.index.clear();
-        for (key, flow) in self.slab.drain(..) {
+        for Entry { key, flow } in self.slab.drain(..) {
             on_expired(&key, flow);
         }
     }
@@ -613,13 +688,53 @@ mod tests {
         assert_eq!(ended, first_arrived);
     }
 
+    #[test]
+    fn quic_reading_gives_up_after_its_datagrams_and_lets_the_reader_go() {
+        // A QUIC v1 Initial's first bytes: long header, Initial, version 1, 8-byte DCID.
+        let initial = [0xc3, 0, 0, 0, 1, 8, 1, 2, 3, 4, 5, 6, 7, 8];
+        let mut flow = Flow::new(0);
+        assert!(
+            !flow.quic_wants(&initial, false),
+            "a server datagram first is not read"
+        );
+        assert_eq!(flow.quic, QuicPhase::Untried);
+        let mut given = 0;
+        while flow.quic_wants(&initial, true) {
+            flow.quic_datagram(&initial, |_, _| given += 1);
+            assert!(
+                !flow.quic_wants(&initial, false),
+                "server datagrams are never read"
+            );
+        }
+        assert_eq!(given, MAX_QUIC_DATAGRAMS);
+        assert_eq!(flow.quic, QuicPhase::Finished);
+        assert!(flow.extras.0.as_ref().is_some_and(|e| e.quic.is_none()));
+        assert!(!flow.quic_wants(&initial, true));
+
+        // Not QUIC from the first client datagram: finished, and nothing was boxed.
+        let mut flow = Flow::new(0);
+        assert!(!flow.quic_wants(b"\x00not quic", true));
+        assert_eq!(flow.quic, QuicPhase::Finished);
+        assert!(flow.extras.0.is_none());
+        assert!(!flow.quic_wants(&initial, true));
+    }
+
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn a_flow_and_its_key_fill_two_cache_lines() {
+        // A field more would make every flow three lines, which the flood pays for in time.
+        assert_eq!(std::mem::size_of::<Flow>(), 80);
+        assert_eq!(std::mem::size_of::<Entry>(), 128);
+        assert_eq!(std::mem::align_of::<Entry>(), 64);
+    }
+
     /// Every flow in the slab is found by the index at its own position, and nothing else is.
     fn assert_consistent(table: &FlowTable) {
         assert_eq!(table.index.len(), table.slab.len());
-        for (at, (key, _)) in table.slab.iter().enumerate() {
+        for (at, Entry { key, .. }) in table.slab.iter().enumerate() {
             let found = table
                 .index
-                .find(table.hash(key), |i| table.slab[i as usize].0 == *key);
+                .find(table.hash(key), |i| table.slab[i as usize].key == *key);
             assert_eq!(found, Some(at as u32));
         }
     }

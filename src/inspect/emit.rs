@@ -12,7 +12,7 @@ use crate::decode::TunnelInfo;
 use crate::eve::escape::Escaped;
 use crate::eve::record::{self, Alert, Dns, DnsAnswer, DnsQuery, Http, Record, Tls};
 use crate::eve::{community_id::community_id, time::format_timestamp, MatchLocation};
-use crate::flow::{AlertState, FlowKey, PendingAddressHit, Side};
+use crate::flow::{AppLayer, FlowExtras, FlowKey, PendingAddressHit, Side};
 use crate::intel::normalize::mask;
 use crate::intel::{IndicatorSet, Kind};
 use crate::proto::dns::{self, RData};
@@ -40,8 +40,8 @@ pub struct EventTypes {
 pub struct Head<'a> {
     /// Packet time.
     pub ts_us: i64,
-    /// Flow id.
-    pub flow_id: u64,
+    /// The flow's key and first packet time, which give its id ([`Head::flow_id`]).
+    pub flow: (&'a FlowKey, i64),
     /// Sender.
     pub src: (IpAddr, u16),
     /// Receiver.
@@ -61,10 +61,10 @@ pub struct Head<'a> {
 impl<'a> Head<'a> {
     /// The head for a packet sent by `sender` in the flow `key`.
     pub fn new(
-        key: &FlowKey,
+        key: &'a FlowKey,
         sender: Side,
         ts_us: i64,
-        flow_id: u64,
+        flow_first_seen_us: i64,
         vlans: &'a [u16],
         file: Option<&'a str>,
     ) -> Self {
@@ -74,7 +74,7 @@ impl<'a> Head<'a> {
         };
         Head {
             ts_us,
-            flow_id,
+            flow: (key, flow_first_seen_us),
             src,
             dst,
             proto: key.proto,
@@ -83,6 +83,14 @@ impl<'a> Head<'a> {
             app_proto: None,
             tunnel: None,
         }
+    }
+}
+
+impl Head<'_> {
+    /// The flow id of the records (derived when a record is written, not kept per flow).
+    pub fn flow_id(&self) -> u64 {
+        let (key, first_seen_us) = self.flow;
+        key.flow_id(first_seen_us)
     }
 }
 
@@ -164,7 +172,7 @@ impl Emitter {
         head: &Head<'_>,
         sender: Side,
         file: Option<&Arc<str>>,
-        alerts: &mut AlertState,
+        alerts: &mut FlowExtras,
     ) {
         if !self.set.has_addresses() {
             return;
@@ -195,9 +203,16 @@ impl Emitter {
         }
         let first = flow.initiator;
         let server = if first == Side::A { Side::B } else { Side::A };
-        let mut head = Head::new(key, first, flow.first_seen_us, flow.id, &[], None);
-        head.tunnel = flow.tunnel.as_deref().copied();
-        head.app_proto = flow.app_proto;
+        let mut head = Head::new(
+            key,
+            first,
+            flow.first_seen_us,
+            flow.first_seen_us,
+            &[],
+            None,
+        );
+        head.tunnel = flow.extras.tunnel();
+        head.app_proto = flow.app_proto.map(AppLayer::name);
         let state = if flow.rst || (flow.fin[0] && flow.fin[1]) {
             "closed"
         } else if flow.pkts[server.index()] > 0 {
@@ -215,7 +230,7 @@ impl Emitter {
             age: (flow.last_seen_us - flow.first_seen_us) / 1_000_000,
             state,
             reason,
-            alerted: flow.alerts.any(),
+            alerted: flow.extras.any(),
         };
         self.write(&head, "flow", None, App::Flow(&record));
     }
@@ -227,7 +242,7 @@ impl Emitter {
         key: &FlowKey,
         current: &Head<'_>,
         app: App<'_>,
-        alerts: &mut AlertState,
+        alerts: &mut FlowExtras,
     ) {
         let pending = alerts.take_pending();
         for hit in pending {
@@ -236,7 +251,7 @@ impl Emitter {
                 key,
                 hit.sender,
                 hit.ts_us,
-                current.flow_id,
+                current.flow.1,
                 vlans,
                 hit.file.as_deref(),
             );
@@ -269,7 +284,7 @@ impl Emitter {
         key: &FlowKey,
         head: &Head<'_>,
         msg: &[u8],
-        alerts: &mut AlertState,
+        alerts: &mut FlowExtras,
     ) -> bool {
         let mut finder = DnsHits {
             set: &self.set,
@@ -316,7 +331,7 @@ impl Emitter {
         key: &FlowKey,
         head: &Head<'_>,
         hello: &tls::ClientHello<'_>,
-        alerts: &mut AlertState,
+        alerts: &mut FlowExtras,
         quic_version: Option<u32>,
     ) {
         let (location, app, event, wanted) = match quic_version {
@@ -359,7 +374,7 @@ impl Emitter {
         key: &FlowKey,
         head: &Head<'_>,
         req: &http::Request<'_>,
-        alerts: &mut AlertState,
+        alerts: &mut FlowExtras,
     ) {
         self.stats.http_requests += 1;
         let header = req.host_header.map(http::split_host_port);
@@ -504,7 +519,7 @@ impl Emitter {
     ) {
         let mut rec = Record {
             timestamp: format_timestamp(head.ts_us),
-            flow_id: head.flow_id,
+            flow_id: head.flow_id(),
             pcap_filename: head.file,
             event_type,
             vlan: (!head.vlans.is_empty()).then_some(head.vlans),

@@ -18,7 +18,9 @@ use crate::decode::link::linktype;
 use crate::decode::{self, tcp_flags, Transport};
 use crate::flow::spare::SpareTcpStates;
 use crate::flow::stream::{AppProto, Found, Stream};
-use crate::flow::{reassembly::Delivery, Flow, FlowKey, FlowTable, Lookup, Side, TcpState};
+use crate::flow::{
+    reassembly::Delivery, AppLayer, Flow, FlowKey, FlowTable, Lookup, Side, TcpState,
+};
 use crate::intel::reload::SharedIndicators;
 use crate::proto;
 
@@ -202,7 +204,14 @@ impl Inspector {
                 return;
             }
         };
-        let mut head = Head::new(key, side, p.ts_us, flow.id, vlans, p.file.map(|f| &**f));
+        let mut head = Head::new(
+            key,
+            side,
+            p.ts_us,
+            flow.first_seen_us,
+            vlans,
+            p.file.map(|f| &**f),
+        );
         head.tunnel = pkt.tunnel;
         flow.pkts[side.index()] += 1;
         flow.bytes[side.index()] += p.data.len() as u64;
@@ -211,19 +220,19 @@ impl Inspector {
             let syn_ack = matches!(pkt.transport, Transport::Tcp { flags, .. }
                 if flags & tcp_flags::SYN != 0 && flags & tcp_flags::ACK != 0);
             flow.initiator = if syn_ack { side.other() } else { side };
-            flow.tunnel = pkt.tunnel.map(Box::new);
+            flow.extras.set_tunnel(pkt.tunnel);
             self.emit
-                .check_addresses(key, &head, side, p.file, &mut flow.alerts);
+                .check_addresses(key, &head, side, p.file, &mut flow.extras);
         }
         match pkt.transport {
             Transport::Udp { payload } if proto::is_dns_port(pkt.src_port, pkt.dst_port) => {
                 head.app_proto = Some("dns");
-                flow.app_proto = Some("dns");
-                if !self.emit.dns(key, &head, payload, &mut flow.alerts)
-                    && flow.alerts.has_pending()
+                flow.app_proto = Some(AppLayer::Dns);
+                if !self.emit.dns(key, &head, payload, &mut flow.extras)
+                    && flow.extras.has_pending()
                 {
                     self.emit
-                        .flush_pending(key, &head, App::None, &mut flow.alerts);
+                        .flush_pending(key, &head, App::None, &mut flow.extras);
                 }
             }
             Transport::Tcp {
@@ -244,26 +253,23 @@ impl Inspector {
                     payload,
                 );
             }
-            Transport::Udp { payload } if flow.quic.wants(payload, side == flow.initiator) => {
+            Transport::Udp { payload } if flow.quic_wants(payload, side == flow.initiator) => {
                 head.app_proto = Some("quic");
-                flow.app_proto = Some("quic");
-                let Flow { quic, alerts, .. } = flow;
-                if let Some(reader) = quic.reader() {
-                    if let proto::quic::QuicProgress::Done { version, hello } =
-                        reader.datagram(payload)
-                    {
-                        self.emit
-                            .client_hello(key, &head, &hello, alerts, Some(version));
+                flow.app_proto = Some(AppLayer::Quic);
+                let emit = &mut self.emit;
+                flow.quic_datagram(payload, |progress, extras| {
+                    if let proto::quic::QuicProgress::Done { version, hello } = progress {
+                        emit.client_hello(key, &head, &hello, extras, Some(version));
                     }
-                }
+                });
             }
             Transport::Udp { payload } if proto::http::could_start_request(payload) => {
                 if let proto::http::Parse::Request(req) = proto::http::parse_request(payload) {
                     head.app_proto = Some("http");
-                    self.emit.http(key, &head, &req, &mut flow.alerts);
-                } else if flow.alerts.has_pending() {
+                    self.emit.http(key, &head, &req, &mut flow.extras);
+                } else if flow.extras.has_pending() {
                     self.emit
-                        .flush_pending(key, &head, App::None, &mut flow.alerts);
+                        .flush_pending(key, &head, App::None, &mut flow.extras);
                 }
             }
             Transport::Fragment(_) => {
@@ -272,9 +278,9 @@ impl Inspector {
                 self.emit.stats.skipped.add(decode::Skip::IpFragment);
             }
             Transport::Udp { .. } | Transport::Other => {
-                if flow.alerts.has_pending() {
+                if flow.extras.has_pending() {
                     self.emit
-                        .flush_pending(key, &head, App::None, &mut flow.alerts);
+                        .flush_pending(key, &head, App::None, &mut flow.extras);
                 }
             }
         }
@@ -325,18 +331,18 @@ impl Inspector {
 }
 
 /// The `app_proto` of a TCP flow from what its two directions were recognised as.
-fn tcp_app_proto(streams: &[Stream; 2]) -> Option<&'static str> {
+fn tcp_app_proto(streams: &[Stream; 2]) -> Option<AppLayer> {
     let name = |p: AppProto| match p {
-        AppProto::Tls => Some("tls"),
-        AppProto::Http => Some("http"),
-        AppProto::Dns => Some("dns"),
+        AppProto::Tls => Some(AppLayer::Tls),
+        AppProto::Http => Some(AppLayer::Http),
+        AppProto::Dns => Some(AppLayer::Dns),
         AppProto::Unknown | AppProto::Failed => None,
     };
     name(streams[0].proto)
         .or_else(|| name(streams[1].proto))
         .or_else(|| {
             (streams[0].proto == AppProto::Failed && streams[1].proto == AppProto::Failed)
-                .then_some("failed")
+                .then_some(AppLayer::Failed)
         })
 }
 
@@ -370,7 +376,7 @@ fn tcp_segment(
     }
     let Flow {
         tcp,
-        alerts,
+        extras: alerts,
         app_proto,
         tcp_finished,
         ..
@@ -416,7 +422,7 @@ fn tcp_segment(
         spare.give(tcp.take());
         *tcp_finished = true;
         if alerts.has_pending() {
-            head.app_proto = *app_proto;
+            head.app_proto = app_proto.map(AppLayer::name);
             emit.flush_pending(key, head, App::None, alerts);
         }
     }
@@ -433,10 +439,17 @@ fn flow_ended(
     if let Some(tcp) = &flow.tcp {
         flow.app_proto = flow.app_proto.or_else(|| tcp_app_proto(&tcp.streams));
     }
-    if let Some(first) = flow.alerts.first_pending() {
-        let mut head = Head::new(key, first.sender, first.ts_us, flow.id, &[], None);
-        head.app_proto = flow.app_proto;
-        emit.flush_pending(key, &head, App::None, &mut flow.alerts);
+    if let Some(first) = flow.extras.first_pending() {
+        let mut head = Head::new(
+            key,
+            first.sender,
+            first.ts_us,
+            flow.first_seen_us,
+            &[],
+            None,
+        );
+        head.app_proto = flow.app_proto.map(AppLayer::name);
+        emit.flush_pending(key, &head, App::None, &mut flow.extras);
     }
     emit.flow_record(key, &flow, reason);
     spare.give(flow.tcp.take());
