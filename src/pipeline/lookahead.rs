@@ -80,10 +80,14 @@ impl Churn {
     }
 }
 
+/// Slots of the ring: the packets held, and the one that came out last, which the caller
+/// reads where it lies (a packet is copied in once and never out).
+const SLOTS: usize = DEPTH + 1;
+
 /// Up to [`DEPTH`] packets held back, oldest first. Local to one file or chunk: the packets
 /// borrow its bytes.
 pub struct Lookahead<'a> {
-    ring: [Option<Held<'a>>; DEPTH],
+    ring: [Option<Held<'a>>; SLOTS],
     /// Position of the oldest packet held.
     first: usize,
     held: usize,
@@ -92,7 +96,7 @@ pub struct Lookahead<'a> {
 impl Default for Lookahead<'_> {
     fn default() -> Self {
         Lookahead {
-            ring: [const { None }; DEPTH],
+            ring: [const { None }; SLOTS],
             first: 0,
             held: 0,
         }
@@ -108,27 +112,33 @@ impl<'a> Lookahead<'a> {
 
     /// Hold `held` back: the flow of the packet [`DEPTH`]` / 2` places before it is asked for
     /// (`prefetch_flow`, see [`Inspector::prefetch_flow`]), and the oldest packet comes out (to
-    /// be inspected now) once [`DEPTH`] are held.
+    /// be inspected now, where it lies: its slot is the next one written) once [`DEPTH`] are
+    /// held.
     #[inline]
     pub fn push(
         &mut self,
         held: Held<'a>,
         prefetch_flow: impl FnOnce(&FlowAhead),
-    ) -> Option<Held<'a>> {
-        let out = if self.held == DEPTH { self.pop() } else { None };
-        self.ring[(self.first + self.held) % DEPTH] = Some(held);
+    ) -> Option<&Held<'a>> {
+        self.ring[(self.first + self.held) % SLOTS] = Some(held);
         self.held += 1;
         if let Some(flow) = self.flow_back(DEPTH / 2) {
             prefetch_flow(flow);
         }
-        out
+        if self.held <= DEPTH {
+            return None;
+        }
+        let out = self.first;
+        self.first = (self.first + 1) % SLOTS;
+        self.held -= 1;
+        self.ring[out].as_ref()
     }
 
     /// The flow found ahead of the packet `back` places before the newest, if any.
     #[inline(always)]
     fn flow_back(&self, back: usize) -> Option<&FlowAhead> {
         let at = self.held.checked_sub(1 + back)?;
-        self.ring[(self.first + at) % DEPTH].as_ref()?.flow.as_ref()
+        self.ring[(self.first + at) % SLOTS].as_ref()?.flow.as_ref()
     }
 
     /// The oldest packet held, taken out.
@@ -138,7 +148,7 @@ impl<'a> Lookahead<'a> {
             return None;
         }
         let out = self.ring[self.first].take();
-        self.first = (self.first + 1) % DEPTH;
+        self.first = (self.first + 1) % SLOTS;
         self.held -= 1;
         out
     }
