@@ -80,14 +80,30 @@ impl Churn {
     }
 }
 
-/// Slots of the ring: the packets held, and the one that came out last, which the caller
-/// reads where it lies (a packet is copied in once and never out).
-const SLOTS: usize = DEPTH + 1;
+/// Slots of the ring: at least the packets held and the one that came out last, which the
+/// caller reads where it lies; a power of two, so that positions wrap with a mask. A packet
+/// is written once, into its slot, and never copied out.
+const SLOTS: usize = (DEPTH + 1).next_power_of_two();
+
+impl Held<'_> {
+    /// A slot not holding a packet.
+    const VACANT: Held<'static> = Held {
+        p: PacketRef {
+            ts_us: 0,
+            linktype: 0,
+            data: &[],
+            file: None,
+        },
+        decoded: Err(decode::Skip::NotIp),
+        handling: None,
+        flow: None,
+    };
+}
 
 /// Up to [`DEPTH`] packets held back, oldest first. Local to one file or chunk: the packets
 /// borrow its bytes.
 pub struct Lookahead<'a> {
-    ring: [Option<Held<'a>>; SLOTS],
+    ring: [Held<'a>; SLOTS],
     /// Position of the oldest packet held.
     first: usize,
     held: usize,
@@ -96,7 +112,7 @@ pub struct Lookahead<'a> {
 impl Default for Lookahead<'_> {
     fn default() -> Self {
         Lookahead {
-            ring: [const { None }; SLOTS],
+            ring: [Held::VACANT; SLOTS],
             first: 0,
             held: 0,
         }
@@ -110,17 +126,18 @@ impl<'a> Lookahead<'a> {
         self.held == 0
     }
 
-    /// Hold `held` back: the flow of the packet [`DEPTH`]` / 2` places before it is asked for
-    /// (`prefetch_flow`, see [`Inspector::prefetch_flow`]), and the oldest packet comes out (to
-    /// be inspected now, where it lies: its slot is the next one written) once [`DEPTH`] are
-    /// held.
+    /// The slot the next packet is to be written to, in place, before [`Self::push`].
+    #[inline(always)]
+    pub fn vacant(&mut self) -> &mut Held<'a> {
+        &mut self.ring[(self.first + self.held) % SLOTS]
+    }
+
+    /// Hold back the packet written to [`Self::vacant`]: the flow of the packet
+    /// [`DEPTH`]` / 2` places before it is asked for (`prefetch_flow`, see
+    /// [`Inspector::prefetch_flow`]), and the oldest packet comes out (to be inspected now,
+    /// where it lies, before the slot is written again) once [`DEPTH`] are held.
     #[inline]
-    pub fn push(
-        &mut self,
-        held: Held<'a>,
-        prefetch_flow: impl FnOnce(&FlowAhead),
-    ) -> Option<&Held<'a>> {
-        self.ring[(self.first + self.held) % SLOTS] = Some(held);
+    pub fn push(&mut self, prefetch_flow: impl FnOnce(&FlowAhead)) -> Option<&Held<'a>> {
         self.held += 1;
         if let Some(flow) = self.flow_back(DEPTH / 2) {
             prefetch_flow(flow);
@@ -128,29 +145,27 @@ impl<'a> Lookahead<'a> {
         if self.held <= DEPTH {
             return None;
         }
-        let out = self.first;
-        self.first = (self.first + 1) % SLOTS;
-        self.held -= 1;
-        self.ring[out].as_ref()
+        self.pop()
     }
 
     /// The flow found ahead of the packet `back` places before the newest, if any.
     #[inline(always)]
     fn flow_back(&self, back: usize) -> Option<&FlowAhead> {
         let at = self.held.checked_sub(1 + back)?;
-        self.ring[(self.first + at) % SLOTS].as_ref()?.flow.as_ref()
+        self.ring[(self.first + at) % SLOTS].flow.as_ref()
     }
 
-    /// The oldest packet held, taken out.
+    /// The oldest packet held, taken out (read it where it lies, before the next packet is
+    /// written).
     #[inline]
-    pub fn pop(&mut self) -> Option<Held<'a>> {
+    pub fn pop(&mut self) -> Option<&Held<'a>> {
         if self.held == 0 {
             return None;
         }
-        let out = self.ring[self.first].take();
+        let out = self.first;
         self.first = (self.first + 1) % SLOTS;
         self.held -= 1;
-        out
+        Some(&self.ring[out])
     }
 }
 
@@ -178,7 +193,8 @@ mod tests {
         let mut held = Lookahead::default();
         let mut out = Vec::new();
         for ts in 0..100 {
-            if let Some(now) = held.push(packet(ts), |_| {}) {
+            *held.vacant() = packet(ts);
+            if let Some(now) = held.push(|_| {}) {
                 out.push(now.p.ts_us);
             }
             assert_eq!(out.len() as i64, (ts + 1 - DEPTH as i64).max(0), "at {ts}");

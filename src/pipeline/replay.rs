@@ -36,7 +36,7 @@ use std::sync::Arc;
 
 use crossbeam_channel::Receiver;
 
-use super::lookahead::{Churn, Held, Lookahead};
+use super::lookahead::{Churn, Lookahead};
 use super::readahead::{Ahead, Behind};
 use super::split::{self, Handling, Item, Links, Message, Plan, Reading};
 use super::tally::InputTally;
@@ -187,10 +187,9 @@ impl Replay {
             data: raw.data,
             file,
         };
-        let decoded = decode::decode(p.linktype, p.data);
         match held {
-            Some(held) => self.hold(p, &decoded, None, held),
-            None => self.act(p, &decoded, None, None),
+            Some(held) => self.hold(p, decode::decode, None, held),
+            None => self.act(p, &decode::decode(p.linktype, p.data), None, None),
         }
         if report_progress {
             self.report_progress();
@@ -198,14 +197,15 @@ impl Replay {
         ControlFlow::Continue(())
     }
 
-    /// Pass a packet through `held` (`handling`: as its walker said, or `None` when this
-    /// worker read it itself), and act on whatever comes out. While holding back is off and
-    /// nothing is held, the packet is acted on at once, with nothing copied.
+    /// Decode a packet (with `decode`) and pass it through `held` (`handling`: as its walker
+    /// said, or `None` when this worker read it itself), and act on whatever comes out. While
+    /// holding back is off and nothing is held, the packet is acted on at once; else it is
+    /// decoded into its slot of `held`, where it stays until inspected.
     #[inline(always)]
     fn hold<'a>(
         &mut self,
         p: PacketRef<'a>,
-        decoded: &Result<decode::Packet<'a>, decode::Skip>,
+        decode: impl FnOnce(i32, &'a [u8]) -> Result<decode::Packet<'a>, decode::Skip>,
         handling: Option<Handling>,
         held: &mut Lookahead<'a>,
     ) {
@@ -213,20 +213,17 @@ impl Replay {
             self.drain(held);
         }
         if !self.churn.on() && held.is_empty() {
-            return self.act(p, decoded, handling, None);
+            return self.act(p, &decode(p.linktype, p.data), handling, None);
         }
-        let decoded = *decoded;
-        let flow = match &decoded {
+        let slot = held.vacant();
+        slot.decoded = decode(p.linktype, p.data);
+        slot.p = p;
+        slot.handling = handling;
+        slot.flow = match &slot.decoded {
             Ok(pkt) if self.inspects(pkt, handling) => Some(self.inspector.flow_ahead(pkt)),
             _ => None,
         };
-        let packet = Held {
-            p,
-            decoded,
-            handling,
-            flow,
-        };
-        if let Some(now) = held.push(packet, |flow| self.inspector.prefetch_flow(flow)) {
+        if let Some(now) = held.push(|flow| self.inspector.prefetch_flow(flow)) {
             self.act(now.p, &now.decoded, now.handling, now.flow.as_ref());
         }
     }
@@ -309,8 +306,7 @@ impl Replay {
                 data: item.data(plan),
                 file,
             };
-            let decoded = decode::decode(p.linktype, p.data);
-            self.hold(p, &decoded, Some(item.handling), &mut held);
+            self.hold(p, decode::decode, Some(item.handling), &mut held);
         }
         self.drain(&mut held);
     }
