@@ -40,8 +40,10 @@ pub struct EventTypes {
 pub struct Head<'a> {
     /// Packet time.
     pub ts_us: i64,
-    /// The flow's key and first packet time, which give its id ([`Head::flow_id`]).
-    pub flow: (&'a FlowKey, i64),
+    /// The flow's key, which with its first packet's time gives its id ([`Head::flow_id`]).
+    pub flow_key: &'a FlowKey,
+    /// Packet time of the flow's first packet.
+    pub flow_first_seen_us: i64,
     /// Sender.
     pub src: (IpAddr, u16),
     /// Receiver.
@@ -74,7 +76,8 @@ impl<'a> Head<'a> {
         };
         Head {
             ts_us,
-            flow: (key, flow_first_seen_us),
+            flow_key: key,
+            flow_first_seen_us,
             src,
             dst,
             proto: key.proto,
@@ -89,8 +92,7 @@ impl<'a> Head<'a> {
 impl Head<'_> {
     /// The flow id of the records (derived when a record is written, not kept per flow).
     pub fn flow_id(&self) -> u64 {
-        let (key, first_seen_us) = self.flow;
-        key.flow_id(first_seen_us)
+        self.flow_key.flow_id(self.flow_first_seen_us)
     }
 }
 
@@ -251,7 +253,7 @@ impl Emitter {
                 key,
                 hit.sender,
                 hit.ts_us,
-                current.flow.1,
+                current.flow_first_seen_us,
                 vlans,
                 hit.file.as_deref(),
             );

@@ -188,7 +188,7 @@ impl Replay {
             file,
         };
         match held {
-            Some(held) => self.hold(p, decode::decode, None, held),
+            Some(held) => self.hold(p, None, held),
             None => self.act(p, &decode::decode(p.linktype, p.data), None, None),
         }
         if report_progress {
@@ -197,26 +197,20 @@ impl Replay {
         ControlFlow::Continue(())
     }
 
-    /// Decode a packet (with `decode`) and pass it through `held` (`handling`: as its walker
-    /// said, or `None` when this worker read it itself), and act on whatever comes out. While
-    /// holding back is off and nothing is held, the packet is acted on at once; else it is
-    /// decoded into its slot of `held`, where it stays until inspected.
+    /// Decode a packet and pass it through `held` (`handling`: as its walker said, or `None`
+    /// when this worker read it itself), and act on whatever comes out. While holding back is
+    /// off and nothing is held, the packet is acted on at once; else it is decoded into its
+    /// slot of `held`, where it stays until inspected.
     #[inline(always)]
-    fn hold<'a>(
-        &mut self,
-        p: PacketRef<'a>,
-        decode: impl FnOnce(i32, &'a [u8]) -> Result<decode::Packet<'a>, decode::Skip>,
-        handling: Option<Handling>,
-        held: &mut Lookahead<'a>,
-    ) {
+    fn hold<'a>(&mut self, p: PacketRef<'a>, handling: Option<Handling>, held: &mut Lookahead<'a>) {
         if self.churn.count(|| self.inspector.flows_created()) {
             self.drain(held);
         }
         if !self.churn.on() && held.is_empty() {
-            return self.act(p, &decode(p.linktype, p.data), handling, None);
+            return self.act(p, &decode::decode(p.linktype, p.data), handling, None);
         }
         let slot = held.vacant();
-        slot.decoded = decode(p.linktype, p.data);
+        slot.decoded = decode::decode(p.linktype, p.data);
         slot.p = p;
         slot.handling = handling;
         slot.flow = match &slot.decoded {
@@ -306,7 +300,7 @@ impl Replay {
                 data: item.data(plan),
                 file,
             };
-            self.hold(p, decode::decode, Some(item.handling), &mut held);
+            self.hold(p, Some(item.handling), &mut held);
         }
         self.drain(&mut held);
     }
