@@ -28,7 +28,7 @@ use stream::Stream;
 /// Most flows tracked by all workers together by default (each worker gets its share; the
 /// `--max-flows` option sets another limit): bounds memory (a flow without TCP buffers
 /// takes 128 bytes in the table, about 200 with its index slot and the table's room to
-/// grow).
+/// grow; about 120 more while it alerts, reads QUIC or came through a tunnel).
 pub const MAX_FLOWS: usize = 200_000;
 /// Fewest flows a worker tracks, whatever the limit asked for (8 in fuzzing builds, so that
 /// a fuzz input can fill a table).
@@ -107,19 +107,33 @@ impl std::fmt::Debug for QuicReading {
 }
 
 impl FlowExtras {
-    fn extras(&mut self) -> &mut Extras {
+    /// The box, made on first need.
+    fn boxed(&mut self) -> &mut Extras {
         self.0.get_or_insert_with(Box::default)
     }
 
+    /// The QUIC reader is let go: so is the box, when it holds nothing else (a QUIC flow
+    /// would otherwise keep an empty box of 104 bytes until it ends).
+    fn end_quic(&mut self) {
+        if let Some(extras) = self.0.as_mut() {
+            extras.quic = None;
+            let empty =
+                extras.done.is_empty() && extras.pending.is_empty() && extras.tunnel.is_none();
+            if empty {
+                self.0 = None;
+            }
+        }
+    }
+
     /// True when the flow has alerted.
-    pub fn any(&self) -> bool {
+    pub fn alerted(&self) -> bool {
         self.0.as_ref().is_some_and(|a| !a.done.is_empty())
     }
 
     /// True (and remembered) the first time this (location, indicator key) pair is seen in
     /// the flow.
-    pub fn first(&mut self, location: u8, key: u64) -> bool {
-        let done = &mut self.extras().done;
+    pub fn first_alert(&mut self, location: u8, key: u64) -> bool {
+        let done = &mut self.boxed().done;
         if done.contains(&(location, key)) {
             return false;
         }
@@ -139,7 +153,7 @@ impl FlowExtras {
 
     /// An address hit to write once the flow's application layer is known.
     pub fn push_pending(&mut self, hit: PendingAddressHit) {
-        self.extras().pending.push(hit);
+        self.boxed().pending.push(hit);
     }
 
     /// Take the address hits waiting.
@@ -158,7 +172,7 @@ impl FlowExtras {
     /// Remember the outermost tunnel of the flow's first packet.
     pub fn set_tunnel(&mut self, tunnel: Option<crate::decode::TunnelInfo>) {
         if tunnel.is_some() {
-            self.extras().tunnel = tunnel;
+            self.boxed().tunnel = tunnel;
         }
     }
 }
@@ -173,7 +187,8 @@ pub enum QuicPhase {
     /// Nothing seen from the client yet.
     #[default]
     Untried,
-    /// Reading Initials.
+    /// Reading Initials: the reader is in the flow's [`FlowExtras`] (taken out only while it
+    /// reads a datagram, see [`Flow::quic_datagram`]).
     Reading,
     /// Not QUIC, or nothing more to read.
     Finished,
@@ -280,7 +295,7 @@ impl Flow {
             _ if !from_client => false,
             QuicPhase::Untried if crate::proto::quic::looks_like_client_initial(payload) => {
                 self.quic = QuicPhase::Reading;
-                self.extras.extras().quic = Some(Box::default());
+                self.extras.boxed().quic = Some(Box::default());
                 true
             }
             QuicPhase::Untried => {
@@ -293,9 +308,7 @@ impl Flow {
                     true
                 } else {
                     self.quic = QuicPhase::Finished;
-                    if let Some(a) = self.extras.0.as_mut() {
-                        a.quic = None;
-                    }
+                    self.extras.end_quic();
                     false
                 }
             }
@@ -422,9 +435,9 @@ impl FlowTable {
     }
 
     /// Ask for the flow that a lookup of `hash` will most likely find: both lines of its slab
-    /// entry (key and state). Reads the
-    /// index line, so call it once [`Self::prefetch_index`] has had time to bring that line
-    /// in. False when no flow is likely there: the lookup will most likely create one.
+    /// entry (key and state). Reads the index line, so call it once [`Self::prefetch_index`]
+    /// has had time to bring that line in. False when no flow is likely there: the lookup
+    /// will most likely create one.
     #[inline]
     pub fn prefetch_flow(&self, hash: u64) -> bool {
         match self
@@ -708,7 +721,10 @@ mod tests {
         }
         assert_eq!(given, MAX_QUIC_DATAGRAMS);
         assert_eq!(flow.quic, QuicPhase::Finished);
-        assert!(flow.extras.0.as_ref().is_some_and(|e| e.quic.is_none()));
+        assert!(
+            flow.extras.0.is_none(),
+            "nothing else in the box: the box went too"
+        );
         assert!(!flow.quic_wants(&initial, true));
 
         // Not QUIC from the first client datagram: finished, and nothing was boxed.

@@ -232,7 +232,7 @@ impl Emitter {
             age: (flow.last_seen_us - flow.first_seen_us) / 1_000_000,
             state,
             reason,
-            alerted: flow.extras.any(),
+            alerted: flow.extras.alerted(),
         };
         self.write(&head, "flow", None, App::Flow(&record));
     }
@@ -274,7 +274,7 @@ impl Emitter {
                 indicator: address_indicator(addr, e.kind, e.prefix_len, e.port),
                 observed: observed.into_bytes(),
             };
-            if alerts.first(hit.location as u8, hit.dedup_key()) {
+            if alerts.first_alert(hit.location as u8, hit.dedup_key()) {
                 self.alert(&set, &head, &hit, app);
             }
         }
@@ -311,7 +311,7 @@ impl Emitter {
         };
         let fresh: Vec<Hit> = hits
             .into_iter()
-            .filter(|h| alerts.first(h.location as u8, h.dedup_key()))
+            .filter(|h| alerts.first_alert(h.location as u8, h.dedup_key()))
             .collect();
         if fresh.is_empty() && !self.events.dns && !alerts.has_pending() {
             return true;
@@ -359,7 +359,7 @@ impl Emitter {
                 Some(_) => self.stats.quic_sni += 1,
             }
             for hit in self.name_hits(sni, location) {
-                if alerts.first(hit.location as u8, hit.dedup_key()) {
+                if alerts.first_alert(hit.location as u8, hit.dedup_key()) {
                     self.alert(&Arc::clone(&self.set), head, &hit, app);
                 }
             }
@@ -410,7 +410,7 @@ impl Emitter {
             });
         }
         for hit in &hits {
-            if alerts.first(hit.location as u8, hit.dedup_key()) {
+            if alerts.first_alert(hit.location as u8, hit.dedup_key()) {
                 self.alert(&Arc::clone(&self.set), head, hit, App::Http(req));
             }
         }

@@ -12,9 +12,9 @@
 //! Packets leave in the order they came, so flows see their packets in order and the output
 //! is the same as without holding back.
 //!
-//! Holding back costs a copy of each packet's decoding and a second probe of the index,
-//! which buy nothing when the flows fit in the cache: on the realistic mix, whose 36 000
-//! flows are mostly long transfers, holding back every packet was 12 % slower. [`Churn`]
+//! Holding back costs writing each packet's decoding into its slot and a second probe of the
+//! index, which buy nothing when the flows fit in the cache: on the realistic mix, whose
+//! 36 000 flows are mostly long transfers, holding back every packet was 12 % slower. [`Churn`]
 //! turns it on only while at least one packet in [`CHURN`] opens a flow (the flood opens one
 //! per 3 packets, the mix one per 40). Replay only: packets must stay where they are while
 //! held, which mapped and loaded files guarantee and a stream's reused buffer does not.
