@@ -34,6 +34,9 @@ done
 CAPTURE=$1 OLD=$2 NEW=$3
 SCRATCH=$(mktemp -d)
 trap 'rm -rf "$SCRATCH"' EXIT
+# Into the page cache first: the first run would otherwise read the capture from disk (and a
+# VM may drop cached files between two sessions of measuring).
+cat "$CAPTURE" > /dev/null
 if [ -z "$FEED" ]; then
   FEED=$SCRATCH/feed.txt
   echo "c2.example.invalid" > "$FEED"
