@@ -11,7 +11,7 @@
 
 use pcap_parser::nom;
 use pcap_parser::pcapng::Block;
-use pcap_parser::{parse_pcap_frame_modified, parse_pcap_header};
+use pcap_parser::{parse_pcap_frame_modified, parse_pcap_header, LegacyPcapBlock, PcapError};
 
 use super::RawPacket;
 
@@ -326,13 +326,13 @@ fn pcap_record(
     }
     let field = |at| header_field(data, at, big_endian);
     // The length is checked as soon as it is there, as libpcap does.
-    match field(8) {
-        Some(caplen) if caplen > MAX_CAPLEN => return damaged_length(caplen),
-        _ => {}
+    let Some(caplen) = field(8) else {
+        return Next::NeedMore;
+    };
+    if caplen > MAX_CAPLEN {
+        return damaged_length(caplen);
     }
-    let (Some(ts_sec), Some(frac), Some(caplen), Some(wire_len)) =
-        (field(0), field(4), field(8), field(12))
-    else {
+    let (Some(ts_sec), Some(frac), Some(wire_len)) = (field(0), field(4), field(12)) else {
         return Next::NeedMore;
     };
     let end = PCAP_RECORD_HEADER + caplen as usize;
@@ -356,12 +356,20 @@ const PCAP_RECORD_HEADER: usize = 16;
 /// A record of the "modified" pcap format (24-byte headers, little-endian), by pcap-parser.
 #[cold]
 fn modified_pcap_record(data: &[u8], linktype: i32, nanos: bool) -> Next<'_> {
-    if let Some(caplen) = header_field(data, 8, false) {
-        if caplen > MAX_CAPLEN {
-            return damaged_length(caplen);
-        }
+    if let Some(damaged) = too_long(data, false) {
+        return damaged;
     }
-    match parse_pcap_frame_modified(data) {
+    legacy_record(data, parse_pcap_frame_modified(data), linktype, nanos)
+}
+
+/// What pcap-parser's reading (`parsed`) of the legacy record at the start of `data` means.
+fn legacy_record<'a>(
+    data: &'a [u8],
+    parsed: nom::IResult<&'a [u8], LegacyPcapBlock<'a>, PcapError<&'a [u8]>>,
+    linktype: i32,
+    nanos: bool,
+) -> Next<'a> {
+    match parsed {
         Ok((rest, block)) => Next::Packet(
             RawPacket {
                 ts_us: pcap_time(block.ts_sec, block.ts_usec, nanos),
@@ -381,6 +389,13 @@ fn modified_pcap_record(data: &[u8], linktype: i32, nanos: bool) -> Next<'_> {
 fn pcap_time(ts_sec: u32, frac: u32, nanos: bool) -> i64 {
     let frac = i64::from(frac);
     i64::from(ts_sec) * 1_000_000 + if nanos { frac / 1000 } else { frac }
+}
+
+/// Damage, when the record at the start of `data` says it is longer than [`MAX_CAPLEN`].
+fn too_long(data: &[u8], big_endian: bool) -> Option<Next<'static>> {
+    header_field(data, 8, big_endian)
+        .filter(|&caplen| caplen > MAX_CAPLEN)
+        .map(damaged_length)
 }
 
 #[cold]
@@ -462,28 +477,14 @@ mod tests {
     /// What pcap-parser's frame parser makes of a classic record, with the length check
     /// before it: how records were read before [`pcap_record`] read them itself.
     fn record_by_pcap_parser(data: &[u8], nanos: bool, big_endian: bool) -> Next<'_> {
-        if let Some(caplen) = header_field(data, 8, big_endian) {
-            if caplen > MAX_CAPLEN {
-                return damaged_length(caplen);
-            }
+        if let Some(damaged) = too_long(data, big_endian) {
+            return damaged;
         }
         let frame = match big_endian {
             true => pcap_parser::parse_pcap_frame_be(data),
             false => pcap_parser::parse_pcap_frame(data),
         };
-        match frame {
-            Ok((rest, block)) => Next::Packet(
-                RawPacket {
-                    ts_us: pcap_time(block.ts_sec, block.ts_usec, nanos),
-                    linktype: 1,
-                    data: block.data,
-                    wire_len: block.origlen,
-                },
-                data.len() - rest.len(),
-            ),
-            Err(nom::Err::Incomplete(_)) => Next::NeedMore,
-            Err(_) => Next::Damaged("damaged pcap record".into()),
-        }
+        legacy_record(data, frame, 1, nanos)
     }
 
     #[test]

@@ -303,7 +303,7 @@ impl Flow {
                 false
             }
             QuicPhase::Reading => {
-                let reading = self.extras.0.as_mut().and_then(|a| a.quic.as_ref());
+                let reading = self.extras.0.as_ref().and_then(|a| a.quic.as_ref());
                 if reading.is_some_and(|r| r.datagrams < MAX_QUIC_DATAGRAMS) {
                     true
                 } else {
@@ -328,9 +328,7 @@ impl Flow {
         };
         reading.datagrams += 1;
         on_progress(reading.hello.datagram(payload), &mut self.extras);
-        if let Some(a) = self.extras.0.as_mut() {
-            a.quic = Some(reading);
-        }
+        self.extras.boxed().quic = Some(reading);
     }
 
     fn idle_timeout_us(&self, proto: u8) -> i64 {

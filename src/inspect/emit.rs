@@ -55,7 +55,7 @@ pub struct Head<'a> {
     /// Capture file.
     pub file: Option<&'a str>,
     /// Application protocol of the flow, when known.
-    pub app_proto: Option<&'static str>,
+    pub app_proto: Option<AppLayer>,
     /// The outermost tunnel the packet came through.
     pub tunnel: Option<TunnelInfo>,
 }
@@ -214,7 +214,7 @@ impl Emitter {
             None,
         );
         head.tunnel = flow.extras.tunnel();
-        head.app_proto = flow.app_proto.map(AppLayer::name);
+        head.app_proto = flow.app_proto;
         let state = if flow.rst || (flow.fin[0] && flow.fin[1]) {
             "closed"
         } else if flow.pkts[server.index()] > 0 {
@@ -538,7 +538,7 @@ impl Emitter {
             dest_ip: head.dst.0,
             dest_port: head.dst.1,
             proto: record::proto_name(head.proto),
-            app_proto: head.app_proto,
+            app_proto: head.app_proto.map(AppLayer::name),
             community_id: community_id(head.src.0, head.src.1, head.dst.0, head.dst.1, head.proto),
             alert,
             dns: None,

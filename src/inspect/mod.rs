@@ -226,7 +226,7 @@ impl Inspector {
         }
         match pkt.transport {
             Transport::Udp { payload } if proto::is_dns_port(pkt.src_port, pkt.dst_port) => {
-                head.app_proto = Some("dns");
+                head.app_proto = Some(AppLayer::Dns);
                 flow.app_proto = Some(AppLayer::Dns);
                 if !self.emit.dns(key, &head, payload, &mut flow.extras)
                     && flow.extras.has_pending()
@@ -254,7 +254,7 @@ impl Inspector {
                 );
             }
             Transport::Udp { payload } if flow.quic_wants(payload, side == flow.initiator) => {
-                head.app_proto = Some("quic");
+                head.app_proto = Some(AppLayer::Quic);
                 flow.app_proto = Some(AppLayer::Quic);
                 let emit = &mut self.emit;
                 flow.quic_datagram(payload, |progress, extras| {
@@ -265,7 +265,7 @@ impl Inspector {
             }
             Transport::Udp { payload } if proto::http::could_start_request(payload) => {
                 if let proto::http::Parse::Request(req) = proto::http::parse_request(payload) {
-                    head.app_proto = Some("http");
+                    head.app_proto = Some(AppLayer::Http);
                     self.emit.http(key, &head, &req, &mut flow.extras);
                 } else if flow.extras.has_pending() {
                     self.emit
@@ -393,15 +393,15 @@ fn tcp_segment(
         let stream = &mut streams[i];
         let mut on_found = |found: Found<'_>| match found {
             Found::Dns(msg) => {
-                head.app_proto = Some("dns");
+                head.app_proto = Some(AppLayer::Dns);
                 emit.dns(key, head, msg, alerts);
             }
             Found::Tls(hello) => {
-                head.app_proto = Some("tls");
+                head.app_proto = Some(AppLayer::Tls);
                 emit.client_hello(key, head, &hello, alerts, None);
             }
             Found::Http(req) => {
-                head.app_proto = Some("http");
+                head.app_proto = Some(AppLayer::Http);
                 emit.http(key, head, &req, alerts);
             }
         };
@@ -422,7 +422,7 @@ fn tcp_segment(
         spare.give(tcp.take());
         *tcp_finished = true;
         if alerts.has_pending() {
-            head.app_proto = app_proto.map(AppLayer::name);
+            head.app_proto = *app_proto;
             emit.flush_pending(key, head, App::None, alerts);
         }
     }
@@ -448,7 +448,7 @@ fn flow_ended(
             &[],
             None,
         );
-        head.app_proto = flow.app_proto.map(AppLayer::name);
+        head.app_proto = flow.app_proto;
         emit.flush_pending(key, &head, App::None, &mut flow.extras);
     }
     emit.flow_record(key, &flow, reason);
