@@ -17,13 +17,14 @@
 mod index;
 pub mod key;
 pub mod reassembly;
-pub mod spare;
 pub mod stream;
+pub mod tcp_states;
 
 use index::SlotIndex;
 pub use key::{FlowKey, Side};
 use reassembly::Reassembly;
 use stream::Stream;
+use tcp_states::TcpStateId;
 
 /// Most flows tracked by all workers together by default (each worker gets its share; the
 /// `--max-flows` option sets another limit): bounds memory (a flow without TCP buffers
@@ -232,9 +233,9 @@ pub struct TcpState {
 }
 
 /// One flow's state: 80 bytes, so that with its key a flow fills exactly two cache lines of
-/// the table (see [`FlowTable`]). What only some flows need is behind one pointer
-/// ([`FlowExtras`], the TCP state), and the flow id is derived from the key when a record
-/// is written ([`FlowKey::flow_id`]).
+/// the table (see [`FlowTable`]). What only some flows need is elsewhere: behind one pointer
+/// ([`FlowExtras`]) or a 4-byte id (the TCP state, in [`tcp_states::TcpStates`]), and the
+/// flow id is derived from the key when a record is written ([`FlowKey::flow_id`]).
 #[derive(Debug)]
 pub struct Flow {
     /// Packet time of the first packet.
@@ -244,9 +245,9 @@ pub struct Flow {
     /// The table's packet count at the flow's last packet: the order of arrival, which
     /// eviction goes by.
     pub last_packet: u64,
-    /// TCP reassembly and application state (boxed: only TCP flows that still have
-    /// something to tell need it).
-    pub tcp: Option<Box<TcpState>>,
+    /// TCP reassembly and application state, in the worker's [`tcp_states::TcpStates`] (only
+    /// TCP flows that still have something to tell need it).
+    pub tcp: Option<TcpStateId>,
     /// Alerts, the first packet's tunnel, the QUIC reader: what few flows have.
     pub extras: FlowExtras,
     /// Packets per side.
@@ -449,6 +450,14 @@ impl FlowTable {
             }
             None => false,
         }
+    }
+
+    /// The TCP state of the flow that a lookup of `hash` will most likely find (read once
+    /// [`Self::prefetch_flow`] has had time to bring the flow in).
+    #[inline]
+    pub fn likely_tcp_state(&self, hash: u64) -> Option<TcpStateId> {
+        let at = self.index.likely(hash)?;
+        self.slab.get(at as usize)?.flow.tcp
     }
 
     /// Find or create the flow of `key`.

@@ -4,8 +4,8 @@
 //!
 //! Per packet, in the common case, nothing is allocated: decoding borrows the frame, the flow
 //! is found in place, in-order TCP payload is parsed without a copy until a parser needs to
-//! wait for more bytes, and matching is hash probes. A TCP flow's state comes from the boxes
-//! of flows that let theirs go ([`SpareTcpStates`]). Allocation happens for the bytes a
+//! wait for more bytes, and matching is hash probes. A TCP flow's state is a slot of the
+//! worker's [`TcpStates`], released by the flows that let theirs go. Allocation happens for the bytes a
 //! parser waits on, for out-of-order segments, and for the output as it grows.
 
 pub mod emit;
@@ -16,8 +16,8 @@ use std::sync::Arc;
 use crate::decode::defrag::Defragmenter;
 use crate::decode::link::linktype;
 use crate::decode::{self, tcp_flags, Transport};
-use crate::flow::spare::SpareTcpStates;
 use crate::flow::stream::{AppProto, Found, Stream};
+use crate::flow::tcp_states::TcpStates;
 use crate::flow::{
     reassembly::Delivery, AppLayer, Flow, FlowKey, FlowTable, Lookup, Side, TcpState,
 };
@@ -57,7 +57,7 @@ pub struct Inspector {
     defrag: Option<Defragmenter>,
     emit: Emitter,
     scratch: Vec<u8>,
-    spare: SpareTcpStates,
+    tcp_states: TcpStates,
     indicators: Arc<SharedIndicators>,
     generation: u64,
 }
@@ -78,7 +78,7 @@ impl Inspector {
             defrag: (workers == 1).then(Defragmenter::default),
             emit: Emitter::new(Arc::clone(&current.set), current.allow.clone(), events),
             scratch: Vec::new(),
-            spare: SpareTcpStates::default(),
+            tcp_states: TcpStates::default(),
             indicators,
             generation,
         }
@@ -154,6 +154,19 @@ impl Inspector {
         }
     }
 
+    /// Ask for the TCP state that inspecting `pkt` will read, once its flow has had time to
+    /// come in ([`Self::prefetch_flow`]): its flow's, or, for a new connection, the one it will
+    /// take.
+    #[inline]
+    pub fn prefetch_tcp_state(&self, ahead: &FlowAhead, pkt: &decode::Packet<'_>) {
+        if let Transport::Tcp { flags, payload, .. } = pkt.transport {
+            if !payload.is_empty() || flags & tcp_flags::SYN != 0 {
+                self.tcp_states
+                    .prefetch(self.flows.likely_tcp_state(ahead.hash));
+            }
+        }
+    }
+
     /// Flows created so far: how fast they come tells whether the table outgrows the cache.
     pub fn flows_created(&self) -> u64 {
         self.flows.created
@@ -185,15 +198,15 @@ impl Inspector {
         self.emit.stats.packets += 1;
         self.emit.stats.bytes += p.data.len() as u64;
         if self.flows.sweep_due(p.ts_us) {
-            let (emit, spare) = (&mut self.emit, &mut self.spare);
+            let (emit, states) = (&mut self.emit, &mut self.tcp_states);
             self.flows.expire(p.ts_us, |key, flow| {
-                flow_ended(emit, spare, key, flow, "timeout")
+                flow_ended(emit, states, key, flow, "timeout")
             });
         }
         if self.flows.is_full() {
-            let (emit, spare) = (&mut self.emit, &mut self.spare);
+            let (emit, states) = (&mut self.emit, &mut self.tcp_states);
             self.flows
-                .make_room(|key, flow| flow_ended(emit, spare, key, flow, "forced"));
+                .make_room(|key, flow| flow_ended(emit, states, key, flow, "forced"));
         }
         let vlans = &pkt.vlans[..pkt.vlan_count as usize];
         let (flow, new) = match self.flows.lookup_hashed(key, hash, p.ts_us) {
@@ -243,7 +256,7 @@ impl Inspector {
                 tcp_segment(
                     &mut self.emit,
                     &mut self.scratch,
-                    &mut self.spare,
+                    &mut self.tcp_states,
                     flow,
                     key,
                     side,
@@ -301,9 +314,9 @@ impl Inspector {
                 file,
             });
         }
-        let (emit, spare) = (&mut self.emit, &mut self.spare);
+        let (emit, states) = (&mut self.emit, &mut self.tcp_states);
         self.flows
-            .drain(|key, flow| flow_ended(emit, spare, key, flow, "shutdown"));
+            .drain(|key, flow| flow_ended(emit, states, key, flow, "shutdown"));
     }
 
     /// Take the EVE lines written so far (and their count), leaving the buffer empty.
@@ -350,7 +363,7 @@ fn tcp_app_proto(streams: &[Stream; 2]) -> Option<AppLayer> {
 fn tcp_segment(
     emit: &mut Emitter,
     scratch: &mut Vec<u8>,
-    spare: &mut SpareTcpStates,
+    states: &mut TcpStates,
     flow: &mut Flow,
     key: &FlowKey,
     side: Side,
@@ -381,11 +394,11 @@ fn tcp_segment(
         tcp_finished,
         ..
     } = flow;
-    let state = tcp.get_or_insert_with(|| spare.take());
+    let id = *tcp.get_or_insert_with(|| states.take());
     let TcpState {
         reassembly,
         streams,
-    } = &mut **state;
+    } = states.get(id);
     if streams[i].wants_data() {
         let syn = flags & tcp_flags::SYN != 0;
         let dns_port = proto::is_dns_port(key.a.1, key.b.1);
@@ -419,7 +432,7 @@ fn tcp_segment(
     if !streams[0].wants_data() && !streams[1].wants_data() {
         // Both directions told all they could: keep what the flow record needs, free the rest.
         *app_proto = app_proto.or_else(|| tcp_app_proto(streams));
-        spare.give(tcp.take());
+        states.give(tcp.take());
         *tcp_finished = true;
         if alerts.has_pending() {
             head.app_proto = *app_proto;
@@ -431,13 +444,14 @@ fn tcp_segment(
 /// A flow leaves the table: write its address alerts if the application layer never spoke.
 fn flow_ended(
     emit: &mut Emitter,
-    spare: &mut SpareTcpStates,
+    states: &mut TcpStates,
     key: &FlowKey,
     mut flow: Flow,
     reason: &'static str,
 ) {
-    if let Some(tcp) = &flow.tcp {
-        flow.app_proto = flow.app_proto.or_else(|| tcp_app_proto(&tcp.streams));
+    if let Some(id) = flow.tcp {
+        let streams = &states.peek(id).streams;
+        flow.app_proto = flow.app_proto.or_else(|| tcp_app_proto(streams));
     }
     if let Some(first) = flow.extras.first_pending() {
         let mut head = Head::new(
@@ -452,5 +466,5 @@ fn flow_ended(
         emit.flush_pending(key, &head, App::None, &mut flow.extras);
     }
     emit.flow_record(key, &flow, reason);
-    spare.give(flow.tcp.take());
+    states.give(flow.tcp.take());
 }

@@ -8,7 +8,11 @@
 //! decoded at once and its flow key hashed, and the index line is asked for then
 //! ([`Inspector::flow_ahead`]); [`DEPTH`]` / 2` packets later, when that line has come in,
 //! the flow itself is asked for, or, when the index holds no such flow, its addresses' filter
-//! lines ([`Inspector::prefetch_flow`]); the packet is inspected [`DEPTH`] packets later.
+//! lines ([`Inspector::prefetch_flow`]); [`STATE_BACK`] packets after it was held, when the
+//! flow has come in, the TCP state that the flow names, or that a new connection will take
+//! ([`Inspector::prefetch_tcp_state`]: a short connection's packets come thousands of packets
+//! apart, so its state is as cold as its flow); the packet is inspected [`DEPTH`] packets
+//! later.
 //! Packets leave in the order they came, so flows see their packets in order and the output
 //! is the same as without holding back.
 //!
@@ -28,6 +32,18 @@ use crate::inspect::{FlowAhead, PacketRef};
 
 /// Packets held back.
 pub const DEPTH: usize = 8;
+/// Packets between asking for a packet's flow and asking for its TCP state, which the flow
+/// names; as many again before the packet is inspected.
+const STATE_BACK: usize = DEPTH * 3 / 4;
+
+/// What to ask for ahead of a held packet's inspection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ask {
+    /// Its flow (the index line it needs was asked for when the packet was held).
+    Flow,
+    /// The TCP state its flow names, or that a new connection will take.
+    TcpState,
+}
 /// Packets between two looks at how fast flows are opened.
 const WINDOW: u64 = 4096;
 /// Holding back is on while at least one packet in this many opened a flow in the last
@@ -132,15 +148,19 @@ impl<'a> Lookahead<'a> {
         &mut self.ring[(self.first + self.held) % SLOTS]
     }
 
-    /// Hold back the packet written to [`Self::vacant`]: the flow of the packet
-    /// [`DEPTH`]` / 2` places before it is asked for (`prefetch_flow`, see
-    /// [`Inspector::prefetch_flow`]), and the oldest packet comes out (to be inspected now,
-    /// where it lies, before the slot is written again) once [`DEPTH`] are held.
+    /// Hold back the packet written to [`Self::vacant`]: `ask` is called for the packet
+    /// [`DEPTH`]` / 2` places before it with [`Ask::Flow`] and for the one [`STATE_BACK`]
+    /// places before it with [`Ask::TcpState`], and the oldest packet comes out (to be
+    /// inspected now, where it lies, before the slot is written again) once [`DEPTH`] are
+    /// held.
     #[inline]
-    pub fn push(&mut self, prefetch_flow: impl FnOnce(&FlowAhead)) -> Option<&Held<'a>> {
+    pub fn push(&mut self, mut ask: impl FnMut(Ask, &Held<'a>)) -> Option<&Held<'a>> {
         self.held += 1;
-        if let Some(flow) = self.flow_back(DEPTH / 2) {
-            prefetch_flow(flow);
+        if let Some(packet) = self.back(DEPTH / 2) {
+            ask(Ask::Flow, packet);
+        }
+        if let Some(packet) = self.back(STATE_BACK) {
+            ask(Ask::TcpState, packet);
         }
         if self.held <= DEPTH {
             return None;
@@ -148,11 +168,11 @@ impl<'a> Lookahead<'a> {
         self.pop()
     }
 
-    /// The flow found ahead of the packet `back` places before the newest, if any.
+    /// The packet held `back` places before the newest, if any.
     #[inline(always)]
-    fn flow_back(&self, back: usize) -> Option<&FlowAhead> {
+    fn back(&self, back: usize) -> Option<&Held<'a>> {
         let at = self.held.checked_sub(1 + back)?;
-        self.ring[(self.first + at) % SLOTS].flow.as_ref()
+        Some(&self.ring[(self.first + at) % SLOTS])
     }
 
     /// The oldest packet held, taken out (read it where it lies, before the next packet is
@@ -194,10 +214,19 @@ mod tests {
         let mut out = Vec::new();
         for ts in 0..100 {
             *held.vacant() = packet(ts);
-            if let Some(now) = held.push(|_| {}) {
+            let mut asked = Vec::new();
+            if let Some(now) = held.push(|ask, packet| asked.push((ask, packet.p.ts_us))) {
                 out.push(now.p.ts_us);
             }
             assert_eq!(out.len() as i64, (ts + 1 - DEPTH as i64).max(0), "at {ts}");
+            // Each packet's flow is asked for, then its state, before it comes out.
+            let mut expected = Vec::new();
+            for (ask, back) in [(Ask::Flow, DEPTH / 2), (Ask::TcpState, STATE_BACK)] {
+                if ts >= back as i64 {
+                    expected.push((ask, ts - back as i64));
+                }
+            }
+            assert_eq!(asked, expected, "at {ts}");
         }
         assert!(!held.is_empty());
         while let Some(now) = held.pop() {

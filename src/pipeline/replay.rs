@@ -36,7 +36,7 @@ use std::sync::Arc;
 
 use crossbeam_channel::Receiver;
 
-use super::lookahead::{Churn, Lookahead};
+use super::lookahead::{Ask, Churn, Lookahead};
 use super::readahead::{Ahead, Behind};
 use super::split::{self, Handling, Item, Links, Message, Plan, Reading};
 use super::tally::InputTally;
@@ -217,7 +217,13 @@ impl Replay {
             Ok(pkt) if self.inspects(pkt, handling) => Some(self.inspector.flow_ahead(pkt)),
             _ => None,
         };
-        if let Some(now) = held.push(|flow| self.inspector.prefetch_flow(flow)) {
+        let inspector = &self.inspector;
+        let pushed = held.push(|ask, packet| match (&packet.flow, ask, &packet.decoded) {
+            (Some(flow), Ask::Flow, _) => inspector.prefetch_flow(flow),
+            (Some(flow), Ask::TcpState, Ok(pkt)) => inspector.prefetch_tcp_state(flow, pkt),
+            _ => {}
+        });
+        if let Some(now) = pushed {
             self.act(now.p, &now.decoded, now.handling, now.flow.as_ref());
         }
     }
