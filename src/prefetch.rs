@@ -16,13 +16,15 @@ pub fn line<T>(address: *const T) {
     let _ = address;
 }
 
-/// Ask for every line of `value` (the lines of its first and last byte, and each 64 bytes
-/// between).
+/// Ask for every line of `value`: each cache line it touches, once.
 #[inline(always)]
 pub fn all<T>(value: &T) {
-    let start = (value as *const T).cast::<u8>();
-    let size = std::mem::size_of::<T>();
-    for offset in (0..size).step_by(64).chain([size.saturating_sub(1)]) {
-        line(start.wrapping_add(offset));
+    const LINE: usize = 64;
+    let start = value as *const T as usize;
+    let size = std::mem::size_of::<T>().max(1);
+    let first = start & !(LINE - 1);
+    let last = (start + size - 1) & !(LINE - 1);
+    for address in (first..=last).step_by(LINE) {
+        line(address as *const u8);
     }
 }

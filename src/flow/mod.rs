@@ -351,6 +351,24 @@ struct Entry {
     flow: Flow,
 }
 
+/// What is done with the flows a table ends (any `FnMut(&FlowKey, Flow)` is one).
+pub trait OnEnded {
+    /// `flow` is to end a few flows from now (8): ask for the memory that ending it will
+    /// read (a full table ends a quarter of its flows at once, each far out of the cache).
+    #[inline(always)]
+    fn soon(&self, _flow: &Flow) {}
+
+    /// `flow` has ended.
+    fn ended(&mut self, key: &FlowKey, flow: Flow);
+}
+
+impl<F: FnMut(&FlowKey, Flow)> OnEnded for F {
+    #[inline(always)]
+    fn ended(&mut self, key: &FlowKey, flow: Flow) {
+        self(key, flow)
+    }
+}
+
 /// Result of looking a packet's flow up.
 pub enum Lookup<'a> {
     /// A flow that existed.
@@ -526,16 +544,18 @@ impl FlowTable {
     /// pushed the index out of the cache: its own slot, and that of the last flow, which moves
     /// into its place. Both are asked for [`END_AHEAD`] flows ahead: the slot of the flow that
     /// far along the slab when it is to end too, and that of the flow that far from the end.
+    /// `on_ended` is told of the flow that far along too ([`OnEnded::soon`]).
     fn end_where(
         &mut self,
         end: impl Fn(&FlowKey, &Flow) -> bool,
-        mut on_ended: impl FnMut(&FlowKey, Flow),
+        mut on_ended: impl OnEnded,
     ) -> u64 {
         let (mut at, mut ended) = (0, 0);
         while at < self.slab.len() {
             if let Some(Entry { key, flow }) = self.slab.get(at + END_AHEAD) {
                 if end(key, flow) {
                     self.index.prefetch(self.hash(key));
+                    on_ended.soon(flow);
                 }
             }
             let Entry { key, flow } = &self.slab[at];
@@ -546,7 +566,7 @@ impl FlowTable {
                 }
                 let (key, flow) = self.remove_at(at);
                 ended += 1;
-                on_ended(&key, flow);
+                on_ended.ended(&key, flow);
             } else {
                 at += 1;
             }
@@ -561,7 +581,7 @@ impl FlowTable {
     }
 
     /// Remove the flows idle at `now_us`, handing each to `on_expired`.
-    pub fn expire(&mut self, now_us: i64, on_expired: impl FnMut(&FlowKey, Flow)) {
+    pub fn expire(&mut self, now_us: i64, on_expired: impl OnEnded) {
         self.next_sweep_us = now_us.saturating_add(SWEEP_INTERVAL_US);
         let idle = |key: &FlowKey, flow: &Flow| {
             now_us.saturating_sub(flow.last_seen_us) > flow.idle_timeout_us(key.proto)
@@ -581,7 +601,7 @@ impl FlowTable {
     /// cut-off among them; a second ends the flows at or before it, in slab order (which
     /// differs between runs; the flows ended do not). Both read the slab in memory order,
     /// which the prefetcher streams.
-    pub fn make_room(&mut self, on_ended: impl FnMut(&FlowKey, Flow)) {
+    pub fn make_room(&mut self, on_ended: impl OnEnded) {
         let target = self.max_flows - self.max_flows / EVICT_FRACTION;
         let excess = self.slab.len().saturating_sub(target);
         if excess == 0 {
@@ -595,10 +615,10 @@ impl FlowTable {
     }
 
     /// Remove every flow (end of input), handing each to `on_expired`.
-    pub fn drain(&mut self, mut on_expired: impl FnMut(&FlowKey, Flow)) {
+    pub fn drain(&mut self, mut on_expired: impl OnEnded) {
         self.index.clear();
         for Entry { key, flow } in self.slab.drain(..) {
-            on_expired(&key, flow);
+            on_expired.ended(&key, flow);
         }
     }
 
@@ -644,7 +664,7 @@ mod tests {
         }
         assert!(table.is_full());
         let mut ended = Vec::new();
-        table.make_room(|k, _| ended.push(*k));
+        table.make_room(|k: &FlowKey, _| ended.push(*k));
         assert_eq!(table.len(), max - max / EVICT_FRACTION);
         assert_eq!(ended.len(), max / EVICT_FRACTION);
         assert_eq!(table.evicted as usize, ended.len());
@@ -663,8 +683,54 @@ mod tests {
             table.lookup(&key(1_000_000 + n), now + 2);
         }
         let mut second = Vec::new();
-        table.make_room(|k, _| second.push(*k));
+        table.make_room(|k: &FlowKey, _| second.push(*k));
         assert!(second.iter().all(|k| k != &key(0) && k != &key(10)));
+    }
+
+    /// Records, in order, which flows it was told would end soon (`false`) and which ended
+    /// (`true`), by first packet time.
+    #[derive(Default)]
+    struct Recorder(std::cell::RefCell<Vec<(bool, i64)>>);
+
+    impl OnEnded for &Recorder {
+        fn soon(&self, flow: &Flow) {
+            self.0.borrow_mut().push((false, flow.first_seen_us));
+        }
+        fn ended(&mut self, _key: &FlowKey, flow: Flow) {
+            self.0.borrow_mut().push((true, flow.first_seen_us));
+        }
+    }
+
+    #[test]
+    fn flows_about_to_end_are_announced_before_they_end() {
+        let mut table = FlowTable::for_worker_of(1, 4_000);
+        for n in 0..4_000u32 {
+            table.lookup(&key(n), i64::from(n));
+        }
+        let recorder = Recorder::default();
+        table.make_room(&recorder);
+        let events = recorder.0.into_inner();
+        let of = |ended: bool| -> Vec<i64> {
+            events
+                .iter()
+                .filter(|e| e.0 == ended)
+                .map(|e| e.1)
+                .collect()
+        };
+        let (soon, ended) = (of(false), of(true));
+        assert_eq!(ended.len(), 1_000);
+        assert!(
+            soon.len() >= ended.len() - 2 * END_AHEAD,
+            "nearly every ended flow is announced ahead: {} of {}",
+            soon.len(),
+            ended.len()
+        );
+        // Each announced flow ends, after it was announced.
+        for t in soon {
+            let announced = events.iter().position(|&e| e == (false, t));
+            let end = events.iter().position(|&e| e == (true, t));
+            assert!(end > announced, "flow {t} announced but not ended after");
+        }
     }
 
     #[test]
@@ -677,7 +743,7 @@ mod tests {
                 table.lookup(&key(n), 5);
             }
             let mut ended = HashSet::new();
-            table.make_room(|k, _| {
+            table.make_room(|k: &FlowKey, _| {
                 ended.insert(*k);
             });
             assert_eq!(ended.len(), table.max_flows / EVICT_FRACTION);
@@ -701,7 +767,7 @@ mod tests {
             table.lookup(&key(n), ts);
         }
         let mut ended = HashSet::new();
-        table.make_room(|k, _| {
+        table.make_room(|k: &FlowKey, _| {
             ended.insert(*k);
         });
         let first_arrived: HashSet<FlowKey> = (0..max / EVICT_FRACTION as u32).map(key).collect();
@@ -773,22 +839,23 @@ mod tests {
             x ^= x << 5;
             let k = key(x % 3_000);
             if table.is_full() {
-                table.make_room(|k, _| assert!(alive.remove(k)));
+                table.make_room(|k: &FlowKey, _| assert!(alive.remove(k)));
                 assert_consistent(&table);
             }
             let new = matches!(table.lookup(&k, step * 1_000), Lookup::New(_));
             assert_eq!(new, alive.insert(k), "lookup of {k:?} at step {step}");
             if step % 5_000 == 4_999 {
                 // Every flow not seen for 300 s of packet time (a third of them or so) ends.
-                table.expire(step * 1_000 + OTHER_IDLE_US - 2_000_000, |k, _| {
-                    assert!(alive.remove(k))
-                });
+                table.expire(
+                    step * 1_000 + OTHER_IDLE_US - 2_000_000,
+                    |k: &FlowKey, _| assert!(alive.remove(k)),
+                );
                 assert_consistent(&table);
             }
         }
         assert_eq!(table.len(), alive.len());
         let mut drained = 0;
-        table.drain(|k, _| {
+        table.drain(|k: &FlowKey, _| {
             assert!(alive.remove(k));
             drained += 1;
         });
@@ -803,11 +870,11 @@ mod tests {
         table.lookup(&udp, 0);
         table.lookup(&tcp, 0);
         let mut ended = Vec::new();
-        table.expire(OTHER_IDLE_US, |k, _| ended.push(*k));
+        table.expire(OTHER_IDLE_US, |k: &FlowKey, _| ended.push(*k));
         assert!(ended.is_empty(), "not idle for longer than the timeout yet");
-        table.expire(OTHER_IDLE_US + 1, |k, _| ended.push(*k));
+        table.expire(OTHER_IDLE_US + 1, |k: &FlowKey, _| ended.push(*k));
         assert_eq!(ended, [udp]);
-        table.expire(TCP_IDLE_US + 1, |k, _| ended.push(*k));
+        table.expire(TCP_IDLE_US + 1, |k: &FlowKey, _| ended.push(*k));
         assert_eq!(ended, [udp, tcp]);
         assert!(table.is_empty());
     }

@@ -16,7 +16,7 @@
 //! next one, as the flow table's does. A released state is reset (its buffers freed), so the
 //! free slots hold no payload.
 
-use super::TcpState;
+use super::{Side, TcpState};
 
 /// A flow's TCP state in [`TcpStates`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,12 +60,21 @@ impl TcpStates {
         &self.slab[id.0 as usize]
     }
 
-    /// Ask for the lines of `id`'s state, or, with no id, of the state [`Self::take`] would
-    /// hand out next (when it would reuse one).
+    /// Ask for the lines of `id`'s state that a segment from `side` reads, or, with no id, of
+    /// the state [`Self::take`] would hand out next (when it would reuse one).
     #[inline]
-    pub fn prefetch(&self, id: Option<TcpStateId>) {
+    pub fn prefetch(&self, id: Option<TcpStateId>, side: Side) {
         let at = id.map(|id| id.0).or_else(|| self.free.last().copied());
         if let Some(state) = at.and_then(|at| self.slab.get(at as usize)) {
+            crate::prefetch::all(&state.reassembly[side.index()]);
+            crate::prefetch::all(&state.streams[side.index()]);
+        }
+    }
+
+    /// Ask for every line of `id`'s state (which releasing it reads).
+    #[inline]
+    pub fn prefetch_whole(&self, id: TcpStateId) {
+        if let Some(state) = self.slab.get(id.0 as usize) {
             crate::prefetch::all(state);
         }
     }

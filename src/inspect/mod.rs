@@ -19,7 +19,7 @@ use crate::decode::{self, tcp_flags, Transport};
 use crate::flow::stream::{AppProto, Found, Stream};
 use crate::flow::tcp_states::TcpStates;
 use crate::flow::{
-    reassembly::Delivery, AppLayer, Flow, FlowKey, FlowTable, Lookup, Side, TcpState,
+    reassembly::Delivery, AppLayer, Flow, FlowKey, FlowTable, Lookup, OnEnded, Side, TcpState,
 };
 use crate::intel::reload::SharedIndicators;
 use crate::proto;
@@ -162,7 +162,7 @@ impl Inspector {
         if let Transport::Tcp { flags, payload, .. } = pkt.transport {
             if !payload.is_empty() || flags & tcp_flags::SYN != 0 {
                 self.tcp_states
-                    .prefetch(self.flows.likely_tcp_state(ahead.hash));
+                    .prefetch(self.flows.likely_tcp_state(ahead.hash), ahead.side);
             }
         }
     }
@@ -198,15 +198,12 @@ impl Inspector {
         self.emit.stats.packets += 1;
         self.emit.stats.bytes += p.data.len() as u64;
         if self.flows.sweep_due(p.ts_us) {
-            let (emit, states) = (&mut self.emit, &mut self.tcp_states);
-            self.flows.expire(p.ts_us, |key, flow| {
-                flow_ended(emit, states, key, flow, "timeout")
-            });
+            let ending = Ending::new(&mut self.emit, &mut self.tcp_states, "timeout");
+            self.flows.expire(p.ts_us, ending);
         }
         if self.flows.is_full() {
-            let (emit, states) = (&mut self.emit, &mut self.tcp_states);
-            self.flows
-                .make_room(|key, flow| flow_ended(emit, states, key, flow, "forced"));
+            let ending = Ending::new(&mut self.emit, &mut self.tcp_states, "forced");
+            self.flows.make_room(ending);
         }
         let vlans = &pkt.vlans[..pkt.vlan_count as usize];
         let (flow, new) = match self.flows.lookup_hashed(key, hash, p.ts_us) {
@@ -314,9 +311,8 @@ impl Inspector {
                 file,
             });
         }
-        let (emit, states) = (&mut self.emit, &mut self.tcp_states);
-        self.flows
-            .drain(|key, flow| flow_ended(emit, states, key, flow, "shutdown"));
+        let ending = Ending::new(&mut self.emit, &mut self.tcp_states, "shutdown");
+        self.flows.drain(ending);
     }
 
     /// Take the EVE lines written so far (and their count), leaving the buffer empty.
@@ -441,30 +437,57 @@ fn tcp_segment(
     }
 }
 
-/// A flow leaves the table: write its address alerts if the application layer never spoke.
-fn flow_ended(
-    emit: &mut Emitter,
-    states: &mut TcpStates,
-    key: &FlowKey,
-    mut flow: Flow,
+/// Flows leaving the table, for one reason (the flow record's `reason`).
+struct Ending<'a> {
+    emit: &'a mut Emitter,
+    states: &'a mut TcpStates,
     reason: &'static str,
-) {
-    if let Some(id) = flow.tcp {
-        let streams = &states.peek(id).streams;
-        flow.app_proto = flow.app_proto.or_else(|| tcp_app_proto(streams));
+}
+
+impl<'a> Ending<'a> {
+    fn new(emit: &'a mut Emitter, states: &'a mut TcpStates, reason: &'static str) -> Self {
+        Ending {
+            emit,
+            states,
+            reason,
+        }
     }
-    if let Some(first) = flow.extras.first_pending() {
-        let mut head = Head::new(
-            key,
-            first.sender,
-            first.ts_us,
-            flow.first_seen_us,
-            &[],
-            None,
-        );
-        head.app_proto = flow.app_proto;
-        emit.flush_pending(key, &head, App::None, &mut flow.extras);
+}
+
+impl OnEnded for Ending<'_> {
+    /// Its TCP state is read when it ends (for `app_proto`, and to release it): an evicted
+    /// flow's is long out of the cache.
+    #[inline(always)]
+    fn soon(&self, flow: &Flow) {
+        if let Some(id) = flow.tcp {
+            self.states.prefetch_whole(id);
+        }
     }
-    emit.flow_record(key, &flow, reason);
-    states.give(flow.tcp.take());
+
+    /// Write its address alerts if the application layer never spoke, and its flow record.
+    fn ended(&mut self, key: &FlowKey, mut flow: Flow) {
+        let Ending {
+            emit,
+            states,
+            reason,
+        } = self;
+        if let Some(id) = flow.tcp {
+            let streams = &states.peek(id).streams;
+            flow.app_proto = flow.app_proto.or_else(|| tcp_app_proto(streams));
+        }
+        if let Some(first) = flow.extras.first_pending() {
+            let mut head = Head::new(
+                key,
+                first.sender,
+                first.ts_us,
+                flow.first_seen_us,
+                &[],
+                None,
+            );
+            head.app_proto = flow.app_proto;
+            emit.flush_pending(key, &head, App::None, &mut flow.extras);
+        }
+        emit.flow_record(key, &flow, reason);
+        states.give(flow.tcp.take());
+    }
 }
