@@ -348,7 +348,19 @@ impl Flow {
 #[repr(align(64))]
 struct Entry {
     key: FlowKey,
+    /// The index's tag of the key (the high half of its table hash, in padding the key
+    /// leaves): a flow is ended, and the last flow moved into its place, without hashing
+    /// their keys again.
+    tag: u32,
     flow: Flow,
+}
+
+impl Entry {
+    /// The part of the key's table hash that the index files it under.
+    #[inline(always)]
+    fn index_hash(&self) -> u64 {
+        u64::from(self.tag) << 32
+    }
 }
 
 /// What is done with the flows a table ends (any `FnMut(&FlowKey, Flow)` is one).
@@ -505,6 +517,7 @@ impl FlowTable {
                 }
                 self.slab.push(Entry {
                     key: *key,
+                    tag: (hash >> 32) as u32,
                     flow: Flow::new(ts_us),
                 });
                 self.index.insert(hash, at as u32);
@@ -525,16 +538,16 @@ impl FlowTable {
 
     /// Take the flow at slab position `at` out (the last flow moves into its place).
     fn remove_at(&mut self, at: usize) -> (FlowKey, Flow) {
-        let hash = self.hash(&self.slab[at].key);
+        let hash = self.slab[at].index_hash();
         let removed = self.index.remove(hash, at as u32);
         debug_assert!(removed, "every flow in the slab is in the index");
         let last = self.slab.len() - 1;
         if at != last {
-            let moved = self.hash(&self.slab[last].key);
+            let moved = self.slab[last].index_hash();
             let fixed = self.index.moved(moved, last as u32, at as u32);
             debug_assert!(fixed, "every flow in the slab is in the index");
         }
-        let Entry { key, flow } = self.slab.swap_remove(at);
+        let Entry { key, flow, .. } = self.slab.swap_remove(at);
         (key, flow)
     }
 
@@ -552,17 +565,17 @@ impl FlowTable {
     ) -> u64 {
         let (mut at, mut ended) = (0, 0);
         while at < self.slab.len() {
-            if let Some(Entry { key, flow }) = self.slab.get(at + END_AHEAD) {
-                if end(key, flow) {
-                    self.index.prefetch(self.hash(key));
-                    on_ended.soon(flow);
+            if let Some(ahead) = self.slab.get(at + END_AHEAD) {
+                if end(&ahead.key, &ahead.flow) {
+                    self.index.prefetch(ahead.index_hash());
+                    on_ended.soon(&ahead.flow);
                 }
             }
-            let Entry { key, flow } = &self.slab[at];
+            let Entry { key, flow, .. } = &self.slab[at];
             if end(key, flow) {
                 let tail = self.slab.len().checked_sub(1 + END_AHEAD);
-                if let Some(Entry { key, .. }) = tail.and_then(|i| self.slab.get(i)) {
-                    self.index.prefetch(self.hash(key));
+                if let Some(last) = tail.and_then(|i| self.slab.get(i)) {
+                    self.index.prefetch(last.index_hash());
                 }
                 let (key, flow) = self.remove_at(at);
                 ended += 1;
@@ -617,7 +630,7 @@ impl FlowTable {
     /// Remove every flow (end of input), handing each to `on_expired`.
     pub fn drain(&mut self, mut on_expired: impl OnEnded) {
         self.index.clear();
-        for Entry { key, flow } in self.slab.drain(..) {
+        for Entry { key, flow, .. } in self.slab.drain(..) {
             on_expired.ended(&key, flow);
         }
     }
@@ -817,10 +830,12 @@ mod tests {
         assert_eq!(std::mem::align_of::<Entry>(), 64);
     }
 
-    /// Every flow in the slab is found by the index at its own position, and nothing else is.
+    /// Every flow in the slab is found by the index at its own position, and nothing else is;
+    /// each entry keeps its key's index tag.
     fn assert_consistent(table: &FlowTable) {
         assert_eq!(table.index.len(), table.slab.len());
-        for (at, Entry { key, .. }) in table.slab.iter().enumerate() {
+        for (at, Entry { key, tag, .. }) in table.slab.iter().enumerate() {
+            assert_eq!(u64::from(*tag), table.hash(key) >> 32);
             let found = table
                 .index
                 .find(table.hash(key), |i| table.slab[i as usize].key == *key);

@@ -16,11 +16,26 @@
 //! next one, as the flow table's does. A released state is reset (its buffers freed), so the
 //! free slots hold no payload.
 
+use std::num::NonZeroU32;
+
 use super::{Side, TcpState};
 
-/// A flow's TCP state in [`TcpStates`].
+/// A flow's TCP state in [`TcpStates`]: its slot plus one, so that an absent state
+/// (`Option<TcpStateId>`) takes no more room than a present one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TcpStateId(u32);
+pub struct TcpStateId(NonZeroU32);
+
+impl TcpStateId {
+    #[inline(always)]
+    fn at(slot: u32) -> Self {
+        TcpStateId(NonZeroU32::MIN.saturating_add(slot))
+    }
+
+    #[inline(always)]
+    fn slot(self) -> usize {
+        self.0.get() as usize - 1
+    }
+}
 
 /// The TCP states of one worker's flows.
 #[derive(Default)]
@@ -35,7 +50,7 @@ impl TcpStates {
     #[inline]
     pub fn take(&mut self) -> TcpStateId {
         if let Some(at) = self.free.pop() {
-            return TcpStateId(at);
+            return TcpStateId::at(at);
         }
         let at = self.slab.len();
         if at == self.slab.capacity() {
@@ -45,27 +60,28 @@ impl TcpStates {
             self.slab = grown;
         }
         self.slab.push(TcpState::default());
-        TcpStateId(u32::try_from(at).expect("no more TCP states than flows, fewer than 2^32"))
+        TcpStateId::at(u32::try_from(at).expect("no more TCP states than flows, fewer than 2^32"))
     }
 
     /// The state `id` names.
     #[inline]
     pub fn get(&mut self, id: TcpStateId) -> &mut TcpState {
-        &mut self.slab[id.0 as usize]
+        &mut self.slab[id.slot()]
     }
 
     /// The state `id` names, to read.
     #[inline]
     pub fn peek(&self, id: TcpStateId) -> &TcpState {
-        &self.slab[id.0 as usize]
+        &self.slab[id.slot()]
     }
 
     /// Ask for the lines of `id`'s state that a segment from `side` reads, or, with no id, of
     /// the state [`Self::take`] would hand out next (when it would reuse one).
     #[inline]
     pub fn prefetch(&self, id: Option<TcpStateId>, side: Side) {
-        let at = id.map(|id| id.0).or_else(|| self.free.last().copied());
-        if let Some(state) = at.and_then(|at| self.slab.get(at as usize)) {
+        let at = id.map(TcpStateId::slot);
+        let at = at.or_else(|| self.free.last().map(|&at| at as usize));
+        if let Some(state) = at.and_then(|at| self.slab.get(at)) {
             crate::prefetch::all(&state.reassembly[side.index()]);
             crate::prefetch::all(&state.streams[side.index()]);
         }
@@ -74,7 +90,7 @@ impl TcpStates {
     /// Ask for every line of `id`'s state (which releasing it reads).
     #[inline]
     pub fn prefetch_whole(&self, id: TcpStateId) {
-        if let Some(state) = self.slab.get(id.0 as usize) {
+        if let Some(state) = self.slab.get(id.slot()) {
             crate::prefetch::all(state);
         }
     }
@@ -83,8 +99,8 @@ impl TcpStates {
     #[inline]
     pub fn give(&mut self, id: Option<TcpStateId>) {
         if let Some(id) = id {
-            self.slab[id.0 as usize] = TcpState::default();
-            self.free.push(id.0);
+            self.slab[id.slot()] = TcpState::default();
+            self.free.push(id.slot() as u32);
         }
     }
 
@@ -128,7 +144,7 @@ mod tests {
         assert_eq!(states.in_use(), 1001);
         let mut distinct = more.clone();
         distinct.push(again);
-        distinct.sort_by_key(|id| id.0);
+        distinct.sort_by_key(|id| id.slot());
         distinct.dedup();
         assert_eq!(distinct.len(), 1001, "no slot is handed out twice");
         for id in more {
