@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
-# Compare two builds of the sensor on one capture in alternating pairs of runs: old, new,
-# old, new... On a shared machine whose speed drifts from minute to minute, the ratio within
-# each pair is steadier than either time alone.
+# Compare builds of the sensor on one capture in alternating runs: old, new, old, new... (or,
+# with more builds, each in turn every round). On a shared machine whose speed drifts from
+# minute to minute, the ratio within each round is steadier than either time alone.
 #
-#   scripts/compare.sh [--rounds 11] [--workers 1] [--feed FILE] CAPTURE OLD_BINARY NEW_BINARY
+#   scripts/compare.sh [--rounds 11] [--workers 1] [--feed FILE] CAPTURE OLD_BINARY NEW_BINARY...
 #
 # The time of a run is the sensor's own (its summary line: first packet to last record
-# written; the feed load is left out). Prints the median time of each build and the median
-# ratio new / old with its quartiles: below 1 is faster. The summary gives hundredths of a
-# second, so use a capture that takes a second or more. The output of the runs goes to
-# /dev/null; check that both builds write the same records separately (for example
-# `--events dns,tls,http,quic,flow,alert -o FILE`, then `sort FILE | md5sum`).
+# written; the feed load is left out). Prints the median and fastest time of each build and,
+# for each new build, the median ratio new / old with its quartiles: below 1 is faster (the
+# fastest run is the one least disturbed by the machine's other guests). The summary gives
+# hundredths of a second, so use a capture that takes a second or more. The output of the
+# runs goes to /dev/null; check that the builds write the same records separately (for
+# example `--events dns,tls,http,quic,flow,alert -o FILE`, then `sort FILE | md5sum`).
 set -euo pipefail
 
 usage() {
@@ -30,8 +31,10 @@ while [ $# -gt 0 ]; do
     *) break ;;
   esac
 done
-[ $# -eq 3 ] || { usage >&2; exit 2; }
-CAPTURE=$1 OLD=$2 NEW=$3
+[ $# -ge 3 ] || { usage >&2; exit 2; }
+CAPTURE=$1
+shift
+BUILDS=("$@")
 SCRATCH=$(mktemp -d)
 trap 'rm -rf "$SCRATCH"' EXIT
 # Into the page cache first: the first run would otherwise read the capture from disk (and a
@@ -49,24 +52,33 @@ replay_time() {
 }
 
 for round in $(seq "$ROUNDS"); do
-  old=$(replay_time "$OLD")
-  new=$(replay_time "$NEW")
-  if [ -z "$old" ] || [ -z "$new" ]; then
-    echo "compare: round $round: a run gave no summary time (run it by hand to see why)" >&2
-    exit 1
-  fi
-  echo "compare: round $round/$ROUNDS: old $old s, new $new s" >&2
-  echo "$old $new"
-done > "$SCRATCH/pairs"
+  times=()
+  for build in "${BUILDS[@]}"; do
+    t=$(replay_time "$build")
+    if [ -z "$t" ]; then
+      echo "compare: round $round: $build gave no summary time (run it by hand to see why)" >&2
+      exit 1
+    fi
+    times+=("$t")
+  done
+  echo "compare: round $round/$ROUNDS: ${times[*]} s" >&2
+  echo "${times[*]}"
+done > "$SCRATCH/rounds"
 
 # The value at quantile $2 (0 to 1) of a sorted column in file $1.
 quantile() {
   awk -v q="$2" '{ v[NR] = $1 } END { i = int(q * (NR - 1) + 0.5) + 1; print v[i] }' "$1"
 }
-cut -d' ' -f1 "$SCRATCH/pairs" | sort -n > "$SCRATCH/old"
-cut -d' ' -f2 "$SCRATCH/pairs" | sort -n > "$SCRATCH/new"
-awk '{ printf "%.4f\n", $2 / $1 }' "$SCRATCH/pairs" | sort -n > "$SCRATCH/ratio"
-echo "old: median $(quantile "$SCRATCH/old" 0.5) s"
-echo "new: median $(quantile "$SCRATCH/new" 0.5) s"
-echo "new / old: median $(quantile "$SCRATCH/ratio" 0.5)," \
-  "quartiles $(quantile "$SCRATCH/ratio" 0.25)-$(quantile "$SCRATCH/ratio" 0.75), $ROUNDS pairs"
+for i in "${!BUILDS[@]}"; do
+  column=$((i + 1))
+  cut -d' ' -f"$column" "$SCRATCH/rounds" | sort -n > "$SCRATCH/times"
+  name=$([ "$i" -eq 0 ] && echo old || echo "new${column}")
+  [ ${#BUILDS[@]} -eq 2 ] && [ "$i" -eq 1 ] && name=new
+  echo "$name (${BUILDS[$i]}): median $(quantile "$SCRATCH/times" 0.5) s," \
+    "fastest $(head -1 "$SCRATCH/times") s"
+  if [ "$i" -gt 0 ]; then
+    awk -v c="$column" '{ printf "%.4f\n", $c / $1 }' "$SCRATCH/rounds" | sort -n > "$SCRATCH/ratio"
+    echo "$name / old: median $(quantile "$SCRATCH/ratio" 0.5)," \
+      "quartiles $(quantile "$SCRATCH/ratio" 0.25)-$(quantile "$SCRATCH/ratio" 0.75), $ROUNDS rounds"
+  fi
+done
