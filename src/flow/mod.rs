@@ -28,7 +28,7 @@ use tcp_states::TcpStateId;
 
 /// Most flows tracked by all workers together by default (each worker gets its share; the
 /// `--max-flows` option sets another limit): bounds memory (a flow without TCP buffers
-/// takes 128 bytes in the table, about 200 with its index slot and the table's room to
+/// takes 128 bytes in the table, about 200 with its index slots and the table's room to
 /// grow; about 120 more while it alerts, reads QUIC or came through a tunnel).
 pub const MAX_FLOWS: usize = 200_000;
 /// Fewest flows a worker tracks, whatever the limit asked for (8 in fuzzing builds, so that
@@ -394,7 +394,7 @@ pub enum Lookup<'a> {
 /// The flows of one worker.
 ///
 /// The flows sit densely in a slab (ending one moves the last into its place); an index of
-/// slab positions by key hash (`index::SlotIndex`: one 8-byte slot per flow, at most 4/5
+/// slab positions by key hash (`index::SlotIndex`: 8-byte slots, at most half of them
 /// full) finds them. A lookup reads one index slot and then the flow; a new flow is written
 /// at the slab's end, which is warm. Memory follows the flows held: a hash map of the flows
 /// themselves keeps a power of two of slots (up to twice the flows) and, while it grows, two
