@@ -14,6 +14,19 @@ pub fn vec_with_capacity<T>(len: usize) -> Vec<T> {
     v
 }
 
+/// Push `item` onto `v`, which, when full, first moves into an allocation twice as large (64
+/// items at least), on huge pages once that is 4 MB or more (asked for before the items move
+/// in): a table read at random, whose items would otherwise sit on 4 KB pages that the TLB
+/// covers little of.
+pub fn push_doubling<T>(v: &mut Vec<T>, item: T) {
+    if v.len() == v.capacity() {
+        let mut grown = vec_with_capacity((2 * v.len()).max(64));
+        grown.append(v);
+        *v = grown;
+    }
+    v.push(item);
+}
+
 /// Ask for huge pages behind the whole of `v`'s allocation (its capacity), when it is 4 MB or
 /// more. Only pages not yet touched get them.
 fn advise<T>(v: &Vec<T>) {

@@ -10,11 +10,11 @@
 //! not an identity). Removal shifts the slots after the removed one back (no tombstones), so
 //! probes stay as short as the load allows. The array doubles when more than half full, from
 //! the stored 32 bits alone: at 4/5, as it was, a flood's new flows (each probed for up to
-//! three times before it is inserted, and once more when it ends) walked about 13 slots per
-//! probe, 6 % of the flood's instructions; the room costs 8 to 16 bytes per flow more. The hash is the flow table's ([`super::FlowKey::table_hash`]),
-//! seeded at random per table, so keys cannot be chosen to share a home slot. Limits:
-//! positions up to 2^32 - 2; past 2^32 slots the homes cluster in the first 2^32 (still
-//! correct).
+//! three times before it is inserted) walked about 13 slots per probe, 6 % of the flood's
+//! instructions; the room costs 8 to 16 bytes per flow more. The hash is the flow table's
+//! ([`super::FlowKey::table_hash`]), seeded at random per table, so keys cannot be chosen to
+//! share a home slot. Limits: positions up to 2^32 - 2; past 2^32 slots the homes cluster in
+//! the first 2^32 (still correct).
 
 /// An empty slot.
 const EMPTY: u64 = 0;

@@ -507,19 +507,14 @@ impl FlowTable {
             }
             None => {
                 let at = self.slab.len();
-                if at == self.slab.capacity() {
-                    // Doubled, on huge pages once large (asked for before the flows move in):
-                    // a full table's flows are read at random, and on 4 KB pages nearly every
-                    // read missed the TLB.
-                    let mut grown = crate::hugepages::vec_with_capacity((2 * at).max(64));
-                    grown.append(&mut self.slab);
-                    self.slab = grown;
-                }
-                self.slab.push(Entry {
+                // On huge pages once large: a full table's flows are read at random, and on
+                // 4 KB pages nearly every read missed the TLB.
+                let entry = Entry {
                     key: *key,
                     tag: (hash >> 32) as u32,
                     flow: Flow::new(ts_us),
-                });
+                };
+                crate::hugepages::push_doubling(&mut self.slab, entry);
                 self.index.insert(hash, at as u32);
                 self.created += 1;
                 (at, true)

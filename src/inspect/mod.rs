@@ -5,8 +5,9 @@
 //! Per packet, in the common case, nothing is allocated: decoding borrows the frame, the flow
 //! is found in place, in-order TCP payload is parsed without a copy until a parser needs to
 //! wait for more bytes, and matching is hash probes. A TCP flow's state is a slot of the
-//! worker's [`TcpStates`], released by the flows that let theirs go. Allocation happens for the bytes a
-//! parser waits on, for out-of-order segments, and for the output as it grows.
+//! worker's [`TcpStates`], released by the flows that let theirs go. Allocation happens for
+//! the bytes a parser waits on, for out-of-order segments, for the output as it grows, and
+//! for the flow table and the TCP states' slab as they grow to their most.
 
 pub mod emit;
 pub mod stats;
