@@ -61,7 +61,7 @@ for round in $(seq "$ROUNDS"); do
     fi
     times+=("$t")
   done
-  echo "compare: round $round/$ROUNDS: ${times[*]} s" >&2
+  echo "compare: round $round/$ROUNDS: ${times[*]} s (builds in the order given)" >&2
   echo "${times[*]}"
 done > "$SCRATCH/rounds"
 
@@ -72,8 +72,13 @@ quantile() {
 for i in "${!BUILDS[@]}"; do
   column=$((i + 1))
   cut -d' ' -f"$column" "$SCRATCH/rounds" | sort -n > "$SCRATCH/times"
-  name=$([ "$i" -eq 0 ] && echo old || echo "new${column}")
-  [ ${#BUILDS[@]} -eq 2 ] && [ "$i" -eq 1 ] && name=new
+  if [ "$i" -eq 0 ]; then
+    name=old
+  elif [ ${#BUILDS[@]} -eq 2 ]; then
+    name=new
+  else
+    name=new$column
+  fi
   echo "$name (${BUILDS[$i]}): median $(quantile "$SCRATCH/times" 0.5) s," \
     "fastest $(head -1 "$SCRATCH/times") s"
   if [ "$i" -gt 0 ]; then

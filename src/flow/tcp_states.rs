@@ -12,9 +12,10 @@
 //! the warmest).
 //!
 //! Limits: the slab holds at most as many states as flows hold at once (each flow holds at
-//! most one), so it is bounded by the flow table's limit (208 bytes a state, about 42 MB for
-//! 200 000 TCP flows with state). It does not shrink: after a burst its memory stays for the
-//! next one, as the flow table's does. A released state is reset (its buffers freed), so the
+//! most one), so it is bounded by the flow table's limit: 208 bytes a state, about 42 MB for
+//! 200 000 TCP flows with state, and up to twice that in room, since it grows by doubling. It
+//! does not shrink: after a burst its memory stays for the next one, as the flow table's
+//! does (the list of spare boxes it replaced kept at most 4 096). A released state is reset (its buffers freed), so the
 //! free slots hold no payload.
 
 use std::num::NonZeroU32;
@@ -27,9 +28,11 @@ use super::{Side, TcpState};
 pub struct TcpStateId(NonZeroU32);
 
 impl TcpStateId {
+    /// The id of slot `slot` (`slot` < [`u32::MAX`]: there are fewer flows).
     #[inline(always)]
-    fn at(slot: u32) -> Self {
-        TcpStateId(NonZeroU32::MIN.saturating_add(slot))
+    fn at(slot: usize) -> Self {
+        let id = u32::try_from(slot + 1).ok().and_then(NonZeroU32::new);
+        TcpStateId(id.expect("fewer TCP states than flows, and fewer flows than 2^32 - 1"))
     }
 
     #[inline(always)]
@@ -51,11 +54,11 @@ impl TcpStates {
     #[inline]
     pub fn take(&mut self) -> TcpStateId {
         if let Some(at) = self.free.pop() {
-            return TcpStateId::at(at);
+            return TcpStateId::at(at as usize);
         }
         let at = self.slab.len();
         crate::hugepages::push_doubling(&mut self.slab, TcpState::default());
-        TcpStateId::at(u32::try_from(at).expect("no more TCP states than flows, fewer than 2^32"))
+        TcpStateId::at(at)
     }
 
     /// The state `id` names.

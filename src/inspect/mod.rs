@@ -156,14 +156,18 @@ impl Inspector {
     }
 
     /// Ask for the TCP state that inspecting `pkt` will read, once its flow has had time to
-    /// come in ([`Self::prefetch_flow`]): its flow's, or, for a new connection, the one it will
-    /// take.
+    /// come in ([`Self::prefetch_flow`]): its flow's, or, for a SYN that opens a connection,
+    /// the one it will take (a flow without a state that sends data has most likely let its
+    /// state go).
     #[inline]
     pub fn prefetch_tcp_state(&self, ahead: &FlowAhead, pkt: &decode::Packet<'_>) {
         if let Transport::Tcp { flags, payload, .. } = pkt.transport {
-            if !payload.is_empty() || flags & tcp_flags::SYN != 0 {
-                self.tcp_states
-                    .prefetch(self.flows.likely_tcp_state(ahead.hash), ahead.side);
+            let syn = flags & tcp_flags::SYN != 0;
+            if !payload.is_empty() || syn {
+                let state = self.flows.likely_tcp_state(ahead.hash);
+                if state.is_some() || syn {
+                    self.tcp_states.prefetch(state, ahead.side);
+                }
             }
         }
     }

@@ -32,8 +32,8 @@ use crate::inspect::{FlowAhead, PacketRef};
 
 /// Packets held back.
 pub const DEPTH: usize = 8;
-/// Packets between asking for a packet's flow and asking for its TCP state, which the flow
-/// names; as many again before the packet is inspected.
+/// Packets after a packet is held that its TCP state is asked for: [`DEPTH`]` / 4` after its
+/// flow (which names the state), and as many again before the packet is inspected.
 const STATE_BACK: usize = DEPTH * 3 / 4;
 
 /// What to ask for ahead of a held packet's inspection.
