@@ -63,13 +63,13 @@ impl TcpStates {
 
     /// The state `id` names.
     #[inline]
-    pub fn get(&mut self, id: TcpStateId) -> &mut TcpState {
+    pub fn get_mut(&mut self, id: TcpStateId) -> &mut TcpState {
         &mut self.slab[id.slot()]
     }
 
     /// The state `id` names, to read.
     #[inline]
-    pub fn peek(&self, id: TcpStateId) -> &TcpState {
+    pub fn get(&self, id: TcpStateId) -> &TcpState {
         &self.slab[id.slot()]
     }
 
@@ -118,7 +118,7 @@ mod tests {
         let mut states = TcpStates::default();
         let used = states.take();
         let mut found = 0;
-        states.get(used).streams[0].data(
+        states.get_mut(used).streams[0].data(
             b"GET / HTTP/1.1\r\nHost: a.example\r\n",
             false,
             false,
@@ -126,7 +126,7 @@ mod tests {
             &mut |_| found += 1,
         );
         assert_eq!(found, 0, "the head is not complete");
-        assert!(states.peek(used).streams[0].buffered() > 0);
+        assert!(states.get(used).streams[0].buffered() > 0);
         assert_eq!(states.in_use(), 1);
         states.give(Some(used));
         states.give(None);
@@ -134,7 +134,7 @@ mod tests {
         let again = states.take();
         assert_eq!(again, used, "the released slot is taken again");
         assert_eq!(
-            states.peek(again).streams[0].buffered(),
+            states.get(again).streams[0].buffered(),
             0,
             "and comes back empty"
         );

@@ -399,7 +399,7 @@ fn tcp_segment(
     let TcpState {
         reassembly,
         streams,
-    } = states.get(id);
+    } = states.get_mut(id);
     if streams[i].wants_data() {
         let syn = flags & tcp_flags::SYN != 0;
         let dns_port = proto::is_dns_port(key.a.1, key.b.1);
@@ -477,7 +477,7 @@ impl OnEnded for Ending<'_> {
             reason,
         } = self;
         if let Some(id) = flow.tcp {
-            let streams = &states.peek(id).streams;
+            let streams = &states.get(id).streams;
             flow.app_proto = flow.app_proto.or_else(|| tcp_app_proto(streams));
         }
         if let Some(first) = flow.extras.first_pending() {
