@@ -37,9 +37,10 @@ shift
 BUILDS=("$@")
 SCRATCH=$(mktemp -d)
 trap 'rm -rf "$SCRATCH"' EXIT
-# Into the page cache first: the first run would otherwise read the capture from disk (and a
-# VM may drop cached files between two sessions of measuring).
-cat "$CAPTURE" > /dev/null
+# Into the page cache first, as read from disk: the first run would otherwise read the capture
+# from disk, and a capture just written would be read from 4 KB pages (see page-cache.sh).
+source "$(dirname "$0")/page-cache.sh"
+cache_as_from_disk "$CAPTURE"
 if [ -z "$FEED" ]; then
   FEED=$SCRATCH/feed.txt
   echo "c2.example.invalid" > "$FEED"
