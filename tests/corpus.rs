@@ -664,13 +664,14 @@ fn standard_input_and_files_give_the_same_alerts_and_counters() {
     assert!(alerted > 20, "captures with alerts: {alerted}");
 }
 
-/// The hand-read IPv4 header (`decode`) gives exactly what etherparse's reading gives, on
+/// The hand-read IPv4 header (`decode`) gives exactly what etherparse's reading gives, and
+/// the endpoints read the short way (`plain_endpoints`) are those the whole decode finds, on
 /// every frame of the corpus and on every cut of each frame.
 #[test]
 fn hand_read_ip_headers_agree_with_etherparse() {
     use ioc_sensor::capture::{self, Filter, InputFile};
     use ioc_sensor::decode;
-    let mut frames = 0;
+    let (mut frames, mut plain) = (0, 0);
     for (path, _) in corpus_captures() {
         let input = InputFile {
             name: path.display().to_string().into(),
@@ -688,12 +689,27 @@ fn hand_read_ip_headers_agree_with_etherparse() {
                     .chain([raw.data.len()])
                 {
                     let frame = &raw.data[..cut];
+                    let decoded = decode::decode(raw.linktype, frame);
                     assert_eq!(
-                        decode::decode(raw.linktype, frame),
+                        decoded,
                         decode::decode_reference(raw.linktype, frame),
                         "{} (cut at {cut})",
                         path.display()
                     );
+                    if let Some(endpoints) = decode::plain_endpoints(raw.linktype, frame) {
+                        let p = decoded.expect("a plain frame decodes");
+                        assert!(matches!(
+                            p.transport,
+                            decode::Transport::Tcp { .. } | decode::Transport::Udp { .. }
+                        ));
+                        assert_eq!(
+                            endpoints,
+                            ((p.src, p.src_port), (p.dst, p.dst_port), p.proto),
+                            "{} (cut at {cut})",
+                            path.display()
+                        );
+                        plain += 1;
+                    }
                 }
                 frames += 1;
                 std::ops::ControlFlow::Continue(())
@@ -701,4 +717,6 @@ fn hand_read_ip_headers_agree_with_etherparse() {
         );
     }
     assert!(frames > 5_000, "{frames}");
+    // Most corpus frames are plain ones: the short way was taken, and checked.
+    assert!(plain > frames, "{plain} plain cuts of {frames} frames");
 }

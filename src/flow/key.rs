@@ -189,6 +189,48 @@ pub fn worker_of_packet(p: &Packet<'_>, workers: u64) -> u64 {
     worker_of(hash, workers)
 }
 
+/// Where a captured frame goes, of several workers.
+#[derive(Debug)]
+pub enum Route<'a> {
+    /// To the worker that owns its flow.
+    Worker(u64),
+    /// An IP fragment, between these addresses: only the whole datagram has a flow.
+    Fragment {
+        src: IpAddr,
+        dst: IpAddr,
+        proto: u8,
+        fragment: crate::decode::defrag::Fragment<'a>,
+    },
+    /// It does not decode.
+    Undecodable,
+}
+
+/// Where `frame` (of link type `linktype`) goes, of `workers`: to the owner of its flow as
+/// [`worker_of_packet`] says, found without decoding the frame whole when it is a plain one
+/// ([`crate::decode::plain_endpoints`]).
+#[inline]
+pub fn route(linktype: i32, frame: &[u8], workers: u64) -> Route<'_> {
+    if let Some((a, b, proto)) = crate::decode::plain_endpoints(linktype, frame) {
+        return Route::Worker(worker_of(dispatch_hash_of(a, b, proto), workers));
+    }
+    match crate::decode::decode(linktype, frame) {
+        Ok(Packet {
+            src,
+            dst,
+            proto,
+            transport: crate::decode::Transport::Fragment(fragment),
+            ..
+        }) => Route::Fragment {
+            src,
+            dst,
+            proto,
+            fragment,
+        },
+        Ok(p) => Route::Worker(worker_of_packet(&p, workers)),
+        Err(_) => Route::Undecodable,
+    }
+}
+
 /// The worker, of `workers`, that a [`dispatch_hash_of`] falls to: the high half of the hash
 /// times `workers`, a multiply where `hash % workers` is a 64-bit division (tens of cycles,
 /// on every packet of every replay worker).

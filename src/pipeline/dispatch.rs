@@ -17,8 +17,7 @@ use crossbeam_channel::{Receiver, Sender, TrySendError};
 use super::batch::Batch;
 use crate::decode::defrag::{DefragStats, Defragmenter, Fragment};
 use crate::decode::link::linktype;
-use crate::decode::{self, Transport};
-use crate::flow::key::worker_of_packet;
+use crate::flow::key::{route, Route};
 
 /// What to do when a worker's queue is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,14 +66,15 @@ impl Dispatcher {
             // Nothing to choose: the only worker decodes (and reassembles fragments) itself.
             return self.push(0, ts_us, link, file, data);
         }
-        let worker = match decode::decode(link, data) {
-            Ok(p) => match p.transport {
-                Transport::Fragment(frag) => {
-                    return self.fragment(ts_us, file, p.src, p.dst, p.proto, &frag)
-                }
-                _ => worker_of_packet(&p, n),
-            },
-            Err(_) => {
+        let worker = match route(link, data, n) {
+            Route::Worker(worker) => worker,
+            Route::Fragment {
+                src,
+                dst,
+                proto,
+                fragment,
+            } => return self.fragment(ts_us, file, src, dst, proto, &fragment),
+            Route::Undecodable => {
                 self.round_robin += 1;
                 self.round_robin % n
             }

@@ -47,8 +47,7 @@ use memmap2::Mmap;
 use crate::capture::mapped::{self, RecordsEnd};
 use crate::capture::parser::{Next, Parser, PcapLayout};
 use crate::capture::{Filter, InputFile, RawPacket};
-use crate::decode::{self, Transport};
-use crate::flow::key::worker_of_packet;
+use crate::flow::key::{route, Route};
 
 /// Bytes of the file per chunk: 4 MB (64 KB to 4 MB measured with two workers, the larger
 /// the better: a chunk carries one message per worker and its own allocation of handed-over
@@ -310,16 +309,13 @@ pub(crate) fn walk(
                 ts_us: raw.ts_us,
                 handling,
             };
-            let (owner, handling) = match decode::decode(raw.linktype, raw.data) {
-                Ok(pkt) if matches!(pkt.transport, Transport::Fragment(_)) => {
+            let (owner, handling) = match route(raw.linktype, raw.data, workers as u64) {
+                Route::Fragment { .. } => {
                     fragments.push(item(Handling::Fragment));
                     return ControlFlow::Continue(());
                 }
-                Ok(pkt) => (
-                    worker_of_packet(&pkt, workers as u64) as usize,
-                    Handling::Owned,
-                ),
-                Err(_) => (k % workers, Handling::Undecodable),
+                Route::Worker(owner) => (owner as usize, Handling::Owned),
+                Route::Undecodable => (k % workers, Handling::Undecodable),
             };
             if wanted(owner) {
                 lists[owner].push(item(handling));
@@ -401,6 +397,8 @@ mod tests {
     use super::*;
     use crate::capture::mapped::tests::pcap_with_records;
     use crate::capture::ReadEnd;
+    use crate::decode::{self, Transport};
+    use crate::flow::key::worker_of_packet;
     use crate::mix::TestRng as Rng;
 
     /// An Ethernet frame of a UDP datagram between random ports carrying `payload`; with
