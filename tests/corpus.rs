@@ -696,14 +696,18 @@ fn hand_read_ip_headers_agree_with_etherparse() {
                         "{} (cut at {cut})",
                         path.display()
                     );
-                    if let Some(endpoints) = decode::plain_endpoints(raw.linktype, frame) {
+                    if let Some(e) = decode::plain_endpoints(raw.linktype, frame) {
                         let p = decoded.expect("a plain frame decodes");
                         assert!(matches!(
                             p.transport,
                             decode::Transport::Tcp { .. } | decode::Transport::Udp { .. }
                         ));
                         assert_eq!(
-                            endpoints,
+                            (
+                                (e.src.0.into(), e.src.1),
+                                (e.dst.0.into(), e.dst.1),
+                                e.proto
+                            ),
                             ((p.src, p.src_port), (p.dst, p.dst_port), p.proto),
                             "{} (cut at {cut})",
                             path.display()

@@ -11,9 +11,12 @@ fuzz_target!(|data: &[u8]| {
     let link = links[usize::from(pick) % links.len()];
     let decoded = decode::decode(link, frame);
     assert_eq!(decoded, decode::decode_reference(link, frame));
-    if let Some(endpoints) = decode::plain_endpoints(link, frame) {
+    if let Some(e) = decode::plain_endpoints(link, frame) {
         let p = decoded.expect("a plain frame decodes");
         assert!(matches!(p.transport, decode::Transport::Tcp { .. } | decode::Transport::Udp { .. }));
-        assert_eq!(endpoints, ((p.src, p.src_port), (p.dst, p.dst_port), p.proto));
+        assert_eq!(
+            ((e.src.0.into(), e.src.1), (e.dst.0.into(), e.dst.1), e.proto),
+            ((p.src, p.src_port), (p.dst, p.dst_port), p.proto)
+        );
     }
 });

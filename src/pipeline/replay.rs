@@ -45,7 +45,7 @@ use crate::capture::{self, mapped, Filter, Inputs, RawPacket, ReadEnd};
 use crate::decode::defrag::{DefragStats, Defragmenter, Fragment};
 use crate::decode::link::linktype;
 use crate::decode::{self, Transport};
-use crate::flow::key::worker_of_packet;
+use crate::flow::key::{worker_of_packet, worker_of_plain};
 use crate::inspect::{FlowAhead, Inspector, PacketRef, WorkerStats};
 
 /// Own packets between two looks at reloaded indicators and two hand-overs of output (the
@@ -181,15 +181,20 @@ impl Replay {
             return ControlFlow::Break(());
         }
         let report_progress = self.tally.packet(raw.data.len());
-        let p = PacketRef {
-            ts_us: raw.ts_us,
-            linktype: raw.linktype,
-            data: raw.data,
-            file,
-        };
-        match held {
-            Some(held) => self.hold(p, None, held),
-            None => self.act(p, &decode::decode(p.linktype, p.data), None, None),
+        let mine = self.plain_owner(raw.linktype, raw.data);
+        if mine != Some(false) {
+            let p = PacketRef {
+                ts_us: raw.ts_us,
+                linktype: raw.linktype,
+                data: raw.data,
+                file,
+            };
+            // A plain frame's owner is known: this worker (the check is not made again).
+            let handling = mine.map(|_| Handling::Owned);
+            match held {
+                Some(held) => self.hold(p, handling, held),
+                None => self.act(p, &decode::decode(p.linktype, p.data), handling, None),
+            }
         }
         if report_progress {
             self.report_progress();
@@ -233,6 +238,19 @@ impl Replay {
         while let Some(now) = held.pop() {
             self.act(now.p, &now.decoded, now.handling, now.flow.as_ref());
         }
+    }
+
+    /// Whether a frame this worker read is its own, when that is known without decoding the
+    /// frame whole ([`decode::plain_endpoints`]); `None` for a lone worker and for frames that
+    /// are not plain. Several workers each read small files and pcapng files whole, and each
+    /// decoded every packet to find its own.
+    #[inline(always)]
+    fn plain_owner(&self, linktype: i32, frame: &[u8]) -> Option<bool> {
+        if self.workers == 1 {
+            return None;
+        }
+        let endpoints = decode::plain_endpoints(linktype, frame)?;
+        Some(worker_of_plain(endpoints, self.workers) == self.me)
     }
 
     /// True when `pkt` (decoded) is to be inspected by this worker: its flow is this worker's,
