@@ -724,3 +724,44 @@ fn hand_read_ip_headers_agree_with_etherparse() {
     // Most corpus frames are plain ones: the short way was taken, and checked.
     assert!(plain > frames, "{plain} plain cuts of {frames} frames");
 }
+
+/// The hand-read pcapng packet blocks give exactly what pcap-parser gives, block by block,
+/// on every capture of the corpus, whole and with every block cut short.
+#[test]
+fn hand_read_pcapng_blocks_agree_with_pcap_parser() {
+    use ioc_sensor::capture::parser::{Next, Parser};
+    let show = |next: &Next<'_>| match next {
+        Next::Packet(p, used) => format!(
+            "packet {} {} {:?} {} {used}",
+            p.ts_us, p.linktype, p.data, p.wire_len
+        ),
+        other => format!("{other:?}"),
+    };
+    let (mut blocks, mut pcapng_files) = (0, 0);
+    for (path, _) in corpus_captures() {
+        let bytes = std::fs::read(&path).unwrap();
+        pcapng_files += usize::from(bytes.starts_with(&[0x0a, 0x0d, 0x0d, 0x0a]));
+        let (mut ours, mut theirs) = (Parser::default(), Parser::default());
+        let mut at = 0;
+        while at < bytes.len() {
+            let rest = &bytes[at..];
+            // Cut short: both must say so alike (the parsers' state is not changed by it).
+            for cut in [rest.len() / 2, 31, 8] {
+                let cut = &rest[..cut.min(rest.len())];
+                let (a, b) = (ours.clone().next(cut), theirs.clone().next_reference(cut));
+                assert_eq!(show(&a), show(&b), "{} at {at}, cut", path.display());
+            }
+            let (a, b) = (ours.next(rest), theirs.next_reference(rest));
+            assert_eq!(show(&a), show(&b), "{} at {at}", path.display());
+            match a {
+                Next::Packet(_, used) | Next::Skip(used) => at += used,
+                _ => break,
+            }
+            blocks += 1;
+        }
+    }
+    assert!(
+        pcapng_files >= 5 && blocks > 5_000,
+        "{pcapng_files} pcapng files, {blocks} blocks"
+    );
+}
