@@ -206,8 +206,12 @@ impl Parser {
             }
             Block::InterfaceDescription(idb) => interfaces.push(Interface {
                 linktype: idb.linktype.0,
-                resolution: idb.ts_resolution().unwrap_or(1_000_000).max(1),
-                offset_s: idb.ts_offset(),
+                resolution: units_per_second(idb.if_tsresol),
+                // pcap-parser 0.17 reads if_tsoffset as little-endian in every section.
+                offset_s: match *big_endian {
+                    true => idb.ts_offset().swap_bytes(),
+                    false => idb.ts_offset(),
+                },
                 snaplen: idb.snaplen,
             }),
             Block::EnhancedPacket(epb) => {
@@ -243,6 +247,19 @@ impl Parser {
         }
         Next::Skip(used)
     }
+}
+
+/// Timestamp units per second of an interface whose `if_tsresol` is `tsresol`: 10 to its
+/// power, or with the high bit set 2 to the power of the other seven (pcap-parser 0.17 checks
+/// that power before taking the bit off, so gives no resolution, and microseconds were
+/// assumed); microseconds when there is no such unit in 64 bits.
+fn units_per_second(tsresol: u8) -> u64 {
+    let power = u32::from(tsresol & 0x7f);
+    let units = match tsresol & 0x80 {
+        0 => 10u64.checked_pow(power),
+        _ => 1u64.checked_shl(power),
+    };
+    units.unwrap_or(1_000_000)
 }
 
 /// An Enhanced Packet Block's fields, however read.
@@ -657,20 +674,38 @@ mod tests {
     fn pcapng_packet_blocks_read_as_pcap_parser_reads_them() {
         let mut compared = 0;
         for big_endian in [false, true] {
-            // Interfaces 0 to 2: microseconds, nanoseconds (if_tsresol 9), 1/8 s (0x83).
+            // Interfaces 0 to 3: microseconds, nanoseconds (if_tsresol 9), 1/8 s (0x83), and
+            // microseconds 1 000 s late (if_tsoffset), each option in the section's byte order.
+            let u16_bytes = |n: u16| match big_endian {
+                true => n.to_be_bytes(),
+                false => n.to_le_bytes(),
+            };
+            let offset = match big_endian {
+                true => 1000i64.to_be_bytes(),
+                false => 1000i64.to_le_bytes(),
+            };
             let mut head = section_header(big_endian);
-            for resolution in [None, Some(9u8), Some(0x83)] {
-                let mut body = Vec::from([1, 0, 0, 0]); // Ethernet, reserved
+            for option in [
+                None,
+                Some((9, &[9u8][..])),
+                Some((9, &[0x83])),
+                Some((14, &offset)),
+            ] {
+                let mut body = Vec::from(u16_bytes(1)); // Ethernet
+                body.extend([0, 0]);
                 body.extend(u32_bytes(65535, big_endian));
-                if let Some(r) = resolution {
-                    let code = |n: u16| {
-                        if big_endian {
-                            n.to_be_bytes()
-                        } else {
-                            n.to_le_bytes()
-                        }
-                    };
-                    body.extend(code(9).into_iter().chain(code(1)).chain([r, 0, 0, 0]));
+                if let Some((code, value)) = option {
+                    body.extend(
+                        u16_bytes(code)
+                            .into_iter()
+                            .chain(u16_bytes(value.len() as u16)),
+                    );
+                    body.extend(
+                        value
+                            .iter()
+                            .chain(&[0; 3])
+                            .take(value.len().next_multiple_of(4)),
+                    );
                     body.extend([0; 4]); // end of options
                 }
                 head.extend(block(1, &body, None, big_endian));
@@ -683,8 +718,13 @@ mod tests {
                 };
                 at += used;
             }
-            // Each interface's time unit: the same second, 1 700 000 000.5.
-            for (if_id, ts) in [(0, 1_700_000_000_500_000), (1, 1_700_000_000_500_000_000)] {
+            // Each interface's time unit and offset: the same second, 1 700 000 000.5.
+            for (if_id, ts) in [
+                (0, 1_700_000_000_500_000),
+                (1, 1_700_000_000_500_000_000),
+                (2, 13_600_000_004),
+                (3, 1_699_999_000_500_000),
+            ] {
                 let one = packet_block((if_id, ts, 60), &[], None, big_endian);
                 let Next::Packet(packet, _) = parser.clone().next(&one) else {
                     panic!("a packet")
@@ -704,7 +744,7 @@ mod tests {
                 o
             };
             let mut blocks = Vec::new();
-            for if_id in 0..4 {
+            for if_id in 0..5 {
                 for caplen in [0, 1, 3, 4, 5, 60, 1514] {
                     let ts = 1_700_000_000_123_456_789 + u64::from(caplen);
                     blocks.push(packet_block((if_id, ts, caplen), &[], None, big_endian));
