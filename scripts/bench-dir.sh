@@ -8,8 +8,10 @@
 # Once, into ./bench-data/ (git-ignored): the realistic mix of about --size bytes and the feed
 # (the same files as scripts/bench.sh makes), and the mix cut into files of --packets packets
 # each (examples/gen_captures.rs split). Every file is read once first so that all runs find
-# them in the page cache (the mix as read from disk: scripts/page-cache.sh). Then each round runs, in this order, the one file and the directory
-# with --workers 1, then both with --workers 2, timing each with /usr/bin/time. Prints the
+# them in the page cache (the mix as read from disk, scripts/page-cache.sh; the small files
+# are copied out with read(), whatever the size of the pages that hold them). Then each round
+# runs, in this order, the one file and the directory with --workers 1, then both with
+# --workers 2, timing each with /usr/bin/time. Prints the
 # median wall and CPU times and the directory's time over the file's: the packets are the
 # same, so that ratio is the ratio of the time per packet.
 set -euo pipefail

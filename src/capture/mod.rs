@@ -1,5 +1,6 @@
 //! Packet sources: capture files (pcap, pcapng; one or many, directories, standard input).
-//! Both are parsed by one `pcap-parser`-based [`parser`]: regular files through a memory map
+//! Both are parsed by one [`parser`] (`pcap-parser`, and its most common records by hand):
+//! regular files through a memory map
 //! ([`mapped`]), standard input as a stream ([`stream`]). libpcap (the `pcap` crate) compiles
 //! `--bpf` filters.
 //!

@@ -107,7 +107,6 @@ impl Parser {
     }
 
     /// Look at the record at the start of `data`.
-    #[inline]
     pub fn next<'a>(&mut self, data: &'a [u8]) -> Next<'a> {
         self.next_with(data, true)
     }
@@ -222,8 +221,7 @@ impl Parser {
                     origlen: epb.origlen,
                     used,
                 };
-                let at = epb.data.as_ptr() as usize - data.as_ptr() as usize;
-                return block.packet_at(&data[at..], interfaces);
+                return block.packet_at(epb.data, interfaces);
             }
             Block::SimplePacket(spb) => {
                 let Some(iface) = interfaces.first() else {
@@ -743,28 +741,48 @@ mod tests {
                 o.extend(b"note".iter().chain(&[0; 4]));
                 o
             };
+            // Each block, and whether the hand-read path takes it.
             let mut blocks = Vec::new();
             for if_id in 0..5 {
                 for caplen in [0, 1, 3, 4, 5, 60, 1514] {
                     let ts = 1_700_000_000_123_456_789 + u64::from(caplen);
-                    blocks.push(packet_block((if_id, ts, caplen), &[], None, big_endian));
+                    let one = packet_block((if_id, ts, caplen), &[], None, big_endian);
+                    blocks.push((one, true));
                 }
                 let fields = (if_id, u64::MAX, 60);
-                blocks.push(packet_block(fields, &[], None, big_endian));
-                blocks.push(packet_block(fields, &comment, None, big_endian));
+                blocks.push((packet_block(fields, &[], None, big_endian), true));
+                blocks.push((packet_block(fields, &comment, None, big_endian), false));
                 // Trailing length that differs, a length past the packet or short of it, odd.
                 for length in [60 + 32 + 4, 60 + 32 + 1, 60 + 32 - 4, 60 + 32 - 3, 30] {
-                    blocks.push(packet_block(fields, &[], Some(length), big_endian));
+                    let one = packet_block(fields, &[], Some(length), big_endian);
+                    blocks.push((one, false));
                 }
                 let mut bad_tail = packet_block(fields, &[], None, big_endian);
                 let end = bad_tail.len();
                 bad_tail[end - 4..].copy_from_slice(&u32_bytes(96, big_endian));
-                blocks.push(bad_tail);
+                blocks.push((bad_tail, false));
                 for caplen in [MAX_CAPLEN + 1, u32::MAX - 4, u32::MAX - 2, u32::MAX] {
-                    blocks.push(packet_block((if_id, 0, caplen), &[], Some(60), big_endian));
+                    let one = packet_block((if_id, 0, caplen), &[], Some(60), big_endian);
+                    blocks.push((one, false));
                 }
             }
-            for one in &blocks {
+            // A packet longer than any snap length, whole in its block: cut to MAX_CAPLEN.
+            let mut long = Vec::new();
+            for field in [0, 0, 0, MAX_CAPLEN + 1, MAX_CAPLEN + 1] {
+                long.extend(u32_bytes(field, big_endian));
+            }
+            long.resize(20 + (MAX_CAPLEN as usize + 1).next_multiple_of(4), 7);
+            let long = block(6, &long, None, big_endian);
+            assert!(plain_packet_block(&long, big_endian).is_some());
+            let (ours, theirs) = (
+                parser.clone().next(&long),
+                parser.clone().next_reference(&long),
+            );
+            assert!(matches!(&ours, Next::Packet(p, _) if p.data.len() == MAX_CAPLEN as usize));
+            assert!(same(ours, theirs));
+            for (one, hand_read) in &blocks {
+                let taken = plain_packet_block(one, big_endian).is_some();
+                assert_eq!(taken, *hand_read, "{one:?}");
                 // The block, and the start of a next one (which is not read), cut anywhere.
                 let mut data = one.clone();
                 data.extend(u32_bytes(6, big_endian));
@@ -774,6 +792,9 @@ mod tests {
                     let theirs = parser.clone().next_reference(data);
                     let shown = format!("{ours:?} / {theirs:?}");
                     assert!(same(ours, theirs), "{one:?} cut at {cut}: {shown}");
+                    if cut < one.len() {
+                        assert!(plain_packet_block(data, big_endian).is_none());
+                    }
                     compared += 1;
                 }
             }

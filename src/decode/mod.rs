@@ -243,8 +243,9 @@ pub struct PlainEndpoints {
 
 /// The endpoints of the most common frame, read without decoding it whole: Ethernet without
 /// VLAN tags, an IPv4 header without options (not a fragment), and a whole TCP header or a
-/// UDP header to ports no tunnel uses. Exactly what [`decode`] gives for such a frame (a test
-/// compares the two on every frame of the corpus and every cut of them); `None` for every
+/// UDP header to ports no tunnel uses. Exactly what [`decode`] gives for such a frame (tests
+/// compare the two on every frame of the corpus and cuts of them, a fuzz target on any
+/// bytes); `None` for every
 /// other frame, which only [`decode`] reads. For choosing a flow's worker: one more whole
 /// decode per packet made the two-worker replay of the mix a tenth slower.
 #[inline]
@@ -266,10 +267,7 @@ pub fn plain_endpoints(linktype: i32, frame: &[u8]) -> Option<PlainEndpoints> {
             header >= 20 && header <= l4.len()
         }
         // A UDP port a tunnel uses is left to `decode`, which looks inside.
-        _ => {
-            let tunnel = [tunnel::VXLAN_PORT, tunnel::GENEVE_PORT, tunnel::TEREDO_PORT];
-            l4.len() >= 8 && !tunnel.iter().any(|&p| p == sport || p == dport)
-        }
+        _ => l4.len() >= 8 && tunnel::udp_tunnel(sport, dport).is_none(),
     };
     let (src, dst) = ipv4_addresses(header);
     whole.then_some(PlainEndpoints {
@@ -362,16 +360,8 @@ fn decode_with(linktype: i32, frame: &[u8], shortcut: bool) -> Result<Packet<'_>
                 let udp = UdpSlice::from_slice_lax(l4).map_err(|_| Skip::BadUdpHeader)?;
                 let (sport, dport, data) =
                     (udp.source_port(), udp.destination_port(), udp.payload());
-                let port = |p| sport == p || dport == p;
-                let inner = if port(tunnel::VXLAN_PORT) {
-                    tunnel::vxlan(data).map(|i| (tunnel::TunnelKind::Vxlan, i))
-                } else if port(tunnel::GENEVE_PORT) {
-                    tunnel::geneve(data).map(|i| (tunnel::TunnelKind::Geneve, i))
-                } else if port(tunnel::TEREDO_PORT) {
-                    tunnel::teredo(data).map(|b| (tunnel::TunnelKind::Teredo, tunnel::Inner::Ip(b)))
-                } else {
-                    None
-                };
+                let inner = tunnel::udp_tunnel(sport, dport)
+                    .and_then(|kind| Some((kind, tunnel::udp_inner(kind, data)?)));
                 match inner {
                     Some((kind, inner)) => {
                         let info = TunnelInfo {

@@ -52,6 +52,33 @@ pub enum TunnelKind {
     Teredo,
 }
 
+/// The UDP tunnels looked inside, by port, in the order they are tried: a datagram to or from
+/// one of these ports is read as that tunnel, and as plain UDP when it is not one.
+const UDP_TUNNELS: [(u16, TunnelKind); 3] = [
+    (VXLAN_PORT, TunnelKind::Vxlan),
+    (GENEVE_PORT, TunnelKind::Geneve),
+    (TEREDO_PORT, TunnelKind::Teredo),
+];
+
+/// The UDP tunnel a datagram between ports `a` and `b` is read as, if any.
+#[inline]
+pub fn udp_tunnel(a: u16, b: u16) -> Option<TunnelKind> {
+    UDP_TUNNELS
+        .iter()
+        .find(|&&(port, _)| port == a || port == b)
+        .map(|&(_, kind)| kind)
+}
+
+/// What a UDP tunnel of `kind` ([`udp_tunnel`]) carries in the datagram's `payload`.
+pub fn udp_inner(kind: TunnelKind, payload: &[u8]) -> Option<Inner<'_>> {
+    match kind {
+        TunnelKind::Vxlan => vxlan(payload),
+        TunnelKind::Geneve => geneve(payload),
+        TunnelKind::Teredo => teredo(payload).map(Inner::Ip),
+        TunnelKind::Gre | TunnelKind::Erspan | TunnelKind::IpInIp => None,
+    }
+}
+
 /// GRE (and ERSPAN inside it).
 pub fn gre(payload: &[u8]) -> Option<(Inner<'_>, TunnelKind)> {
     let flags = u16::from_be_bytes([*payload.first()?, *payload.get(1)?]);

@@ -1,5 +1,7 @@
 //! Flow keys: the 5-tuple of a packet in a direction-free order, so that both directions of
-//! a flow have the same key (and the same dispatch hash, and so reach the same worker).
+//! a flow have the same key (and the same dispatch hash, and so reach the same worker); and
+//! the worker a captured frame goes to ([`route`]), found from the endpoints of a plain frame
+//! without decoding it whole.
 
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::net::{IpAddr, Ipv4Addr};
@@ -287,7 +289,7 @@ mod tests {
     use crate::decode::{Packet, Transport};
 
     #[test]
-    fn a_plain_frame_goes_to_the_worker_its_decoding_names() {
+    fn plain_endpoints_hash_to_the_worker_of_the_same_packet() {
         let mut rng = crate::mix::TestRng(0x0dd_ba11);
         for _ in 0..10_000 {
             let e = PlainEndpoints {

@@ -56,7 +56,8 @@ pub struct Held<'a> {
     pub p: PacketRef<'a>,
     /// The packet decoded.
     pub decoded: Result<decode::Packet<'a>, decode::Skip>,
-    /// As its walker said, when handed over ([`super::split`]).
+    /// As its walker said when handed over ([`super::split`]), or as its endpoints said
+    /// (`super::replay`); `None` when not known before it is decoded.
     pub handling: Option<Handling>,
     /// Its flow, found ahead, when it is to be inspected.
     pub flow: Option<FlowAhead>,

@@ -7,13 +7,15 @@
 //! Two ways to share a file out:
 //! - **Large classic pcap files, two workers or more: the split walk** ([`super::split`]).
 //!   Each worker walks every n-th chunk of the file and hands the others their packets, so
-//!   each record is walked once and decoded twice (by its walker, for the owner, and by its
-//!   owner). On the 1 GB mix with a one-line feed, two workers took 0.27–0.29 s
-//!   where each walking every record took 0.35–0.39 s, and one worker 0.38–0.45 s.
-//! - **Every other file: each worker reads all of it**, decodes each packet as far as the
-//!   flow key and skips those of other workers' flows. One worker owns every flow and skips the
-//!   flow hash. Small files come read ahead by one thread for all workers
-//!   ([`super::readahead`]).
+//!   each record is walked once and decoded once, by its owner: the walker reads a plain
+//!   frame's endpoints alone ([`crate::decode::plain_endpoints`]) and decodes only the others
+//!   whole. On the 1 GB mix with a one-line feed, two workers took 0.27–0.29 s
+//!   where each walking every record took 0.35–0.39 s, and one worker 0.38–0.45 s (before
+//!   the walker read endpoints alone).
+//! - **Every other file: each worker reads all of it** and skips the packets of other
+//!   workers' flows: a plain frame's by its endpoints alone, any other once decoded. One
+//!   worker owns every flow and skips the check. Small files come read ahead by one thread
+//!   for all workers ([`super::readahead`]).
 //!
 //! Packets of a file (not of a stream, whose buffer is reused) go through a
 //! [`Lookahead`]: while flows open fast, each is held back a few places so that the memory
@@ -149,6 +151,15 @@ pub(crate) fn replay_worker(
     worker.finish(inputs)
 }
 
+/// Whose a frame is before it is decoded ([`Replay::plain_owner`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PlainOwner {
+    ThisWorker,
+    Another,
+    /// A lone worker's frame (its own), or one that is not plain.
+    NotKnown,
+}
+
 /// A replay worker's state across files.
 struct Replay {
     workers: u64,
@@ -181,16 +192,16 @@ impl Replay {
             return ControlFlow::Break(());
         }
         let report_progress = self.tally.packet(raw.data.len());
-        let mine = self.plain_owner(raw.linktype, raw.data);
-        if mine != Some(false) {
+        let owner = self.plain_owner(raw.linktype, raw.data);
+        if owner != PlainOwner::Another {
             let p = PacketRef {
                 ts_us: raw.ts_us,
                 linktype: raw.linktype,
                 data: raw.data,
                 file,
             };
-            // A plain frame's owner is known: this worker (the check is not made again).
-            let handling = mine.map(|_| Handling::Owned);
+            // Known to be this worker's: not checked again once decoded.
+            let handling = (owner == PlainOwner::ThisWorker).then_some(Handling::Owned);
             match held {
                 Some(held) => self.hold(p, handling, held),
                 None => self.act(p, &decode::decode(p.linktype, p.data), handling, None),
@@ -202,8 +213,8 @@ impl Replay {
         ControlFlow::Continue(())
     }
 
-    /// Decode a packet and pass it through `held` (`handling`: as its walker said, or `None`
-    /// when this worker read it itself), and act on whatever comes out. While holding back is
+    /// Decode a packet and pass it through `held` (`handling`: as its walker said, or as its
+    /// endpoints said when this worker read it itself, or `None` when that is not known yet), and act on whatever comes out. While holding back is
     /// off and nothing is held, the packet is acted on at once; else it is decoded into its
     /// slot of `held`, where it stays until inspected.
     #[inline(always)]
@@ -240,17 +251,19 @@ impl Replay {
         }
     }
 
-    /// Whether a frame this worker read is its own, when that is known without decoding the
-    /// frame whole ([`decode::plain_endpoints`]); `None` for a lone worker and for frames that
-    /// are not plain. Several workers each read small files and pcapng files whole, and each
-    /// decoded every packet to find its own.
+    /// Whose a frame this worker read is, as far as a plain frame's endpoints tell without
+    /// decoding it whole ([`decode::plain_endpoints`]). Several workers each read small files
+    /// and pcapng files whole, and each decoded every packet to find its own.
     #[inline(always)]
-    fn plain_owner(&self, linktype: i32, frame: &[u8]) -> Option<bool> {
+    fn plain_owner(&self, linktype: i32, frame: &[u8]) -> PlainOwner {
         if self.workers == 1 {
-            return None;
+            return PlainOwner::NotKnown;
         }
-        let endpoints = decode::plain_endpoints(linktype, frame)?;
-        Some(worker_of_plain(endpoints, self.workers) == self.me)
+        match decode::plain_endpoints(linktype, frame) {
+            Some(e) if worker_of_plain(e, self.workers) == self.me => PlainOwner::ThisWorker,
+            Some(_) => PlainOwner::Another,
+            None => PlainOwner::NotKnown,
+        }
     }
 
     /// True when `pkt` (decoded) is to be inspected by this worker: its flow is this worker's,
