@@ -156,7 +156,7 @@ pub(crate) fn replay_worker(
 enum PlainOwner {
     ThisWorker,
     Another,
-    /// A lone worker's frame (its own), or one that is not plain.
+    /// A frame that is not plain.
     NotKnown,
 }
 
@@ -192,25 +192,42 @@ impl Replay {
             return ControlFlow::Break(());
         }
         let report_progress = self.tally.packet(raw.data.len());
-        let owner = self.plain_owner(raw.linktype, raw.data);
-        if owner != PlainOwner::Another {
-            let p = PacketRef {
-                ts_us: raw.ts_us,
-                linktype: raw.linktype,
-                data: raw.data,
-                file,
-            };
-            // Known to be this worker's: not checked again once decoded.
-            let handling = (owner == PlainOwner::ThisWorker).then_some(Handling::Owned);
-            match held {
-                Some(held) => self.hold(p, handling, held),
-                None => self.act(p, &decode::decode(p.linktype, p.data), handling, None),
+        let p = PacketRef {
+            ts_us: raw.ts_us,
+            linktype: raw.linktype,
+            data: raw.data,
+            file,
+        };
+        if self.workers == 1 {
+            // A lone worker's packets are all its own (and nothing is asked: a branch per
+            // packet fewer on the path of one worker, which takes `None` as a constant).
+            self.take(p, None, held);
+        } else {
+            match self.plain_owner(raw.linktype, raw.data) {
+                PlainOwner::Another => {}
+                // Not checked again once decoded.
+                PlainOwner::ThisWorker => self.take(p, Some(Handling::Owned), held),
+                PlainOwner::NotKnown => self.take(p, None, held),
             }
         }
         if report_progress {
             self.report_progress();
         }
         ControlFlow::Continue(())
+    }
+
+    /// A packet this worker read and is to decode: through `held` when there is one.
+    #[inline(always)]
+    fn take<'a>(
+        &mut self,
+        p: PacketRef<'a>,
+        handling: Option<Handling>,
+        held: Option<&mut Lookahead<'a>>,
+    ) {
+        match held {
+            Some(held) => self.hold(p, handling, held),
+            None => self.act(p, &decode::decode(p.linktype, p.data), handling, None),
+        }
     }
 
     /// Decode a packet and pass it through `held` (`handling`: as its walker said, or as its
@@ -256,9 +273,6 @@ impl Replay {
     /// and pcapng files whole, and each decoded every packet to find its own.
     #[inline(always)]
     fn plain_owner(&self, linktype: i32, frame: &[u8]) -> PlainOwner {
-        if self.workers == 1 {
-            return PlainOwner::NotKnown;
-        }
         match decode::plain_endpoints(linktype, frame) {
             Some(e) if worker_of_plain(e, self.workers) == self.me => PlainOwner::ThisWorker,
             Some(_) => PlainOwner::Another,
