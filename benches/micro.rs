@@ -1,4 +1,6 @@
-//! Criterion micro-benchmarks over fixture bytes: decode per link type, DNS / ClientHello /
+//! Criterion micro-benchmarks over fixture bytes: a capture file's records (classic pcap,
+//! pcapng packet blocks read by hand and by pcap-parser), decode per link type (and a plain
+//! frame's endpoints alone, as the worker that routes it reads them), DNS / ClientHello /
 //! HTTP parsing, a QUIC client Initial (RFC 9001 A.2: key derivation, decryption, the
 //! ClientHello inside), and indicator lookups (hit and miss, 1 k and 10 M names, 2 and 6
 //! labels), with a `HashSet<String>` baseline measured side by side. Each lookup case
@@ -14,6 +16,7 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use etherparse::PacketBuilder;
+use ioc_sensor::capture::parser::{Next, Parser};
 use ioc_sensor::decode::{self, link::linktype};
 use ioc_sensor::intel::normalize::classify;
 use ioc_sensor::intel::{IndicatorSet, IndicatorSetBuilder, Source};
@@ -81,6 +84,9 @@ fn bench_decode(c: &mut Criterion) {
     g.bench_function("ethernet_ipv4_udp", |b| {
         b.iter(|| decode::decode(linktype::ETHERNET, black_box(&eth)))
     });
+    g.bench_function("ethernet_ipv4_udp_endpoints_only", |b| {
+        b.iter(|| decode::plain_endpoints(linktype::ETHERNET, black_box(&eth)))
+    });
     let raw6 = tcp_frame_v6(&[0u8; 512]);
     g.bench_function("raw_ipv6_tcp", |b| {
         b.iter(|| decode::decode(linktype::RAW, black_box(&raw6)))
@@ -119,6 +125,60 @@ fn bench_decode(c: &mut Criterion) {
     g.bench_function("ethernet_vlan_mpls_ipv4_udp", |b| {
         b.iter(|| decode::decode(linktype::ETHERNET, black_box(&mpls)))
     });
+    g.finish();
+}
+
+/// One record of a capture file, read by the parser once it is past the file's header.
+fn bench_capture(c: &mut Criterion) {
+    let mut g = c.benchmark_group("capture");
+    g.throughput(Throughput::Elements(1));
+    let frame = udp_frame(&dns_query("www.example.com"));
+    let len = (frame.len() as u32).to_le_bytes();
+    // Classic pcap: file header, one record.
+    let mut pcap = vec![0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+    pcap.extend([0xff, 0xff, 0, 0, 1, 0, 0, 0]);
+    pcap.extend(1_700_000_000u32.to_le_bytes().iter().chain(&[7, 0, 0, 0]));
+    pcap.extend(len.iter().chain(&len).chain(&frame));
+    // pcapng: section header, interface (Ethernet, nanoseconds), one packet block.
+    let mut ng = vec![
+        0x0a, 0x0d, 0x0d, 0x0a, 28, 0, 0, 0, 0x4d, 0x3c, 0x2b, 0x1a, 1, 0, 0, 0,
+    ];
+    ng.extend([0xff; 8].iter().chain(&[28, 0, 0, 0]));
+    ng.extend([1, 0, 0, 0, 32, 0, 0, 0, 1, 0, 0, 0, 0xff, 0xff, 0, 0]);
+    ng.extend([9, 0, 1, 0, 9, 0, 0, 0, 0, 0, 0, 0, 32, 0, 0, 0]);
+    let padded = frame.len().next_multiple_of(4);
+    let block = (32 + padded as u32).to_le_bytes();
+    ng.extend([6, 0, 0, 0].iter().chain(&block).chain(&[0; 4]));
+    ng.extend(1_700_000_000_000_000_000u64.to_be_bytes()[..4].iter().rev());
+    ng.extend(1_700_000_000_000_000_000u64.to_be_bytes()[4..].iter().rev());
+    ng.extend(len.iter().chain(&len).chain(&frame));
+    ng.resize(ng.len() + padded - frame.len(), 0);
+    ng.extend(block);
+    for (name, file, reference) in [
+        ("pcap_record", &pcap, false),
+        ("pcapng_packet_block", &ng, false),
+        ("pcapng_packet_block_pcap_parser", &ng, true),
+    ] {
+        let mut parser = Parser::default();
+        let mut at = 0;
+        let record = loop {
+            match parser.next(&file[at..]) {
+                Next::Skip(used) => at += used,
+                Next::Packet(..) => break &file[at..],
+                other => panic!("{name}: {other:?}"),
+            }
+        };
+        // A packet record leaves the parser's state as it was: the same record, again.
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let next = match reference {
+                    false => parser.next(black_box(record)),
+                    true => parser.next_reference(black_box(record)),
+                };
+                matches!(next, Next::Packet(..))
+            })
+        });
+    }
     g.finish();
 }
 
@@ -283,5 +343,11 @@ fn bench_lookup(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_decode, bench_parse, bench_lookup);
+criterion_group!(
+    benches,
+    bench_capture,
+    bench_decode,
+    bench_parse,
+    bench_lookup
+);
 criterion_main!(benches);
