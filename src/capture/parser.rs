@@ -262,11 +262,13 @@ fn units_per_second(tsresol: u8) -> u64 {
 
 /// An Enhanced Packet Block's fields, however read.
 struct PacketBlock {
+    /// The interface it was captured on (an index into the section's descriptions).
     if_id: u32,
     /// Timestamp, in its interface's units.
     ts: u64,
     /// Captured bytes in the block.
     caplen: usize,
+    /// Bytes the packet had on the wire.
     origlen: u32,
     /// Bytes the block takes.
     used: usize,

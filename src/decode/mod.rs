@@ -245,9 +245,9 @@ pub struct PlainEndpoints {
 /// VLAN tags, an IPv4 header without options (not a fragment), and a whole TCP header or a
 /// UDP header to ports no tunnel uses. Exactly what [`decode`] gives for such a frame (tests
 /// compare the two on every frame of the corpus and cuts of them, a fuzz target on any
-/// bytes); `None` for every
-/// other frame, which only [`decode`] reads. For choosing a flow's worker: one more whole
-/// decode per packet made the two-worker replay of the mix a tenth slower.
+/// bytes); `None` for every other frame, which only [`decode`] reads. For choosing a flow's
+/// worker: one more whole decode per packet made the two-worker replay of the mix a tenth
+/// slower.
 #[inline]
 pub fn plain_endpoints(linktype: i32, frame: &[u8]) -> Option<PlainEndpoints> {
     if linktype != link::linktype::ETHERNET || frame.get(12..14)? != [0x08, 0x00] {

@@ -215,9 +215,13 @@ pub enum Route<'a> {
     Worker(u64),
     /// An IP fragment, between these addresses: only the whole datagram has a flow.
     Fragment {
+        /// Source address.
         src: IpAddr,
+        /// Destination address.
         dst: IpAddr,
+        /// IP protocol of the datagram.
         proto: u8,
+        /// The fragment, for reassembly.
         fragment: crate::decode::defrag::Fragment<'a>,
     },
     /// It does not decode.

@@ -154,7 +154,9 @@ pub(crate) fn replay_worker(
 /// Whose a frame is before it is decoded ([`Replay::plain_owner`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum PlainOwner {
+    /// A plain frame of this worker's flows.
     ThisWorker,
+    /// A plain frame of another worker's flows.
     Another,
     /// A frame that is not plain.
     NotKnown,
@@ -231,9 +233,10 @@ impl Replay {
     }
 
     /// Decode a packet and pass it through `held` (`handling`: as its walker said, or as its
-    /// endpoints said when this worker read it itself, or `None` when that is not known yet), and act on whatever comes out. While holding back is
-    /// off and nothing is held, the packet is acted on at once; else it is decoded into its
-    /// slot of `held`, where it stays until inspected.
+    /// endpoints said when this worker read it itself, or `None` when that is not known yet),
+    /// and act on whatever comes out. While holding back is off and nothing is held, the
+    /// packet is acted on at once; else it is decoded into its slot of `held`, where it stays
+    /// until inspected.
     #[inline(always)]
     fn hold<'a>(&mut self, p: PacketRef<'a>, handling: Option<Handling>, held: &mut Lookahead<'a>) {
         if self.churn.count(|| self.inspector.flows_created()) {
