@@ -209,6 +209,22 @@ fn nflog_payload(frame: &[u8]) -> Option<&[u8]> {
     None
 }
 
+/// Where the IPv4 header of an Ethernet frame starts when at most two VLAN tags lie before
+/// it (as on many span ports), as [`ethernet`] finds it; `None` for any other frame.
+#[inline(always)]
+pub fn plain_ipv4_start(frame: &[u8]) -> Option<usize> {
+    let mut at = 12;
+    for _ in 0..3 {
+        let ether_type = frame.get(at..at + 2)?;
+        match u16::from_be_bytes([ether_type[0], ether_type[1]]) {
+            ETHERTYPE_IPV4 => return Some(at + 2),
+            ETHERTYPE_VLAN | ETHERTYPE_QINQ | ETHERTYPE_QINQ_OLD => at += 4,
+            _ => return None,
+        }
+    }
+    None
+}
+
 #[inline]
 fn be16(b: &[u8], at: usize) -> u16 {
     u16::from_be_bytes([b[at], b[at + 1]])

@@ -241,19 +241,19 @@ pub struct PlainEndpoints {
     pub proto: u8,
 }
 
-/// The endpoints of the most common frame, read without decoding it whole: Ethernet without
-/// VLAN tags, an IPv4 header without options (not a fragment), and a whole TCP header or a
-/// UDP header to ports no tunnel uses. Exactly what [`decode`] gives for such a frame (tests
+/// The endpoints of the most common frame, read without decoding it whole: Ethernet with at
+/// most two VLAN tags, an IPv4 header without options (not a fragment), and a whole TCP
+/// header or a UDP header to ports no tunnel uses. Exactly what [`decode`] gives for such a frame (tests
 /// compare the two on every frame of the corpus and cuts of them, a fuzz target on any
 /// bytes); `None` for every other frame, which only [`decode`] reads. For choosing a flow's
 /// worker: one more whole decode per packet made the two-worker replay of the mix a tenth
 /// slower.
 #[inline]
 pub fn plain_endpoints(linktype: i32, frame: &[u8]) -> Option<PlainEndpoints> {
-    if linktype != link::linktype::ETHERNET || frame.get(12..14)? != [0x08, 0x00] {
+    if linktype != link::linktype::ETHERNET {
         return None;
     }
-    let (header, l4) = plain_ipv4_header(&frame[14..])?;
+    let (header, l4) = plain_ipv4_header(&frame[link::plain_ipv4_start(frame)?..])?;
     let proto = IpNumber(header[9]);
     let ports = l4.get(..4)?;
     let (sport, dport) = (
@@ -504,17 +504,29 @@ mod tests {
             assert_eq!(plain_endpoints(ethernet, &bad), None);
             assert!(decode(ethernet, &bad).is_err());
         }
-        // Left to the whole decode: a UDP port a tunnel uses, a VLAN tag, other link types.
+        // One and two VLAN tags (802.1Q, then 802.1ad outside it), as on span ports.
+        let mut tagged = tcp.clone();
+        tagged.splice(12..12, [0x81, 0x00, 0x00, 0x07]);
+        assert_eq!(plain_endpoints(ethernet, &tagged), want(40000, 443, 6));
+        let mut double = tagged.clone();
+        double.splice(12..12, [0x88, 0xa8, 0x00, 0x64]);
+        assert_eq!(plain_endpoints(ethernet, &double), want(40000, 443, 6));
+        // Left to the whole decode: a UDP port a tunnel uses, three tags, MPLS, other link
+        // types.
         let mut vxlan = udp_frame(b"q");
         vxlan[14 + 20 + 2..14 + 20 + 4].copy_from_slice(&tunnel::VXLAN_PORT.to_be_bytes());
         assert_eq!(plain_endpoints(ethernet, &vxlan), None);
-        let mut tagged = tcp.clone();
-        tagged.splice(12..12, [0x81, 0x00, 0x00, 0x07]);
-        assert_eq!(plain_endpoints(ethernet, &tagged), None);
-        assert!(endpoints_of(&tagged).is_some());
+        let mut triple = double.clone();
+        triple.splice(12..12, [0x91, 0x00, 0x00, 0x01]);
+        assert_eq!(plain_endpoints(ethernet, &triple), None);
+        assert!(endpoints_of(&triple).is_some());
+        let mut mpls = tcp.clone();
+        mpls.splice(12..14, [0x88, 0x47, 0x00, 0x01, 0x01, 0x40]);
+        assert_eq!(plain_endpoints(ethernet, &mpls), None);
+        assert!(endpoints_of(&mpls).is_some());
         assert_eq!(plain_endpoints(link::linktype::RAW, &tcp[14..]), None);
         // Every cut: the same endpoints as decode, or none.
-        for frame in [&tcp, &udp_frame(b"hello"), &vxlan] {
+        for frame in [&tcp, &udp_frame(b"hello"), &vxlan, &tagged, &double] {
             for cut in 0..=frame.len() {
                 let frame = &frame[..cut];
                 if let Some(found) = plain_endpoints(ethernet, frame) {
