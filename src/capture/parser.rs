@@ -732,14 +732,7 @@ mod tests {
                 assert_eq!(packet.ts_us, 1_700_000_000_500_000, "interface {if_id}");
             }
             let comment = {
-                let code = |n: u16| {
-                    if big_endian {
-                        n.to_be_bytes()
-                    } else {
-                        n.to_le_bytes()
-                    }
-                };
-                let mut o: Vec<u8> = code(1).into_iter().chain(code(4)).collect();
+                let mut o: Vec<u8> = u16_bytes(1).into_iter().chain(u16_bytes(4)).collect();
                 o.extend(b"note".iter().chain(&[0; 4]));
                 o
             };
