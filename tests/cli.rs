@@ -32,6 +32,10 @@ fn missing_or_non_capture_input_is_a_usage_error_before_any_work() {
     assert!(r.records.is_empty());
 }
 
+/// In a directory, a file named like a capture is checked when it is read: a bad one is named
+/// at the end and the run exits 1, every other capture still read (with one worker and with
+/// two, small files and one large enough to be mapped). Files named otherwise count only
+/// when they are captures, and are passed over quietly when not.
 #[test]
 fn a_directory_with_a_bad_capture_processes_the_rest_and_exits_1() {
     let dir = tempfile::tempdir().unwrap();
@@ -41,23 +45,73 @@ fn a_directory_with_a_bad_capture_processes_the_rest_and_exits_1() {
     )
     .unwrap();
     std::fs::write(dir.path().join("b.pcap"), "garbage").unwrap();
+    // Over the size that is mapped rather than read: found bad by another path.
+    std::fs::write(dir.path().join("c.pcapng"), vec![0x42u8; 5 << 20]).unwrap();
+    std::fs::copy(
+        capture("ndpi__dns_ambiguous_names.pcap"),
+        dir.path().join("d.bin"),
+    )
+    .unwrap();
     std::fs::write(dir.path().join("README.txt"), "notes about the captures").unwrap();
     let feeds = tempfile::tempdir().unwrap();
     let f = feed(feeds.path(), "t.txt", &["apache.org"]);
-    let r = run(&["-q", "-r", s(dir.path()), "-f", s(&f)]);
-    assert_eq!(r.code, 1, "{}", r.stderr);
+    for workers in ["1", "2"] {
+        let r = run(&[
+            "-r",
+            s(dir.path()),
+            "-f",
+            s(&f),
+            "--workers",
+            workers,
+            "--events",
+            "dns",
+        ]);
+        assert_eq!(r.code, 1, "{}", r.stderr);
+        for bad in ["b.pcap", "c.pcapng"] {
+            assert!(
+                r.stderr
+                    .contains(&format!("{bad}: not a pcap or pcapng capture file\n")),
+                "{bad}: {}",
+                r.stderr
+            );
+        }
+        assert!(
+            !r.stderr.contains("README.txt"),
+            "non-capture names are passed over quietly: {}",
+            r.stderr
+        );
+        assert!(
+            r.stderr.contains("ioc-sensor: 2 file(s), "),
+            "the two captures read, not the bad ones: {}",
+            r.stderr
+        );
+        assert!(!r.alerts().is_empty(), "a.pcap was still processed");
+        assert!(
+            r.records.iter().any(|e| e["pcap_filename"]
+                .as_str()
+                .is_some_and(|name| name.ends_with("d.bin"))),
+            "a capture named otherwise is read: {}",
+            r.stderr
+        );
+    }
+}
+
+/// A directory with nothing to read is a usage error before any work, as a missing file is.
+#[test]
+fn a_directory_without_captures_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("README.txt"), "the captures come later").unwrap();
+    let r = run(&["-r", s(dir.path())]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(
-        r.stderr
-            .contains("b.pcap: not a pcap or pcapng capture file (skipped)"),
+        r.stderr.starts_with(&format!(
+            "ioc-sensor: {}: no capture file in this directory",
+            dir.path().display()
+        )),
         "{}",
         r.stderr
     );
-    assert!(
-        !r.stderr.contains("README.txt"),
-        "non-capture names are passed over quietly: {}",
-        r.stderr
-    );
-    assert!(!r.alerts().is_empty(), "a.pcap was still processed");
+    assert!(r.records.is_empty());
 }
 
 /// Small files of a directory are read ahead of the workers, one thread for all of them: every

@@ -93,8 +93,8 @@ fn run(args: Args) -> Result<u8, Usage> {
         allow: args.allow.clone(),
     };
     let live = !args.interface.is_empty();
-    // The capture files are resolved (a directory listed, each file's first bytes checked:
-    // ~10 000 opens for a directory of small captures) while the feeds load.
+    // The capture files are resolved (a directory listed, each file's size taken) while the
+    // feeds load.
     let resolve = || capture::resolve_inputs(&args.read);
     let (loaded, resolved) = std::thread::scope(|scope| {
         let resolving = (!live).then(|| {
@@ -115,7 +115,7 @@ fn run(args: Args) -> Result<u8, Usage> {
     for e in &loaded.errors {
         complain(e);
     }
-    let (source, total_bytes, skipped_inputs, files) = if live {
+    let (source, total_bytes, skipped_inputs) = if live {
         let mut handles = Vec::new();
         for interface in &args.interface {
             let options = capture::live::LiveOptions {
@@ -127,19 +127,15 @@ fn run(args: Args) -> Result<u8, Usage> {
             };
             handles.push(capture::live::open(&options).map_err(Usage)?);
         }
-        (Source::Live(handles), 0, 0, 0)
+        (Source::Live(handles), 0, 0)
     } else {
         // Resolved above whenever not live.
         let inputs = resolved.unwrap_or_else(resolve).map_err(Usage)?;
         for skipped in &inputs.skipped {
             complain(format!("{skipped} (skipped)"));
         }
-        let (total, skipped, files) = (
-            inputs.total_bytes(),
-            inputs.skipped.len(),
-            inputs.files.len(),
-        );
-        (Source::Files(inputs), total, skipped, files)
+        let (total, skipped) = (inputs.total_bytes(), inputs.skipped.len());
+        (Source::Files(inputs), total, skipped)
     };
     let dest = Destination::parse(&args.output);
     let sink = Sink::open(&dest)
@@ -197,7 +193,9 @@ fn run(args: Args) -> Result<u8, Usage> {
         complain(format!("{}: writing output failed: {e}", args.output));
     }
     if !args.quiet {
-        eprint!("{}", summary::render(&report, files, &shared));
+        // Files not read at all (unreadable, or not captures after all) are named above.
+        let read = (!live).then_some(report.files_read);
+        eprint!("{}", summary::render(&report, read, &shared));
     }
     let failed = skipped_inputs > 0 || !report.failed.is_empty() || report.write_error.is_some();
     Ok(if failed { EXIT_FAILURE } else { 0 })

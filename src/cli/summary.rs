@@ -30,18 +30,18 @@ pub fn update_progress(bar: &ProgressBar, p: Progress) {
     ));
 }
 
-/// The end-of-run summary.
-pub fn render(report: &RunReport, files: usize, indicators: &SharedIndicators) -> String {
+/// The end-of-run summary: `files` is the number of capture files read, `None` for a live
+/// capture.
+pub fn render(report: &RunReport, files: Option<u64>, indicators: &SharedIndicators) -> String {
     let s = &report.stats;
     let secs = report.elapsed.as_secs_f64().max(1e-6);
     let mut out = String::new();
     let _ = writeln!(
         out,
         "ioc-sensor: {}, {} packets, {} bytes in {:.2} s ({:.0} packets/s, {:.1} Mbit/s)",
-        if files > 0 {
-            format!("{files} file(s)")
-        } else {
-            "live".to_string()
+        match files {
+            Some(files) => format!("{files} file(s)"),
+            None => "live".to_string(),
         },
         s.packets,
         s.bytes,

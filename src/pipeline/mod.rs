@@ -103,8 +103,10 @@ pub struct RunReport {
     pub elapsed: Duration,
     /// Files that ended inside a record (`path: reason`).
     pub cut_short: Vec<String>,
-    /// Files that could not be read at all (`path: reason`).
+    /// Files that could not be read at all (`path: reason`; a failed worker too).
     pub failed: Vec<String>,
+    /// Input files read (to their end, or cut short, or until stopped).
+    pub files_read: u64,
     /// EVE lines written.
     pub lines_written: u64,
     /// Error writing the output, if any.

@@ -21,6 +21,7 @@ pub(crate) struct InputTally {
     whole_files: u64,
     cut_short: Vec<String>,
     failed: Vec<String>,
+    files_read: u64,
 }
 
 impl InputTally {
@@ -43,8 +44,11 @@ impl InputTally {
     /// A file read to its end (or stopped, cut short, unreadable).
     pub fn file_done(&mut self, file: &InputFile, end: Result<ReadEnd, String>) {
         match end {
-            Ok(ReadEnd::Complete) | Ok(ReadEnd::Stopped) => {}
-            Ok(ReadEnd::CutShort(reason)) => self.cut_short.push(capture::named(file, reason)),
+            Ok(ReadEnd::Complete) | Ok(ReadEnd::Stopped) => self.files_read += 1,
+            Ok(ReadEnd::CutShort(reason)) => {
+                self.files_read += 1;
+                self.cut_short.push(capture::named(file, reason));
+            }
             Err(e) => self.failed.push(e),
         }
         self.whole_files += file.size.unwrap_or(0);
@@ -65,5 +69,6 @@ impl InputTally {
         report.packets_read = self.packets;
         report.cut_short = self.cut_short;
         report.failed = self.failed;
+        report.files_read = self.files_read;
     }
 }
