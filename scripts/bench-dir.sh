@@ -12,11 +12,11 @@
 # are copied out with read(), whatever the size of the pages that hold them). Then each round
 # runs, in this order, the one file and the directory with --workers 1, then both with
 # --workers 2, timing each with /usr/bin/time, and last the kernel's floor: the one file and
-# every file of the directory opened, read and closed by a loop that does nothing else. Prints the median wall and CPU times
-# and the directory's time over the file's: the packets are the same, so that ratio is the
-# ratio of the time per packet. The floor's difference is what opening, reading and closing
-# each small file costs the kernel (and what listing the directory costs), before the sensor
-# does anything with a packet: it is printed per file and per packet.
+# every file of the directory opened, read and closed by a program that does nothing else
+# (examples/read_floor.rs). Prints the median wall and CPU times and the directory's time
+# over the file's: the packets are the same, so that ratio is the ratio of the time per
+# packet. The floor's difference is what opening, reading and closing each small file costs
+# the kernel before any reader has looked at a packet: it is printed per file and per packet.
 set -euo pipefail
 
 usage() {
@@ -51,13 +51,14 @@ DATA=$PWD/bench-data
 TARGET=${CARGO_TARGET_DIR:-$PWD/target}
 SENSOR=$TARGET/release/ioc-sensor
 GEN=$TARGET/release/examples/gen_captures
+FLOOR=$TARGET/release/examples/read_floor
 mkdir -p "$DATA"
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
 echo "== build" >&2
 cargo build --release --quiet
-cargo build --release --quiet --example gen_captures
+cargo build --release --quiet --example gen_captures --example read_floor
 
 MIX=$DATA/mix-$SIZE-s$SEED.pcap
 FEED=$DATA/feed-$INDICATORS-s$SEED.txt
@@ -93,24 +94,11 @@ run() {
   awk '{ printf "%s %.2f\n", $1, $2 + $3 }' "$WORK/time" >>"$WORK/$label"
 }
 
-# The kernel's floor: every capture file under $1 (a file or a directory) opened, read into
-# one reused 128 KB buffer (as cat does) and closed, by a loop that does nothing else
-# (python3, timing itself, start-up left out); appends "cpu" to $WORK/<label>.
+# The kernel's floor: every capture file of $1 (a file or a directory) opened, read into one
+# reused buffer and closed, by a program that does nothing else (examples/read_floor.rs);
+# appends its CPU seconds to $WORK/<label>.
 floor() {
-  python3 -c '
-import os, sys, time
-path = sys.argv[1]
-names = sorted(n for n in os.listdir(path) if n.endswith(".pcap")) if os.path.isdir(path) else [path]
-at = os.open(path, os.O_RDONLY) if os.path.isdir(path) else None
-buf = bytearray(128 << 10)
-start = time.process_time()
-for name in names:
-    fd = os.open(name, os.O_RDONLY, dir_fd=at)
-    while os.readv(fd, [buf]) == len(buf):
-        pass
-    os.close(fd)
-print("%.3f" % (time.process_time() - start))
-' "$1" >>"$WORK/$2"
+  "$FLOOR" "$1" | sed -n 's/.* bytes, \([0-9.]*\) s of CPU$/\1/p' >>"$WORK/$2"
 }
 
 median() {
@@ -123,8 +111,8 @@ for round in $(seq "$ROUNDS"); do
     run "$workers" "$MIX" "file.$workers"
     run "$workers" "$PARTS" "dir.$workers"
   done
-  floor "$MIX" cat.file
-  floor "$PARTS" cat.dir
+  floor "$MIX" floor.file
+  floor "$PARTS" floor.dir
 done
 
 echo "== $(basename "$MIX") against $FILES files of $PACKETS packets, medians of $ROUNDS rounds"
@@ -138,10 +126,10 @@ for workers in 1 2; do
       "$(awk -v a="$wall" -v b="$file_wall" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')"
   done
 done
-cat_file=$(median <"$WORK/cat.file")
-cat_dir=$(median <"$WORK/cat.dir")
-echo "kernel floor (open, read, close; CPU s): one file $cat_file, directory $cat_dir:" \
-  "$(awk -v f="$cat_file" -v d="$cat_dir" -v n="$FILES" -v p="$PACKETS" \
+floor_file=$(median <"$WORK/floor.file")
+floor_dir=$(median <"$WORK/floor.dir")
+echo "kernel floor (open, read, close; CPU s): one file $floor_file, directory $floor_dir:" \
+  "$(awk -v f="$floor_file" -v d="$floor_dir" -v n="$FILES" -v p="$PACKETS" \
     'BEGIN { printf "%.1f us more per file, %.0f ns per packet", (d - f) * 1e6 / n, (d - f) * 1e9 / n / p }')"
 echo "per round (wall s, file / directory):"
 for workers in 1 2; do
