@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use crossbeam_channel::Sender;
 
-use super::normalize::{classify, Indicator};
+use super::normalize::{classify, plain_value, Indicator, Plain, MAX_NAME_LEN};
 #[cfg(test)]
 use super::set::IndicatorSetBuilder;
 use super::set::{IndicatorSink, NameHasher, NameKey, Source};
@@ -40,6 +40,22 @@ enum Line<'a> {
 
 /// Classify one raw line; with `hasher`, a name comes out hashed.
 fn read_line<'a>(raw: &'a [u8], hasher: Option<&NameHasher>) -> Line<'a> {
+    let mut name = [0u8; MAX_NAME_LEN];
+    match (plain_value(raw, &mut name), hasher) {
+        (Some(Plain::Domain(name)), Some(hasher)) => {
+            return Line::Name(hasher.name_key(name.as_bytes()))
+        }
+        (Some(Plain::Domain(name)), None) => {
+            return Line::Value(Ok(Indicator::Domain(name.into())))
+        }
+        (Some(Plain::Ipv4(addr)), _) => {
+            return Line::Value(Ok(Indicator::Address {
+                addr: addr.into(),
+                port: None,
+            }))
+        }
+        (None, _) => {}
+    }
     let Ok(line) = std::str::from_utf8(raw) else {
         return Line::NotUtf8;
     };
