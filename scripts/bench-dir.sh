@@ -126,6 +126,9 @@ for workers in 1 2; do
       "$(awk -v a="$wall" -v b="$file_wall" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')"
   done
 done
+for floor in floor.file floor.dir; do
+  [ -s "$WORK/$floor" ] || { echo "bench-dir: examples/read_floor printed no CPU time" >&2; exit 1; }
+done
 floor_file=$(median <"$WORK/floor.file")
 floor_dir=$(median <"$WORK/floor.dir")
 echo "kernel floor (open, read, close; CPU s): one file $floor_file, directory $floor_dir:" \

@@ -53,6 +53,7 @@ fn a_directory_with_a_bad_capture_processes_the_rest_and_exits_1() {
     )
     .unwrap();
     std::fs::write(dir.path().join("README.txt"), "notes about the captures").unwrap();
+    std::fs::write(dir.path().join(".gitkeep"), "").unwrap();
     let feeds = tempfile::tempdir().unwrap();
     let f = feed(feeds.path(), "t.txt", &["apache.org"]);
     for workers in ["1", "2"] {
@@ -68,18 +69,21 @@ fn a_directory_with_a_bad_capture_processes_the_rest_and_exits_1() {
         ]);
         assert_eq!(r.code, 1, "{}", r.stderr);
         for bad in ["b.pcap", "c.pcapng"] {
-            assert!(
-                r.stderr
-                    .contains(&format!("{bad}: not a pcap or pcapng capture file\n")),
-                "{bad}: {}",
+            let said = format!("{bad}: not a pcap or pcapng capture file\n");
+            assert_eq!(
+                r.stderr.matches(&said).count(),
+                1,
+                "{bad} named once: {}",
                 r.stderr
             );
         }
-        assert!(
-            !r.stderr.contains("README.txt"),
-            "non-capture names are passed over quietly: {}",
-            r.stderr
-        );
+        for quiet in ["README.txt", ".gitkeep"] {
+            assert!(
+                !r.stderr.contains(quiet),
+                "non-capture names and hidden files are passed over quietly: {}",
+                r.stderr
+            );
+        }
         assert!(
             r.stderr.contains("ioc-sensor: 2 file(s), "),
             "the two captures read, not the bad ones: {}",
@@ -101,6 +105,7 @@ fn a_directory_with_a_bad_capture_processes_the_rest_and_exits_1() {
 fn a_directory_without_captures_is_a_usage_error() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("README.txt"), "the captures come later").unwrap();
+    std::fs::write(dir.path().join(".gitkeep"), "").unwrap();
     let r = run(&["-r", s(dir.path())]);
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(

@@ -6,13 +6,15 @@
 //!
 //! - [`resolve_inputs`] turns the `-r` arguments into a list of files before any work
 //!   starts: a missing or unreadable file, or one that is not a capture, is a usage error
-//!   (exit 2), and so is a directory with no capture file in it. Inside a directory, a file
-//!   named like a capture (`.pcap`, `.pcapng`, `.cap`, ..., or no extension) is only listed,
-//!   with its size: its first bytes are checked when it is read, and one that is not a
-//!   capture or cannot be read is named at the end of the run (exit 1); the others still
-//!   are read. Opening each file once more beforehand cost a directory of 9 891 small
+//!   (exit 2), and so is a directory with no file that could be a capture. Inside a
+//!   directory, a file named like a capture (`.pcap`, `.pcapng`, `.cap`, ..., or no
+//!   extension) is only listed, with its size: its first bytes are checked when it is read,
+//!   and one that is not a capture or cannot be read is named at the end of the run (exit 1);
+//!   the others still are read (one whose size cannot be had is named before the run, as
+//!   skipped). Opening each file once more beforehand cost a directory of 9 891 small
 //!   captures 12-16 % of its time. Files named otherwise (notes, hashes, JSON next to the
-//!   captures) are checked before the run, and passed over quietly when not captures.
+//!   captures) and hidden ones (`.gitkeep`) are checked before the run, and passed over
+//!   quietly when not captures.
 //! - [`read_file`] hands every packet of one file to a callback, with its time, link type and
 //!   captured bytes. A file cut off in the middle of a record (common for incident captures)
 //!   ends with [`ReadEnd::CutShort`]: everything before the cut was delivered.
@@ -127,8 +129,14 @@ pub fn resolve_inputs(args: &[String]) -> Result<Inputs, String> {
 }
 
 /// Extensions of capture files, and names without one: such a file that is not a capture is
-/// reported; other files in a directory are passed over quietly.
+/// reported; other files in a directory, and hidden ones, are passed over quietly.
 fn named_like_capture(path: &Path) -> bool {
+    let hidden = path
+        .file_name()
+        .is_some_and(|name| name.as_encoded_bytes().starts_with(b"."));
+    if hidden {
+        return false;
+    }
     match path.extension().and_then(|e| e.to_str()) {
         None => true,
         Some(ext) => ["pcap", "pcapng", "cap", "dmp", "dump", "trace"]
@@ -311,7 +319,7 @@ mod tests {
 
     /// A large directory is listed on several threads, in name order: files named like
     /// captures with their sizes, whatever their first bytes (checked when read); files named
-    /// otherwise only when they are captures; nothing skipped.
+    /// otherwise, and hidden ones, only when they are captures; nothing skipped.
     #[test]
     fn a_large_directory_resolves_in_name_order() {
         let dir = tempfile::tempdir().unwrap();
@@ -322,7 +330,8 @@ mod tests {
         let mut want = Vec::new();
         for i in 0..1500 {
             let (name, bytes): (String, &[u8]) = match i % 5 {
-                0 => (format!("{i:05}-notes.txt"), b"not ours"),
+                0 if i % 2 == 0 => (format!("{i:05}-notes.txt"), b"not ours"),
+                0 => (format!(".{i:05}-hidden"), b""),
                 1 => (format!("{i:05}-bad.pcap"), b"<html>"),
                 2 => (format!("{i:05}-capture.bin"), &header),
                 _ => (format!("{i:05}.pcap"), &header),
@@ -351,6 +360,7 @@ mod tests {
         let empty = resolve_inputs(std::slice::from_ref(&arg)).unwrap_err();
         assert_eq!(empty, format!("{arg}: no capture file in this directory"));
         std::fs::write(dir.path().join("README.txt"), "notes").unwrap();
+        std::fs::write(dir.path().join(".gitkeep"), "").unwrap();
         let notes_only = resolve_inputs(std::slice::from_ref(&arg)).unwrap_err();
         assert_eq!(notes_only, empty);
     }

@@ -216,6 +216,8 @@ pub fn run(mut config: RunConfig, source: Source, sink: Sink, control: WriterCon
                             report.stats.merge(&stats);
                             if index == 0 {
                                 input.into_run_report(&mut report);
+                            } else {
+                                input.add_failures_to(&mut report);
                             }
                         }
                         Err(panic) => report.failed.push(worker_failed(index, &*panic)),

@@ -62,16 +62,24 @@ pub(crate) fn suits(inputs: &Inputs) -> bool {
     inputs.files.iter().all(|f| f.size.is_some())
 }
 
-/// What worker 0 reports about the input.
+/// What a worker reports about the input: worker 0 for the run, the others their failures.
 pub(crate) struct InputReport {
     tally: InputTally,
     defrag: DefragStats,
 }
 
 impl InputReport {
+    /// Worker 0's report: the run's.
     pub fn into_run_report(self, report: &mut RunReport) {
         self.tally.report_into(report);
         report.defrag = self.defrag;
+    }
+
+    /// Another worker's report: the files it could not read that worker 0 could (each worker
+    /// opens pcapng and other whole files itself; one that vanished in between lost that
+    /// worker's flows). Put in after worker 0's.
+    pub fn add_failures_to(self, report: &mut RunReport) {
+        self.tally.add_failures_to(report);
     }
 }
 

@@ -64,6 +64,16 @@ impl InputTally {
         }
     }
 
+    /// Add the files this tally could not read that `report` does not name yet.
+    pub fn add_failures_to(self, report: &mut RunReport) {
+        // A set: a directory may hold thousands of broken files, each named by every worker.
+        let named: std::collections::HashSet<&String> = report.failed.iter().collect();
+        let new: Vec<String> = (self.failed.into_iter())
+            .filter(|failed| !named.contains(failed))
+            .collect();
+        report.failed.extend(new);
+    }
+
     /// Put what was read into the run's report.
     pub fn report_into(self, report: &mut RunReport) {
         report.packets_read = self.packets;
