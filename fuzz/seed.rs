@@ -1,6 +1,6 @@
 //! Seed the fuzz corpora from real data: `cargo run --release --example seed` (from fuzz/).
 //!
-//! Reads every capture in the capture directory (default /work/shared/corpus) with the
+//! Reads every capture in the capture directory (default `../shared/corpus` beside the repository) with the
 //! sensor's own reader and decoder and writes, under `corpus/<target>/` (next to this file):
 //!
 //! | target | seeds |
@@ -14,7 +14,7 @@
 //! | `quic_initial` | the client datagrams of each QUIC flow |
 //! | `quic_frames` | the ClientHellos of the TCP streams, as CRYPTO frames in one or two Initials |
 //! | `defrag` | the IP fragments of each capture (per datagram, and all together) |
-//! | `feed` | the feed files (default /work/shared/feeds and ../feeds), whole or their first 16 KiB |
+//! | `feed` | the feed files (default `../shared/feeds` beside the repository, and its `feeds/`), whole or their first 16 KiB |
 //!
 //! Arguments: `[capture-dir [feed-dir...]]`. Layouts are described in `src/lib.rs`.
 //! Files are named by a hash of their bytes, so running it again adds nothing twice.
@@ -81,12 +81,16 @@ struct Capture {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let captures = args.first().map_or("/work/shared/corpus", String::as_str);
+    // The shared folder beside the repository, as the tests find it.
+    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared");
+    let captures = args
+        .first()
+        .map_or_else(|| shared.join("corpus"), PathBuf::from);
     let feeds: Vec<PathBuf> = if args.len() > 1 {
         args[1..].iter().map(PathBuf::from).collect()
     } else {
         vec![
-            "/work/shared/feeds".into(),
+            shared.join("feeds"),
             Path::new(env!("CARGO_MANIFEST_DIR")).join("../feeds"),
         ]
     };

@@ -6,9 +6,14 @@ use std::cell::RefCell;
 #[derive(Default, Debug, PartialEq)]
 struct Seen(Vec<(Vec<u8>, bool, u16, Option<Vec<u8>>)>);
 impl Visitor for Seen {
-    fn question(&mut self, n: &Name, t: u16) { self.0.push((n.as_bytes().to_vec(), n.truncated, t, None)) }
+    fn question(&mut self, n: &Name, t: u16) {
+        self.0.push((n.as_bytes().to_vec(), n.truncated, t, None))
+    }
     fn answer(&mut self, n: &Name, t: u16, _: u32, d: RData<'_>) {
-        let d = match d { RData::Name(d) => Some(d.as_bytes().to_vec()), _ => None };
+        let d = match d {
+            RData::Name(d) => Some(d.as_bytes().to_vec()),
+            _ => None,
+        };
         self.0.push((n.as_bytes().to_vec(), n.truncated, t, d));
     }
 }

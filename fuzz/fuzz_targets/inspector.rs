@@ -28,7 +28,13 @@ fn indicators() -> Arc<SharedIndicators> {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let all = EventTypes { dns: true, tls: true, http: true, quic: true, flow: true };
+    let all = EventTypes {
+        dns: true,
+        tls: true,
+        http: true,
+        quic: true,
+        flow: true,
+    };
     // A limit of 0 is the floor: 8 flows in fuzzing builds, so inputs fill the table and
     // flows are ended early (with their pending alerts and TCP state) as under a flood.
     let mut inspector = Inspector::new(indicators(), all, 1, 0);
@@ -49,7 +55,14 @@ fuzz_target!(|data: &[u8]| {
     for line in out.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
         let record: serde_json::Value = serde_json::from_slice(line)
             .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(line)));
-        for field in ["timestamp", "event_type", "src_ip", "dest_ip", "proto", "flow_id"] {
+        for field in [
+            "timestamp",
+            "event_type",
+            "src_ip",
+            "dest_ip",
+            "proto",
+            "flow_id",
+        ] {
             assert!(record.get(field).is_some(), "no {field}: {record}");
         }
         seen += 1;

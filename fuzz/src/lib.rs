@@ -38,8 +38,22 @@ pub const QUIC_VERSIONS: [u32; 4] = [0x0000_0001, 0x6b33_43cf, 0xff00_001d, 0xff
 
 /// Steps of packet time between two packets of the `inspector` target, in microseconds.
 pub const TIME_STEPS_US: [i64; 16] = [
-    0, 1, 100, 1_000, 10_000, 100_000, 1_000_000, 5_000_000, 11_000_000, 61_000_000,
-    301_000_000, 601_000_000, -1, -1_000_000, -700_000_000, i64::MAX / 4,
+    0,
+    1,
+    100,
+    1_000,
+    10_000,
+    100_000,
+    1_000_000,
+    5_000_000,
+    11_000_000,
+    61_000_000,
+    301_000_000,
+    601_000_000,
+    -1,
+    -1_000_000,
+    -700_000_000,
+    i64::MAX / 4,
 ];
 
 /// One packet of the `inspector` target.

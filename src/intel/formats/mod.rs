@@ -705,7 +705,9 @@ mod tests {
     /// (python3 over the files; see the report that came with this module).
     #[test]
     fn loads_every_shipped_feed() {
-        const DIR: &str = "/work/shared/feeds";
+        // The shared folder beside the repository, as the integration tests find it.
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/feeds");
+        let dir = dir.display();
         // (file, format, [domain, hostname, ip, cidr, url, url-path], errors)
         let expected: &[(&str, FeedFormat, [usize; 6], usize)] = &[
             (
@@ -752,17 +754,17 @@ mod tests {
                 0,
             ),
         ];
-        let mut names: Vec<String> = std::fs::read_dir(DIR)
-            .unwrap_or_else(|e| panic!("{DIR}: {e}"))
+        let mut names: Vec<String> = std::fs::read_dir(dir.to_string())
+            .unwrap_or_else(|e| panic!("{dir}: {e}"))
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .filter(|n| !n.ends_with(".md"))
             .collect();
         names.sort();
         let listed: Vec<&str> = expected.iter().map(|e| e.0).collect();
-        assert_eq!(names, listed, "files in {DIR}");
+        assert_eq!(names, listed, "files in {dir}");
         let kinds = Kind::ALL;
         for (name, format, counts, n_errors) in expected {
-            let path = format!("{DIR}/{name}");
+            let path = format!("{dir}/{name}");
             let bytes = std::fs::read(&path).unwrap();
             let mut b = IndicatorSetBuilder::new();
             let mut errors = Vec::new();
