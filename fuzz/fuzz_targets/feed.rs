@@ -1,5 +1,5 @@
 #![no_main]
-use ioc_sensor::intel::normalize::{classify, plain_value, Indicator, Plain, MAX_NAME_LEN};
+use ioc_sensor::intel::normalize::{classify, plain_value, MAX_NAME_LEN};
 use ioc_sensor::intel::{formats, set::IndicatorSetBuilder};
 use libfuzzer_sys::fuzz_target;
 
@@ -18,13 +18,7 @@ fuzz_target!(|data: &[u8]| {
         let Some(plain) = plain_value(line, &mut name) else {
             continue;
         };
-        let short = match plain {
-            Plain::Domain(name) => Indicator::Domain(name.into()),
-            Plain::Ipv4(addr) => Indicator::Address {
-                addr: addr.into(),
-                port: None,
-            },
-        };
+        let short = plain.indicator();
         let text = std::str::from_utf8(line).expect("the short way takes ASCII only");
         assert_eq!(Ok(short), classify(text.trim()), "{text:?}");
     }

@@ -63,12 +63,7 @@ pub fn refang(value: &str) -> Cow<'_, str> {
     Cow::Owned(s)
 }
 
-/// A raw feed line that is plainly one domain name or one IPv4 address, classified without
-/// [`classify`]'s general passes (UTF-8, trimming, refanging, scheme, address and URL checks,
-/// an allocation per name). Most lines of large feeds are such values, and those passes were
-/// most of the time a feed took to load. `None` for anything else, or anything not certainly
-/// valid: [`classify`] then decides, and gives the reason for a bad value. Where this answers,
-/// it answers what [`classify`] would (tested against it).
+/// What [`plain_value`] found a feed line to be.
 pub enum Plain<'a> {
     /// A domain, normalised (lowercase, no trailing dot), in the caller's buffer.
     Domain(&'a str),
@@ -76,7 +71,26 @@ pub enum Plain<'a> {
     Ipv4(std::net::Ipv4Addr),
 }
 
-/// [`Plain`] of `line` (its line end included or not), normalised into `out` when a name.
+impl Plain<'_> {
+    /// The indicator, as [`classify`] gives it.
+    pub fn indicator(&self) -> Indicator {
+        match *self {
+            Plain::Domain(name) => Indicator::Domain(name.into()),
+            Plain::Ipv4(addr) => Indicator::Address {
+                addr: addr.into(),
+                port: None,
+            },
+        }
+    }
+}
+
+/// A raw feed line (its line end included or not) that is plainly one domain name or one
+/// IPv4 address, classified without [`classify`]'s general passes (UTF-8, trimming,
+/// refanging, scheme, address and URL checks, an allocation per name); a name is normalised
+/// into `out`. Most lines of large feeds are such values, and those passes were most of the
+/// time a feed took to load. `None` for anything else, or anything not certainly valid:
+/// [`classify`] then decides, and gives the reason for a bad value. Where this answers, it
+/// answers what [`classify`] would (tested against it, and fuzzed).
 pub fn plain_value<'o>(line: &[u8], out: &'o mut [u8; MAX_NAME_LEN]) -> Option<Plain<'o>> {
     // Trailing white space only: anything else outside the name's alphabet (leading space,
     // `#`, brackets, `:`, `/`, non-ASCII) goes the general way.
@@ -498,15 +512,7 @@ mod tests {
     /// What `plain_value` makes of `line`, as `classify` writes it.
     fn plain(line: &str) -> Option<Result<Indicator, String>> {
         let mut out = [0u8; MAX_NAME_LEN];
-        plain_value(line.as_bytes(), &mut out).map(|plain| {
-            Ok(match plain {
-                Plain::Domain(name) => Indicator::Domain(name.into()),
-                Plain::Ipv4(addr) => Indicator::Address {
-                    addr: addr.into(),
-                    port: None,
-                },
-            })
-        })
+        plain_value(line.as_bytes(), &mut out).map(|plain| Ok(plain.indicator()))
     }
 
     /// The short way answers the common lines of large feeds...

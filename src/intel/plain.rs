@@ -40,20 +40,13 @@ enum Line<'a> {
 
 /// Classify one raw line; with `hasher`, a name comes out hashed.
 fn read_line<'a>(raw: &'a [u8], hasher: Option<&NameHasher>) -> Line<'a> {
+    // Most lines: a plain name or address, read in one pass.
     let mut name = [0u8; MAX_NAME_LEN];
     match (plain_value(raw, &mut name), hasher) {
         (Some(Plain::Domain(name)), Some(hasher)) => {
             return Line::Name(hasher.name_key(name.as_bytes()))
         }
-        (Some(Plain::Domain(name)), None) => {
-            return Line::Value(Ok(Indicator::Domain(name.into())))
-        }
-        (Some(Plain::Ipv4(addr)), _) => {
-            return Line::Value(Ok(Indicator::Address {
-                addr: addr.into(),
-                port: None,
-            }))
-        }
+        (Some(plain), _) => return Line::Value(Ok(plain.indicator())),
         (None, _) => {}
     }
     let Ok(line) = std::str::from_utf8(raw) else {
