@@ -140,9 +140,23 @@ pub enum Parse<'a> {
     Request(Request<'a>),
 }
 
+/// The bytes a method starts with.
+const METHOD_FIRST_BYTES: [bool; 256] = {
+    let mut first = [false; 256];
+    let mut i = 0;
+    while i < METHODS.len() {
+        first[METHODS[i][0] as usize] = true;
+        i += 1;
+    }
+    first
+};
+
 /// True when `buf` starts with a known method and a space, or could still become one.
 pub fn could_start_request(buf: &[u8]) -> bool {
-    !buf.is_empty()
+    // Most payloads are no request, and their first byte already says so: no comparison
+    // with each of the 20 methods (a `memcmp` call each; 1.4 per packet of the mix).
+    buf.first()
+        .is_some_and(|&b| METHOD_FIRST_BYTES[usize::from(b)])
         && METHODS.iter().any(|m| {
             if buf.len() > m.len() {
                 buf.starts_with(m) && buf[m.len()] == b' '
@@ -325,5 +339,46 @@ mod tests {
         let at = find_request_start(buf).unwrap();
         assert!(buf[at..].starts_with(b"POST /x"));
         assert_eq!(find_request_start(b"no requests\r\nhere\r\n"), None);
+    }
+
+    /// The first-byte table only says no where comparing with every method says no: random
+    /// starts over method letters, spaces and other bytes, every method and each prefix.
+    #[test]
+    fn could_start_request_is_the_method_comparison() {
+        let by_comparison = |buf: &[u8]| {
+            !buf.is_empty()
+                && METHODS.iter().any(|m| match buf.len() > m.len() {
+                    true => buf.starts_with(m) && buf[m.len()] == b' ',
+                    false => m.starts_with(buf),
+                })
+        };
+        let mut cases: Vec<Vec<u8>> = Vec::new();
+        for m in METHODS {
+            for cut in 0..=m.len() {
+                cases.push(m[..cut].to_vec());
+            }
+            cases.push([*m, b" /"].concat());
+            cases.push([*m, b"x"].concat());
+        }
+        let mut rng = crate::mix::TestRng(0x4e77_9e75);
+        let alphabet = b"GETPOSHADLCNMUVKRFIBJ -/\x00\x16\xff";
+        for _ in 0..100_000 {
+            let len = rng.below(12) as usize;
+            cases.push(
+                (0..len)
+                    .map(|_| alphabet[rng.below(alphabet.len() as u64) as usize])
+                    .collect(),
+            );
+        }
+        let mut yes = 0;
+        for case in &cases {
+            assert_eq!(could_start_request(case), by_comparison(case), "{case:?}");
+            yes += usize::from(by_comparison(case));
+        }
+        assert!(
+            yes > 100,
+            "only {yes} of {} could start a request",
+            cases.len()
+        );
     }
 }
