@@ -9,13 +9,29 @@
 //!              compression_methods<1..2^8-1> extensions<0..2^16-1>
 //! ```
 //! The fixed fields are skipped here (leniently: an odd cipher-suite length, which real
-//! clients send and tshark accepts, is not an error) and the extension block is parsed by
-//! `tls-parser`, whose strict ClientHello parser rejects those clients.
+//! clients send and tshark accepts, is not an error), and the extension block is walked by
+//! hand, without allocating: each extension's type is kept, and only server_name and
+//! supported_versions are read. An extension whose content is malformed is passed over; its
+//! length alone says where the next one starts, as in Wireshark. `tls-parser`, which parses
+//! every extension into vectors (an allocation or more per extension, and 6 % of the
+//! instructions on the benchmark mix), is the reference the walk is tested against
+//! ([`client_hello_body_reference`]); it stops at the first extension it cannot read, so it
+//! finds no SNI that comes after a malformed extension.
 //!
 //! Limits: a ClientHello larger than [`MAX_CLIENT_HELLO`] is given up as malformed. SSLv2
 //! hellos carry no SNI and are reported as not TLS.
 
 use tls_parser::{parse_tls_extensions, SNIType, TlsExtension, TlsExtensionType};
+
+/// Extension type of server_name (RFC 6066 3).
+const EXT_SERVER_NAME: u16 = 0;
+/// Extension type of supported_versions (RFC 8446 4.2.1).
+const EXT_SUPPORTED_VERSIONS: u16 = 43;
+/// What the extension list shows for every GREASE extension type (as `tls-parser` reports
+/// them, whose rule is also the one here: `type & 0x0f0f == 0x0a0a`).
+const EXT_GREASE: u16 = 0xfafa;
+/// The host_name entry type of a server_name list.
+const SNI_HOST_NAME: u8 = 0;
 
 /// Largest ClientHello we gather: real ones reach ~8 KiB with post-quantum key shares and
 /// padding; 64 KiB leaves room and bounds the memory per flow.
@@ -138,6 +154,73 @@ pub fn client_hello_in_stream<'s>(stream: &[u8], scratch: &'s mut Vec<u8>) -> Pr
 /// Read a ClientHello handshake body (after the 4-byte handshake header). Used for TCP
 /// streams and for the CRYPTO frames of QUIC Initials.
 pub fn client_hello_body(body: &[u8]) -> Option<ClientHello<'_>> {
+    let (mut hello, extensions) = fixed_fields(body)?;
+    let Some(mut rest) = extensions else {
+        return Some(hello); // no extensions at all (old clients)
+    };
+    while let (Some(header), Some(len)) = (rest.get(..4), rest.get(2..4)) {
+        let len = u16::from_be_bytes([len[0], len[1]]) as usize;
+        let Some(data) = rest.get(4..4 + len) else {
+            break; // cut short: the extensions before it stand
+        };
+        rest = &rest[4 + len..];
+        let ext_type = u16::from_be_bytes([header[0], header[1]]);
+        let code = match ext_type & 0x0f0f == 0x0a0a {
+            true => EXT_GREASE,
+            false => ext_type,
+        };
+        if (hello.ext_count as usize) < MAX_EXTENSIONS {
+            hello.exts[hello.ext_count as usize] = code;
+            hello.ext_count += 1;
+        }
+        match code {
+            EXT_SERVER_NAME => hello.sni = host_name(data),
+            EXT_SUPPORTED_VERSIONS => hello.max_supported_version = highest_version(data),
+            EXT_ECH | EXT_ESNI => hello.ech = true,
+            _ => {}
+        }
+    }
+    Some(hello)
+}
+
+/// The first host_name of a server_name extension's list (RFC 6066 3: a 2-byte list length,
+/// then entries of a type byte and a 2-byte-length name), `None` when there is none or the
+/// list is malformed before it.
+fn host_name(data: &[u8]) -> Option<&[u8]> {
+    let list_len = u16::from_be_bytes([*data.first()?, *data.get(1)?]) as usize;
+    let mut list = data.get(2..2 + list_len)?;
+    while let (Some(&kind), Some(len)) = (list.first(), list.get(1..3)) {
+        let len = u16::from_be_bytes([len[0], len[1]]) as usize;
+        let name = list.get(3..3 + len)?;
+        if kind == SNI_HOST_NAME {
+            return Some(name);
+        }
+        list = &list[3 + len..];
+    }
+    None
+}
+
+/// The highest version of a supported_versions extension, GREASE values left out: a list
+/// (a 1-byte length, ignored as `tls-parser` does, then 2-byte versions) or, 2 bytes long,
+/// one version (the ServerHello form). `None` for an odd or empty list.
+fn highest_version(data: &[u8]) -> Option<u16> {
+    let versions = match data.len() {
+        2 => data,
+        0 => return None,
+        _ => &data[1..],
+    };
+    if versions.len() % 2 == 1 {
+        return None;
+    }
+    (versions.chunks_exact(2))
+        .map(|v| u16::from_be_bytes([v[0], v[1]]))
+        .filter(|&v| !is_grease(v))
+        .max()
+}
+
+/// The fields before the extensions: the hello with its legacy version, and the extension
+/// block (`None` when the body ends before it). `None` when the body is cut in those fields.
+fn fixed_fields(body: &[u8]) -> Option<(ClientHello<'_>, Option<&[u8]>)> {
     let version = u16::from_be_bytes([*body.first()?, *body.get(1)?]);
     let mut pos = 2 + 32;
     let sid_len = *body.get(pos)? as usize;
@@ -146,7 +229,7 @@ pub fn client_hello_body(body: &[u8]) -> Option<ClientHello<'_>> {
     pos += 2 + cs_len;
     let comp_len = *body.get(pos)? as usize;
     pos += 1 + comp_len;
-    let mut hello = ClientHello {
+    let hello = ClientHello {
         sni: None,
         ech: false,
         version,
@@ -155,10 +238,22 @@ pub fn client_hello_body(body: &[u8]) -> Option<ClientHello<'_>> {
         ext_count: 0,
     };
     if pos == body.len() {
-        return Some(hello); // no extensions at all (old clients)
+        return Some((hello, None));
     }
     let ext_len = u16::from_be_bytes([*body.get(pos)?, *body.get(pos + 1)?]) as usize;
-    let ext = body.get(pos + 2..pos + 2 + ext_len)?;
+    let extensions = body.get(pos + 2..pos + 2 + ext_len)?;
+    Some((hello, Some(extensions)))
+}
+
+/// [`client_hello_body`] with the extensions parsed by `tls-parser`: the reference the hand
+/// walk is tested and fuzzed against (the two agree wherever `tls-parser` reads every
+/// extension).
+#[doc(hidden)]
+pub fn client_hello_body_reference(body: &[u8]) -> Option<ClientHello<'_>> {
+    let (mut hello, extensions) = fixed_fields(body)?;
+    let Some(ext) = extensions else {
+        return Some(hello);
+    };
     let (_, extensions) = parse_tls_extensions(ext).ok()?;
     for e in &extensions {
         let code = u16::from(TlsExtensionType::from(e));
@@ -284,5 +379,121 @@ pub(crate) mod tests {
         for cut in 0..hs.len() {
             let _ = client_hello_body(&hs[4..cut.max(4)]);
         }
+    }
+
+    /// One extension: type, length, data.
+    fn ext(ext_type: u16, data: &[u8]) -> Vec<u8> {
+        [
+            &ext_type.to_be_bytes()[..],
+            &(data.len() as u16).to_be_bytes(),
+            data,
+        ]
+        .concat()
+    }
+
+    /// The extensions real clients send, well formed, and a few that are not.
+    fn extension_pool() -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
+        let sni = |entries: &[(u8, &[u8])]| {
+            let list: Vec<u8> = (entries.iter())
+                .flat_map(|(kind, name)| {
+                    [&[*kind][..], &(name.len() as u16).to_be_bytes(), name].concat()
+                })
+                .collect();
+            ext(0, &[&(list.len() as u16).to_be_bytes()[..], &list].concat())
+        };
+        let well_formed = vec![
+            sni(&[(0, b"c2.example.net")]),
+            sni(&[(1, b"other-kind"), (0, b"second.example")]),
+            sni(&[]),
+            ext(0, b""),
+            ext(43, &[4, 0x3a, 0x3a, 3, 4]),
+            ext(43, &[6, 3, 3, 3, 2, 3, 4]),
+            ext(43, &[3, 3]),
+            ext(0x0a0a, b""),
+            ext(0xdada, &[0]),
+            ext(EXT_ECH, &[0, 1, 2, 3]),
+            ext(10, &[0, 4, 0, 0x1d, 0, 0x17]),
+            ext(11, &[1, 0]),
+            ext(13, &[0, 4, 4, 3, 8, 4]),
+            ext(
+                16,
+                &[
+                    0, 12, 2, b'h', b'2', 8, b'h', b't', b't', b'p', b'/', b'1', b'.', b'1',
+                ],
+            ),
+            ext(21, &[0; 40]),
+            ext(23, b""),
+            ext(35, b""),
+            ext(45, &[1, 1]),
+            ext(51, &[0, 6, 0, 0x1d, 0, 2, 9, 9]),
+            ext(0xff01, &[0]),
+            ext(0x4469, &[0, 3, 2, b'h', b'2']),
+            ext(17513, &[0, 3, 2, b'h', b'2']),
+        ];
+        let malformed = vec![
+            ext(0, &[0, 40, 0]),    // list longer than the extension
+            ext(43, &[3, 3, 4, 9]), // odd version list
+            ext(43, b""),
+            ext(10, &[0, 3, 0]),
+        ];
+        (well_formed, malformed)
+    }
+
+    /// A ClientHello body with `extensions` (whole extensions, concatenated).
+    fn body_with(extensions: &[u8]) -> Vec<u8> {
+        let mut body = vec![3, 3];
+        body.extend_from_slice(&[7; 32]);
+        body.extend_from_slice(&[0, 0, 2, 0x13, 0x01, 1, 0]);
+        body.extend_from_slice(&(extensions.len() as u16).to_be_bytes());
+        body.extend_from_slice(extensions);
+        body
+    }
+
+    /// The hand walk gives what `tls-parser` gives on hellos of well-formed extensions in
+    /// random orders and numbers (each one alone, and 2 000 random mixes, past
+    /// [`MAX_EXTENSIONS`] too).
+    #[test]
+    fn the_hand_walk_reads_what_tls_parser_reads() {
+        let (pool, _) = extension_pool();
+        let mut rng = crate::mix::TestRng(0x7150_cafe);
+        let mut hellos: Vec<Vec<u8>> = pool.iter().map(|e| body_with(e)).collect();
+        for _ in 0..2_000 {
+            let n = rng.below(60) as usize;
+            let exts: Vec<u8> = (0..n)
+                .flat_map(|_| pool[rng.below(pool.len() as u64) as usize].clone())
+                .collect();
+            hellos.push(body_with(&exts));
+        }
+        hellos.push(body_with(b"")[..41].to_vec()); // no extension block at all
+        for body in &hellos {
+            let (hand, reference) = (client_hello_body(body), client_hello_body_reference(body));
+            assert_eq!(hand, reference, "{body:?}");
+        }
+        assert_eq!(
+            client_hello_body(&hellos[0]).unwrap().sni,
+            Some(&b"c2.example.net"[..])
+        );
+        assert_eq!(
+            client_hello_body(&hellos[1]).unwrap().sni,
+            Some(&b"second.example"[..])
+        );
+    }
+
+    /// A malformed extension is passed over, and the ones after it still count: the SNI after
+    /// it is found (`tls-parser` stops there and finds none). A cut extension ends the walk.
+    #[test]
+    fn a_malformed_extension_hides_nothing_after_it() {
+        let (pool, malformed) = extension_pool();
+        for bad in &malformed {
+            let body = body_with(&[&bad[..], &pool[0]].concat());
+            let hello = client_hello_body(&body).unwrap();
+            assert_eq!(hello.sni, Some(&b"c2.example.net"[..]), "after {bad:?}");
+            assert_eq!(hello.extensions().len(), 2);
+            assert_eq!(client_hello_body_reference(&body).unwrap().sni, None);
+        }
+        let cut = body_with(&[&pool[4][..], &ext(0, &[0; 30])[..10]].concat());
+        let hello = client_hello_body(&cut).unwrap();
+        assert_eq!((hello.extensions(), hello.sni), (&[43][..], None));
+        assert_eq!(hello.version_name(), Some("TLS 1.3"));
     }
 }
