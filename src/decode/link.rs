@@ -54,6 +54,7 @@ pub mod linktype {
 }
 
 /// The network layer of a frame: its EtherType (0 = look at the IP version nibble) and bytes.
+#[derive(Debug, PartialEq, Eq)]
 pub struct NetworkLayer<'a> {
     /// EtherType, or 0 when the link layer does not say (raw IP).
     pub ether_type: u16,
@@ -66,7 +67,26 @@ pub struct NetworkLayer<'a> {
 }
 
 /// Find the network layer of `frame` captured with link type `linktype`.
+#[inline]
 pub fn network_layer(linktype: i32, frame: &[u8]) -> Result<NetworkLayer<'_>, Skip> {
+    // Most frames: Ethernet straight to IP, found here without the calls and the loop over
+    // link layers (about 40 instructions a packet on the benchmark mix).
+    if linktype == linktype::ETHERNET && frame.len() >= 14 {
+        let ether_type = be16(frame, 12);
+        if ether_type == ETHERTYPE_IPV4 || ether_type == ETHERTYPE_IPV6 {
+            return Ok(NetworkLayer {
+                ether_type,
+                bytes: &frame[14..],
+                vlans: [0; 2],
+                vlan_count: 0,
+            });
+        }
+    }
+    any_network_layer(linktype, frame)
+}
+
+/// [`network_layer`] of any frame.
+fn any_network_layer(linktype: i32, frame: &[u8]) -> Result<NetworkLayer<'_>, Skip> {
     use linktype::*;
     let raw = |bytes| {
         Ok(NetworkLayer {
@@ -308,5 +328,37 @@ mod tests {
             &[0x45, 0x00]
         );
         assert!(network_layer(linktype::NFLOG, &[2, 0, 0, 0, 200, 0, 9, 0]).is_err());
+    }
+
+    /// The shortcut for Ethernet straight to IP gives what the walk over link layers gives,
+    /// for every EtherType the walk knows and some it does not, at every length around the
+    /// header's.
+    #[test]
+    fn the_ethernet_shortcut_is_the_walk() {
+        let ether_types = [
+            ETHERTYPE_IPV4,
+            ETHERTYPE_IPV6,
+            ETHERTYPE_VLAN,
+            ETHERTYPE_QINQ,
+            ETHERTYPE_MPLS,
+            ETHERTYPE_PPPOE_SESSION,
+            0x0806,
+            0,
+        ];
+        for ether_type in ether_types {
+            for len in 0..40 {
+                let mut frame: Vec<u8> = (0..len as u8).collect();
+                if len >= 14 {
+                    frame[12..14].copy_from_slice(&ether_type.to_be_bytes());
+                }
+                for lt in [linktype::ETHERNET, linktype::LINUX_SLL, linktype::RAW] {
+                    assert_eq!(
+                        network_layer(lt, &frame),
+                        any_network_layer(lt, &frame),
+                        "link type {lt}, EtherType {ether_type:#06x}, {len} bytes"
+                    );
+                }
+            }
+        }
     }
 }
