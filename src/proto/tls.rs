@@ -10,9 +10,11 @@
 //! ```
 //! The fixed fields are skipped here (leniently: an odd cipher-suite length, which real
 //! clients send and tshark accepts, is not an error), and the extension block is walked by
-//! hand, without allocating: each extension's type is kept, and only server_name and
-//! supported_versions are read. An extension whose content is malformed is passed over; its
-//! length alone says where the next one starts, as in Wireshark. `tls-parser`, which parses
+//! hand, without allocating: each extension's type is kept, only server_name and
+//! supported_versions are read, and ECH and ESNI are flagged by their type alone. An
+//! extension whose content is malformed is passed over (a malformed server_name or
+//! supported_versions leaves what an earlier one said); its length alone says where the next
+//! one starts, as in Wireshark. `tls-parser`, which parses
 //! every extension into vectors (an allocation or more per extension, and 6 % of the
 //! instructions on the benchmark mix), is the reference the walk is tested against
 //! ([`client_hello_body_reference`]); it stops at the first extension it cannot read, so it
@@ -173,9 +175,19 @@ pub fn client_hello_body(body: &[u8]) -> Option<ClientHello<'_>> {
             hello.exts[hello.ext_count as usize] = code;
             hello.ext_count += 1;
         }
+        // A malformed server_name or supported_versions changes nothing: a broken duplicate
+        // cannot take back what a good one said.
         match code {
-            EXT_SERVER_NAME => hello.sni = host_name(data),
-            EXT_SUPPORTED_VERSIONS => hello.max_supported_version = highest_version(data),
+            EXT_SERVER_NAME => {
+                if let Some(sni) = host_name(data) {
+                    hello.sni = sni;
+                }
+            }
+            EXT_SUPPORTED_VERSIONS => {
+                if let Some(version) = highest_version(data) {
+                    hello.max_supported_version = version;
+                }
+            }
             EXT_ECH | EXT_ESNI => hello.ech = true,
             _ => {}
         }
@@ -184,26 +196,33 @@ pub fn client_hello_body(body: &[u8]) -> Option<ClientHello<'_>> {
 }
 
 /// The first host_name of a server_name extension's list (RFC 6066 3: a 2-byte list length,
-/// then entries of a type byte and a 2-byte-length name), `None` when there is none or the
-/// list is malformed before it.
-fn host_name(data: &[u8]) -> Option<&[u8]> {
-    let list_len = u16::from_be_bytes([*data.first()?, *data.get(1)?]) as usize;
+/// then entries of a type byte and a 2-byte-length name): `Some(None)` when the list has none
+/// (or is empty, or an entry is cut before one), `None` when the extension is malformed (one
+/// byte, or a list longer than the extension), as `tls-parser` reads it.
+fn host_name(data: &[u8]) -> Option<Option<&[u8]>> {
+    if data.is_empty() {
+        return Some(None);
+    }
+    let list_len = u16::from_be_bytes([data[0], *data.get(1)?]) as usize;
     let mut list = data.get(2..2 + list_len)?;
     while let (Some(&kind), Some(len)) = (list.first(), list.get(1..3)) {
         let len = u16::from_be_bytes([len[0], len[1]]) as usize;
-        let name = list.get(3..3 + len)?;
+        let Some(name) = list.get(3..3 + len) else {
+            break;
+        };
         if kind == SNI_HOST_NAME {
-            return Some(name);
+            return Some(Some(name));
         }
         list = &list[3 + len..];
     }
-    None
+    Some(None)
 }
 
 /// The highest version of a supported_versions extension, GREASE values left out: a list
 /// (a 1-byte length, ignored as `tls-parser` does, then 2-byte versions) or, 2 bytes long,
-/// one version (the ServerHello form). `None` for an odd or empty list.
-fn highest_version(data: &[u8]) -> Option<u16> {
+/// one version (the ServerHello form). `Some(None)` for a list without a version, `None`
+/// when the extension is malformed (empty, or an odd number of version bytes).
+fn highest_version(data: &[u8]) -> Option<Option<u16>> {
     let versions = match data.len() {
         2 => data,
         0 => return None,
@@ -212,10 +231,12 @@ fn highest_version(data: &[u8]) -> Option<u16> {
     if versions.len() % 2 == 1 {
         return None;
     }
-    (versions.chunks_exact(2))
-        .map(|v| u16::from_be_bytes([v[0], v[1]]))
-        .filter(|&v| !is_grease(v))
-        .max()
+    Some(
+        (versions.chunks_exact(2))
+            .map(|v| u16::from_be_bytes([v[0], v[1]]))
+            .filter(|&v| !is_grease(v))
+            .max(),
+    )
 }
 
 /// The fields before the extensions: the hello with its legacy version, and the extension
@@ -495,5 +516,32 @@ pub(crate) mod tests {
         let hello = client_hello_body(&cut).unwrap();
         assert_eq!((hello.extensions(), hello.sni), (&[43][..], None));
         assert_eq!(hello.version_name(), Some("TLS 1.3"));
+    }
+
+    /// A malformed duplicate of server_name or supported_versions takes nothing back from a
+    /// good one before it (here the walk and `tls-parser`, which stops at the broken one,
+    /// agree); a well-formed one without a host name does, in both.
+    #[test]
+    fn a_broken_duplicate_takes_nothing_back() {
+        let (pool, malformed) = extension_pool();
+        let (good_sni, good_versions) = (&pool[0], &pool[4]);
+        for (good, bad) in [
+            (good_sni, &malformed[0]),
+            (good_sni, &ext(0, &[7])),
+            (good_versions, &malformed[1]),
+            (good_versions, &malformed[2]),
+        ] {
+            let body = body_with(&[&good[..], &bad[..]].concat());
+            let (hand, reference) = (client_hello_body(&body), client_hello_body_reference(&body));
+            let (hand, reference) = (hand.unwrap(), reference.unwrap());
+            assert_eq!(
+                (hand.sni, hand.max_supported_version),
+                (reference.sni, reference.max_supported_version),
+                "{good:?} then {bad:?}"
+            );
+        }
+        let body = body_with(&[&good_sni[..], &pool[2][..]].concat());
+        assert_eq!(client_hello_body(&body).unwrap().sni, None);
+        assert_eq!(client_hello_body(&body), client_hello_body_reference(&body));
     }
 }
