@@ -84,8 +84,8 @@ impl Plain<'_> {
     }
 }
 
-/// A raw feed line (its line end included or not) that is plainly one domain name or one
-/// IPv4 address, classified without [`classify`]'s general passes (UTF-8, trimming,
+/// A raw feed line (without its `\n`; a `\r` may end it) that is plainly one domain name
+/// or one IPv4 address, classified without [`classify`]'s general passes (UTF-8, trimming,
 /// refanging, scheme, address and URL checks, an allocation per name); a name is normalised
 /// into `out`. Most lines of large feeds are such values, and those passes were most of the
 /// time a feed took to load. `None` for anything else, or anything not certainly valid:
