@@ -283,6 +283,22 @@ pub fn decode(linktype: i32, frame: &[u8]) -> Result<Packet<'_>, Skip> {
     decode_with(linktype, frame, true)
 }
 
+/// The endpoints [`decode`] finds in `frame` when it is a TCP or UDP packet over IPv4: what
+/// [`plain_endpoints`] must give wherever it gives any (the reference of its tests and of the
+/// `decode` fuzz target).
+#[doc(hidden)]
+pub fn endpoints_reference(linktype: i32, frame: &[u8]) -> Option<PlainEndpoints> {
+    let p = decode(linktype, frame).ok()?;
+    let (IpAddr::V4(src), IpAddr::V4(dst)) = (p.src, p.dst) else {
+        return None;
+    };
+    matches!(p.transport, Transport::Tcp { .. } | Transport::Udp { .. }).then_some(PlainEndpoints {
+        src: (src, p.src_port),
+        dst: (dst, p.dst_port),
+        proto: p.proto,
+    })
+}
+
 /// [`decode`] with every IP header read by etherparse: the reference the hand-read header
 /// is tested against.
 #[doc(hidden)]
@@ -457,20 +473,9 @@ mod tests {
         assert_eq!((p.proto, p.src_port, p.dst_port), (6, 40000, 80));
     }
 
-    /// What [`plain_endpoints`] must give for `frame`: the endpoints [`decode`] finds, when it
-    /// is a plain frame at all.
+    /// What [`plain_endpoints`] must give for the Ethernet `frame`.
     fn endpoints_of(frame: &[u8]) -> Option<PlainEndpoints> {
-        let p = decode(link::linktype::ETHERNET, frame).ok()?;
-        let (IpAddr::V4(src), IpAddr::V4(dst)) = (p.src, p.dst) else {
-            return None;
-        };
-        matches!(p.transport, Transport::Tcp { .. } | Transport::Udp { .. }).then_some(
-            PlainEndpoints {
-                src: (src, p.src_port),
-                dst: (dst, p.dst_port),
-                proto: p.proto,
-            },
-        )
+        endpoints_reference(link::linktype::ETHERNET, frame)
     }
 
     #[test]
