@@ -1,13 +1,15 @@
-//! A large pcap file shared out between workers by chunks (the split walk): whatever the
-//! number of workers, the same alerts and the same counters as one worker reading it all,
-//! also where packet bytes look like capture records at the chunk boundaries, and with IP
-//! fragments.
+//! A large pcap or pcapng file shared out between workers by chunks (the split walk):
+//! whatever the number of workers, the same alerts and the same counters as one worker reading
+//! it all, also where packet bytes look like capture records at the chunk boundaries, with IP
+//! fragments, and where a pcapng file adds an interface or a section on the way.
 
 mod common;
 
+use std::path::Path;
+
 use common::{
-    dns_query_frame, feed, ipv4_fragment_frame, pcap_of, run, tcp_syn_frame, udp_datagram,
-    udp_frame, Run,
+    dns_query_frame, feed, ipv4_fragment_frame, pcap_of, pcapng_of, run, tcp_syn_frame,
+    udp_datagram, udp_frame, PcapngChanges, Run,
 };
 
 /// The replay's chunk size for up to 4 workers (`chunk_bytes` in src/pipeline/split.rs):
@@ -22,7 +24,9 @@ const RECORD_HEADER: usize = 16;
 const UDP_FRAME_HEADERS: usize = 14 + 20 + 8;
 
 /// A UDP payload holding four records that look like pcap records of `second` (8 bytes each,
-/// of 0xee): what a walker scanning for a record's start could take for one.
+/// of 0xee), then four that look like pcapng packet blocks (in a pcapng file, at offsets a
+/// block can start at: the payload starts 70 bytes into its own block): what a walker
+/// scanning for a record's start could take for one.
 fn look_alike_records(second: u32) -> Vec<u8> {
     let mut payload = Vec::new();
     for i in 0..4u32 {
@@ -31,6 +35,14 @@ fn look_alike_records(second: u32) -> Vec<u8> {
         payload.extend_from_slice(&8u32.to_le_bytes());
         payload.extend_from_slice(&8u32.to_le_bytes());
         payload.extend_from_slice(&[0xee; 8]);
+    }
+    payload.extend_from_slice(&[0; 2]);
+    for i in 0..4u32 {
+        for field in [6, 40, 0, 0, i * 1000, 8, 8] {
+            payload.extend_from_slice(&u32::to_le_bytes(field));
+        }
+        payload.extend_from_slice(&[0xee; 8]);
+        payload.extend_from_slice(&40u32.to_le_bytes());
     }
     payload
 }
@@ -151,6 +163,29 @@ fn counters(run: &Run) -> Vec<String> {
         .collect()
 }
 
+/// `capture` replayed with the feed `feed` by `workers` workers.
+fn replay(capture: &Path, feed: &Path, workers: &str) -> Run {
+    let r = run(&[
+        "-r",
+        capture.to_str().unwrap(),
+        "-f",
+        feed.to_str().unwrap(),
+        "--workers",
+        workers,
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    r
+}
+
+/// The indicators the test capture's packets are matched against.
+fn listed(dir: &Path) -> std::path::PathBuf {
+    feed(
+        dir,
+        "feed.txt",
+        &["c2.evil.example", "frag.evil.example", "192.0.2.80"],
+    )
+}
+
 #[test]
 fn a_large_capture_split_between_workers_gives_what_one_worker_gives() {
     let dir = tempfile::tempdir().unwrap();
@@ -159,23 +194,8 @@ fn a_large_capture_split_between_workers_gives_what_one_worker_gives() {
     let pcap = dir.path().join("large.pcap");
     std::fs::write(&pcap, pcap_of(&c.frames)).unwrap();
     assert!(std::fs::metadata(&pcap).unwrap().len() as usize > 3 * CHUNK);
-    let feed = feed(
-        dir.path(),
-        "feed.txt",
-        &["c2.evil.example", "frag.evil.example", "192.0.2.80"],
-    );
-    let replay = |workers: &str| {
-        let r = run(&[
-            "-r",
-            pcap.to_str().unwrap(),
-            "-f",
-            feed.to_str().unwrap(),
-            "--workers",
-            workers,
-        ]);
-        assert_eq!(r.code, 0, "{}", r.stderr);
-        r
-    };
+    let feed = listed(dir.path());
+    let replay = |workers: &str| replay(&pcap, &feed, workers);
     let one = replay("1");
     let want = c.listed_queries + c.listed_syns + c.fragmented_listed;
     assert_eq!(one.alerts().len(), want, "{}", one.stderr);
@@ -199,6 +219,62 @@ fn a_large_capture_split_between_workers_gives_what_one_worker_gives() {
             want.len()
         );
         assert_eq!(counters(&split), counters(&one), "{workers} workers");
+    }
+}
+
+/// The same packets as pcapng, as capture tools write it, and with an interface (counting
+/// nanoseconds) added half-way, a new section (big-endian) three quarters of the way, or
+/// both: with 1, 2 and 3 workers, the alerts and counters of the packets as a pcap file.
+#[test]
+fn a_large_pcapng_capture_split_between_workers_gives_what_the_same_packets_as_pcap_give() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = capture();
+    let pcap = dir.path().join("large.pcap");
+    std::fs::write(&pcap, pcap_of(&c.frames)).unwrap();
+    let feed = listed(dir.path());
+    let want = replay(&pcap, &feed, "1");
+    let n = c.frames.len();
+    let (interface, section) = (Some(n / 2), Some(n * 3 / 4));
+    for (name, changes) in [
+        ("as written", PcapngChanges::default()),
+        (
+            "interface added",
+            PcapngChanges {
+                new_interface_at: interface,
+                ..PcapngChanges::default()
+            },
+        ),
+        (
+            "section added",
+            PcapngChanges {
+                new_section_at: section,
+                ..PcapngChanges::default()
+            },
+        ),
+        (
+            "both",
+            PcapngChanges {
+                new_interface_at: interface,
+                new_section_at: section,
+            },
+        ),
+    ] {
+        let pcapng = dir.path().join("large.pcapng");
+        std::fs::write(&pcapng, pcapng_of(&c.frames, changes)).unwrap();
+        assert!(std::fs::metadata(&pcapng).unwrap().len() as usize > 3 * CHUNK);
+        for workers in ["1", "2", "3"] {
+            let got = replay(&pcapng, &feed, workers);
+            let (got_alerts, want_alerts) = (alerts(&got), alerts(&want));
+            let first_difference = got_alerts.iter().zip(&want_alerts).find(|(g, w)| g != w);
+            assert!(
+                got_alerts.len() == want_alerts.len() && first_difference.is_none(),
+                "{name}, {workers} workers: {} alerts against {}, first difference \
+                 {first_difference:?}",
+                got_alerts.len(),
+                want_alerts.len()
+            );
+            assert_eq!(counters(&got), counters(&want), "{name}, {workers} workers");
+        }
     }
 }
 

@@ -309,23 +309,9 @@ pub fn prefetch_headers(bytes: &[u8]) {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
-
-    pub(crate) fn pcap_with_records(records: &[&[u8]]) -> Vec<u8> {
-        let mut f = vec![
-            0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 1, 0, 0,
-            0,
-        ];
-        for (i, r) in records.iter().enumerate() {
-            f.extend_from_slice(&(1_700_000_000u32 + i as u32).to_le_bytes());
-            f.extend_from_slice(&7u32.to_le_bytes());
-            f.extend_from_slice(&(r.len() as u32).to_le_bytes());
-            f.extend_from_slice(&(r.len() as u32).to_le_bytes());
-            f.extend_from_slice(r);
-        }
-        f
-    }
+    use crate::capture::test_files::pcap_with_records;
 
     fn collect(bytes: &[u8]) -> (Vec<(i64, usize)>, ReadEnd) {
         let dir = tempfile::tempdir().unwrap();

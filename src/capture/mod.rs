@@ -31,6 +31,8 @@ pub mod live;
 pub mod mapped;
 pub mod parser;
 pub mod stream;
+#[cfg(test)]
+pub(crate) mod test_files;
 
 /// One capture file to read.
 #[derive(Debug, Clone)]

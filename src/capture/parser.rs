@@ -62,16 +62,21 @@ enum Format {
 }
 
 /// Parser state across records. A clone made after a classic pcap file's header reads
-/// records from any record boundary of that file.
+/// records from any record boundary of that file; a clone made after a pcapng file's section
+/// header and interface descriptions reads its blocks from any block boundary up to the next
+/// section header or interface description ([`Parser::descriptions`]).
 #[derive(Debug, Clone)]
 pub struct Parser {
     format: Format,
+    /// pcapng section headers and interface descriptions read.
+    descriptions: u64,
 }
 
 impl Default for Parser {
     fn default() -> Self {
         Parser {
             format: Format::Start,
+            descriptions: 0,
         }
     }
 }
@@ -93,17 +98,27 @@ impl Parser {
         }
     }
 
-    /// The record layout of a classic pcap file whose header has been read (not pcapng, whose
-    /// blocks depend on the interfaces described before them, nor the "modified" variant).
-    pub fn pcap_layout(&self) -> Option<PcapLayout> {
+    /// The record layout of a file whose header has been read: classic pcap (not the
+    /// "modified" variant, whose records have no sure length), or pcapng (the current
+    /// section's byte order).
+    pub fn layout(&self) -> Option<Layout> {
         match self.format {
             Format::Pcap {
                 big_endian,
                 modified: false,
                 ..
-            } => Some(PcapLayout { big_endian }),
+            } => Some(Layout::Pcap { big_endian }),
+            Format::Pcapng { big_endian, .. } => Some(Layout::Pcapng { big_endian }),
             _ => None,
         }
+    }
+
+    /// How many pcapng section headers and interface descriptions this parser has read. While
+    /// the count stays the same, a clone made earlier reads the blocks after as this parser
+    /// does; a block after a new description may read otherwise (another interface, another
+    /// byte order). Always 0 for classic pcap.
+    pub fn descriptions(&self) -> u64 {
+        self.descriptions
     }
 
     /// Look at the record at the start of `data`.
@@ -202,17 +217,21 @@ impl Parser {
             Block::SectionHeader(shb) => {
                 *big_endian = shb.big_endian();
                 interfaces.clear();
+                self.descriptions += 1;
             }
-            Block::InterfaceDescription(idb) => interfaces.push(Interface {
-                linktype: idb.linktype.0,
-                resolution: units_per_second(idb.if_tsresol),
-                // pcap-parser 0.17 reads if_tsoffset as little-endian in every section.
-                offset_s: match *big_endian {
-                    true => idb.ts_offset().swap_bytes(),
-                    false => idb.ts_offset(),
-                },
-                snaplen: idb.snaplen,
-            }),
+            Block::InterfaceDescription(idb) => {
+                self.descriptions += 1;
+                interfaces.push(Interface {
+                    linktype: idb.linktype.0,
+                    resolution: units_per_second(idb.if_tsresol),
+                    // pcap-parser 0.17 reads if_tsoffset as little-endian in every section.
+                    offset_s: match *big_endian {
+                        true => idb.ts_offset().swap_bytes(),
+                        false => idb.ts_offset(),
+                    },
+                    snaplen: idb.snaplen,
+                })
+            }
             Block::EnhancedPacket(epb) => {
                 let block = PacketBlock {
                     if_id: epb.if_id,
@@ -338,11 +357,14 @@ fn plain_packet_block(data: &[u8], big_endian: bool) -> Option<PacketBlock> {
     })
 }
 
-/// How the records of a classic pcap file are laid out: enough to find where one starts in
-/// the middle of the file ([`PcapLayout::find_record`]).
+/// How the records of a capture file are laid out: enough to find where one starts in the
+/// middle of the file ([`Layout::find_record`]).
 #[derive(Debug, Clone, Copy)]
-pub struct PcapLayout {
-    big_endian: bool,
+pub enum Layout {
+    /// Classic pcap records, in this byte order.
+    Pcap { big_endian: bool },
+    /// pcapng blocks of a section in this byte order.
+    Pcapng { big_endian: bool },
 }
 
 /// Records that must follow each other, each plausible, for an offset to be taken for a
@@ -356,19 +378,32 @@ const SYNC_SECONDS: u32 = 86_400;
 /// record header four bytes off (its sub-second part taken for the seconds), which with
 /// equal captured and wire lengths reads as a chain of records.
 const SYNC_YEAR: u32 = 366 * 86_400;
+/// Longest pcapng block taken for one when looking for a block's start: a packet block of
+/// [`MAX_CAPLEN`] bytes with 64 KB of options.
+const SYNC_BLOCK: u32 = MAX_CAPLEN + 65_536;
+/// pcapng blocks that can be met between packets without changing how the blocks after them
+/// read: packet blocks (enhanced, simple, obsolete), name resolution, interface statistics,
+/// decryption secrets, systemd journal export, custom. Section headers and interface
+/// descriptions are not among them: a walk from a guessed start never starts with one, which
+/// the walk that reads up to it then reads.
+const SYNC_BLOCK_TYPES: [u32; 9] = [6, 3, 2, 4, 5, 0x0a, 9, 0x0bad, 0x4000_0bad];
 
-impl PcapLayout {
+impl Layout {
     /// The first offset in `from..limit` of `data` (the whole file) where four records (or all
-    /// up to the end of `data`) follow each other, each with a sub-second part under 10^9, a
-    /// captured length of 1 to [`MAX_CAPLEN`] bytes, a time within a year of `first_second`
-    /// (the file's first record's) and within a day of the record before. Only offsets a
-    /// record can start at are tried: the record that holds `from` ends within a record header
-    /// and [`MAX_CAPLEN`] bytes of it.
+    /// up to the end of `data`) follow each other, each plausible; only offsets a record can
+    /// start at are tried (the record that holds `from` ends within a record's reach of it).
+    ///
+    /// - Classic pcap: each record with a sub-second part under 10^9, a captured length of
+    ///   1 to [`MAX_CAPLEN`] bytes, a time within a year of `first_second` (the file's first
+    ///   record's) and within a day of the record before.
+    /// - pcapng: each block of a type in `SYNC_BLOCK_TYPES`, 12 to `SYNC_BLOCK` bytes
+    ///   long, a multiple of 4, with the same length in its last four bytes; only offsets a
+    ///   multiple of 4 from the file's start are tried (every block's length is one).
     ///
     /// A guess, and a lenient one: true records that break these rules (a zero-length
-    /// record, a day's gap) make it miss, and packet bytes can look like records. Whoever
-    /// relies on it checks it against the record boundary found by reading from the start
-    /// (see the replay's split walk).
+    /// record, a day's gap, an interface description) make it miss, and packet bytes can
+    /// look like records. Whoever relies on it checks it against the record boundary found by
+    /// reading from the start (see the replay's split walk).
     pub fn find_record(
         &self,
         data: &[u8],
@@ -376,35 +411,77 @@ impl PcapLayout {
         limit: usize,
         first_second: u32,
     ) -> Option<usize> {
-        let last_start = from.saturating_add(16 + MAX_CAPLEN as usize);
-        (from..limit.min(data.len()).min(last_start + 1)).find(|&start| {
-            let mut at = start;
-            let mut previous: Option<u32> = None;
-            for _ in 0..RECORDS_TO_SYNC {
-                if at == data.len() {
-                    return true;
-                }
-                let Some(header) = data.get(at..at + 16) else {
-                    return false;
-                };
-                let field = |i| header_field(header, i, self.big_endian).unwrap_or_default();
-                let (second, fraction, caplen) = (field(0), field(4), field(8));
-                let plausible = fraction < 1_000_000_000
-                    && (1..=MAX_CAPLEN).contains(&caplen)
-                    && second.abs_diff(first_second) <= SYNC_YEAR
-                    && previous.is_none_or(|p| second.abs_diff(p) <= SYNC_SECONDS);
-                if !plausible {
-                    return false;
-                }
-                previous = Some(second);
-                at += 16 + caplen as usize;
-                if at > data.len() {
-                    return false;
-                }
+        let limit = limit.min(data.len());
+        match *self {
+            Layout::Pcap { big_endian } => {
+                let last_start = from.saturating_add(16 + MAX_CAPLEN as usize);
+                (from..limit.min(last_start + 1))
+                    .find(|&start| pcap_records_follow(data, start, first_second, big_endian))
             }
-            true
-        })
+            Layout::Pcapng { big_endian } => {
+                let last_start = from.saturating_add(SYNC_BLOCK as usize);
+                (from.next_multiple_of(4)..limit.min(last_start + 1))
+                    .step_by(4)
+                    .find(|&start| pcapng_blocks_follow(data, start, big_endian))
+            }
+        }
     }
+}
+
+/// True when [`RECORDS_TO_SYNC`] plausible classic pcap records follow each other from
+/// `start` (or all up to the end of `data`); see [`Layout::find_record`].
+fn pcap_records_follow(data: &[u8], start: usize, first_second: u32, big_endian: bool) -> bool {
+    let mut at = start;
+    let mut previous: Option<u32> = None;
+    for _ in 0..RECORDS_TO_SYNC {
+        if at == data.len() {
+            return true;
+        }
+        let Some(header) = data.get(at..at + 16) else {
+            return false;
+        };
+        let field = |i| header_field(header, i, big_endian).unwrap_or_default();
+        let (second, fraction, caplen) = (field(0), field(4), field(8));
+        let plausible = fraction < 1_000_000_000
+            && (1..=MAX_CAPLEN).contains(&caplen)
+            && second.abs_diff(first_second) <= SYNC_YEAR
+            && previous.is_none_or(|p| second.abs_diff(p) <= SYNC_SECONDS);
+        if !plausible {
+            return false;
+        }
+        previous = Some(second);
+        at += 16 + caplen as usize;
+        if at > data.len() {
+            return false;
+        }
+    }
+    true
+}
+
+/// True when [`RECORDS_TO_SYNC`] plausible pcapng blocks follow each other from `start` (or
+/// all up to the end of `data`); see [`Layout::find_record`].
+fn pcapng_blocks_follow(data: &[u8], start: usize, big_endian: bool) -> bool {
+    let mut at = start;
+    for _ in 0..RECORDS_TO_SYNC {
+        if at == data.len() {
+            return true;
+        }
+        let field = |at| header_field(data, at, big_endian);
+        let (Some(kind), Some(length)) = (field(at), field(at + 4)) else {
+            return false;
+        };
+        let plausible = SYNC_BLOCK_TYPES.contains(&kind)
+            && (12..=SYNC_BLOCK).contains(&length)
+            && length % 4 == 0;
+        if !plausible {
+            return false;
+        }
+        at += length as usize;
+        if at > data.len() || field(at - 4) != Some(length) {
+            return false;
+        }
+    }
+    true
 }
 
 /// The 32-bit field at byte `at` of `header` (a pcap record header, a pcapng block), in the
@@ -517,7 +594,9 @@ fn damaged_length(caplen: u32) -> Next<'static> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::capture::mapped::tests::pcap_with_records;
+    use crate::capture::test_files::{
+        block, enhanced_packet, interface_description, pcap_with_records, section_header, u32_bytes,
+    };
 
     #[test]
     fn a_record_start_is_found_from_any_offset() {
@@ -531,7 +610,7 @@ mod tests {
         let Next::Skip(header) = parser.next(&file) else {
             panic!("a pcap header")
         };
-        let layout = parser.pcap_layout().expect("a classic pcap file");
+        let layout = parser.layout().expect("a classic pcap file");
         let starts: Vec<usize> = records
             .iter()
             .scan(header, |at, r| {
@@ -563,23 +642,104 @@ mod tests {
     }
 
     #[test]
-    fn only_classic_pcap_has_a_record_layout() {
-        let pcapng = [
-            0x0a, 0x0d, 0x0d, 0x0a, 28, 0, 0, 0, 0x4d, 0x3c, 0x2b, 0x1a, 1, 0, 0, 0, 0xff, 0xff,
-            0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 28, 0, 0, 0,
-        ];
+    fn a_layout_is_known_once_a_header_is_read_except_for_the_modified_pcap_format() {
+        assert!(Parser::default().layout().is_none());
+        let header = |magic: u32| {
+            let mut h = Vec::from(magic.to_le_bytes());
+            h.extend([
+                2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 1, 0, 0, 0,
+            ]);
+            h
+        };
         let mut parser = Parser::default();
-        assert!(matches!(parser.next(&pcapng), Next::Skip(28)));
-        assert!(parser.pcap_layout().is_none());
-        assert!(Parser::default().pcap_layout().is_none());
+        assert!(matches!(parser.next(&header(0xa1b2_c3d4)), Next::Skip(24)));
+        let layout = parser.layout();
+        assert!(matches!(layout, Some(Layout::Pcap { big_endian: false })));
+        let mut parser = Parser::default();
+        assert!(matches!(parser.next(&header(0xa1b2_cd34)), Next::Skip(24)));
+        assert!(parser.layout().is_none(), "modified");
+        for big_endian in [false, true] {
+            let mut parser = Parser::default();
+            assert!(matches!(
+                parser.next(&section_header(big_endian)),
+                Next::Skip(28)
+            ));
+            let layout = parser.layout();
+            assert!(matches!(layout, Some(Layout::Pcapng { big_endian: b }) if b == big_endian));
+            assert_eq!(parser.descriptions(), 1);
+        }
     }
 
-    /// `n` in the given byte order.
-    fn u32_bytes(n: u32, big_endian: bool) -> [u8; 4] {
-        if big_endian {
-            n.to_be_bytes()
-        } else {
-            n.to_le_bytes()
+    #[test]
+    fn a_pcapng_block_start_is_found_from_any_offset_and_never_at_a_description() {
+        for big_endian in [false, true] {
+            let mut file = section_header(big_endian);
+            file.extend(interface_description(1, big_endian));
+            let first = file.len();
+            let mut starts = Vec::new();
+            let sizes = [60usize, 1, 1514, 90, 300, 64, 2000, 42, 77];
+            for i in 0..30 {
+                match i {
+                    // An interface added on the way: a block up to three before it is no
+                    // guess (four must follow), nor is it; the one after it is.
+                    12 => file.extend(interface_description(101, big_endian)),
+                    n if n % 7 == 3 => {
+                        starts.push(file.len());
+                        file.extend(block(0x0bad, &[0; 8], None, big_endian));
+                    }
+                    _ => {}
+                }
+                starts.push(file.len());
+                let frame = vec![(i * 37) as u8; sizes[i % sizes.len()]];
+                file.extend(enhanced_packet(0, i as u64, &frame, big_endian));
+            }
+            let layout = Layout::Pcapng { big_endian };
+            let mut parser = Parser::default();
+            let mut at = 0;
+            let mut readable = Vec::new();
+            while at < file.len() {
+                let Some(used) = (match parser.next(&file[at..]) {
+                    Next::Packet(_, used) | Next::Skip(used) => Some(used),
+                    _ => None,
+                }) else {
+                    panic!("a whole file")
+                };
+                readable.push((at, parser.descriptions()));
+                at += used;
+            }
+            // Where a description was read: the count went up there.
+            let descriptions: Vec<usize> = readable
+                .windows(2)
+                .filter(|w| w[1].1 != w[0].1)
+                .map(|w| w[1].0)
+                .collect();
+            assert_eq!(descriptions.len(), 2, "{readable:?}");
+            let interface = descriptions[1];
+            // Blocks whose chain of four reaches the description are no guess.
+            let blocked: Vec<usize> = starts
+                .iter()
+                .copied()
+                .filter(|&s| s < interface)
+                .rev()
+                .take(3)
+                .collect();
+            let guessable: Vec<usize> = starts
+                .iter()
+                .copied()
+                .filter(|s| !blocked.contains(s))
+                .collect();
+            for from in first..file.len() {
+                let want = guessable.iter().copied().find(|&s| s >= from);
+                let found = layout.find_record(&file, from, file.len(), 0);
+                assert_eq!(found, want, "from {from}, big-endian {big_endian}");
+            }
+            // Nothing before the limit, nor in the other byte order.
+            let before = layout.find_record(&file, first + 1, starts[1], 0);
+            assert_eq!(before, None);
+            let other = Layout::Pcapng {
+                big_endian: !big_endian,
+            };
+            assert_eq!(other.find_record(&file, first, file.len(), 0), None);
         }
     }
 
@@ -634,17 +794,6 @@ mod tests {
             }
         }
         assert!(compared > 20_000);
-    }
-
-    /// A pcapng block of `block_type` holding `body`, with `length` as its length fields
-    /// (`None`: its true length).
-    fn block(block_type: u32, body: &[u8], length: Option<u32>, big_endian: bool) -> Vec<u8> {
-        let length = length.unwrap_or(12 + body.len() as u32);
-        let mut out = Vec::from(u32_bytes(block_type, big_endian));
-        out.extend(u32_bytes(length, big_endian));
-        out.extend(body);
-        out.extend(u32_bytes(length, big_endian));
-        out
     }
 
     /// An Enhanced Packet Block on interface `if_id` at time `ts` whose packet is `caplen`
@@ -795,22 +944,6 @@ mod tests {
             }
         }
         assert!(compared > 20_000, "{compared}");
-    }
-
-    /// A section header of the given byte order with nothing after it.
-    fn section_header(big_endian: bool) -> Vec<u8> {
-        let u32_bytes = |n: u32| u32_bytes(n, big_endian);
-        let mut shb = vec![0x0a, 0x0d, 0x0d, 0x0a];
-        shb.extend(u32_bytes(28));
-        shb.extend(u32_bytes(0x1a2b_3c4d));
-        shb.extend(if big_endian {
-            [0, 1, 0, 0]
-        } else {
-            [1, 0, 0, 0]
-        });
-        shb.extend([0xff; 8]);
-        shb.extend(u32_bytes(28));
-        shb
     }
 
     #[test]

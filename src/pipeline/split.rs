@@ -1,4 +1,5 @@
-//! The split walk: a large pcap file replayed by several workers, each walking a share of it.
+//! The split walk: a large pcap or pcapng file replayed by several workers, each walking a
+//! share of it.
 //!
 //! Replay workers otherwise each walk and decode every record to find the packets of their
 //! own flows, which caps two workers at about 1.45× one (see docs/performance.md). Here the
@@ -12,17 +13,24 @@
 //! walker.
 //!
 //! Where a chunk's first record starts is known only by reading up to it. The walker guesses
-//! it ([`PcapLayout::find_record`]: consecutive plausible record headers, within one record's
-//! reach of the chunk's start); every worker checks the guess against where the chunk before
-//! really ended, and walks the chunk again itself, for itself alone, when they differ (packet
-//! bytes that look like records, records the guess's rules do not expect). So a wrong guess
-//! costs time, never a packet: at worst, every worker walks every chunk, as without the split.
-//! Once a worker finds the file's end (a damaged or cut record), walkers skip the chunks after.
+//! it ([`Layout::find_record`]: consecutive plausible record headers or pcapng blocks, within
+//! one record's reach of the chunk's start); every worker checks the guess against where the
+//! chunk before really ended, and walks the chunk again itself, for itself alone, when they
+//! differ (packet bytes that look like records, records the guess's rules do not expect). So a
+//! wrong guess costs time, never a packet: at worst, every worker walks every chunk, as
+//! without the split. Once a worker finds the file's end (a damaged or cut record), walkers
+//! skip the chunks after.
+//!
+//! A pcapng block reads according to the section header and interface descriptions before it.
+//! Walkers read every chunk as the file's first packet block reads (the descriptions that
+//! lead the file, which is where capture tools write them). A walk that meets a section
+//! header or an interface description (files joined end to end, an interface added during the
+//! capture) says so, with how it read on: from the next chunk on, every worker walks every
+//! chunk itself, as the file's head no longer says how it reads, and walkers stop.
 //!
 //! Worker 0 maps each large file and hands the map to the others ([`Message::Plan`]), so that
-//! all read the same bytes even while the file grows. Classic pcap only: a pcapng block depends
-//! on the interfaces described before it, so pcapng files (and small files, and single
-//! workers) are read whole by every worker as before.
+//! all read the same bytes even while the file grows. Small files, the "modified" pcap format
+//! and single workers are read whole by every worker as before.
 //!
 //! Channels: one per ordered pair of workers, bounded. No two workers can wait on each other:
 //! - within a file, a walker has at most `2 × LOOKAHEAD_PER_WORKER + 2` of its chunks sent
@@ -45,7 +53,7 @@ use crossbeam_channel::{bounded, Receiver, Sender};
 use memmap2::Mmap;
 
 use crate::capture::mapped::{self, RecordsEnd};
-use crate::capture::parser::{Next, Parser, PcapLayout};
+use crate::capture::parser::{Layout, Next, Parser};
 use crate::capture::{Filter, InputFile, RawPacket};
 use crate::flow::key::{route, Route};
 
@@ -61,23 +69,23 @@ pub fn chunk_bytes(workers: usize) -> usize {
 /// alike; the fewer, the less of the file mapped at once).
 pub const LOOKAHEAD_PER_WORKER: usize = 1;
 
-/// A large pcap file, mapped once for every worker.
+/// A large pcap or pcapng file, mapped once for every worker.
 pub(crate) struct Plan {
     bytes: Backing,
     /// Bytes per chunk: [`chunk_bytes`] (smaller in tests).
     chunk: usize,
-    /// A parser past the file header: clones read records from any record boundary.
+    /// A parser past the blocks before the first packet (the file header; pcapng's section
+    /// header and interface descriptions): clones read records from any record boundary up
+    /// to the next description.
     parser: Parser,
-    layout: PcapLayout,
-    /// The file's link type (one for a whole classic pcap file).
-    pub linktype: i32,
+    layout: Layout,
     /// Where the first record starts.
     first_record: usize,
     /// Seconds of the first record's time.
     first_second: u32,
-    /// The first chunk at which a worker found the file's end (damage, or a cut record):
-    /// walkers skip the chunks after it.
-    ended_at: AtomicUsize,
+    /// The first chunk after which walkers walk nothing: where a worker found the file's end
+    /// (damage, or a cut record), or a pcapng block that changes how the blocks after it read.
+    walked_to: AtomicUsize,
 }
 
 /// Where a plan's bytes live.
@@ -100,8 +108,8 @@ impl std::ops::Deref for Backing {
 }
 
 impl Plan {
-    /// The plan for `input`, for `workers` workers, when it is a large classic pcap file with
-    /// at least one record;
+    /// The plan for `input`, for `workers` workers, when it is a large pcap or pcapng file
+    /// with at least one packet;
     /// `None` otherwise (or when it cannot be read: each worker then reads it as before and
     /// meets the same error).
     pub fn of(input: &InputFile, workers: usize) -> Option<Plan> {
@@ -109,27 +117,27 @@ impl Plan {
         Plan::over(Backing::Map(map), chunk_bytes(workers))
     }
 
-    /// The plan for a classic pcap file's `bytes`, cut into chunks of `chunk` bytes.
+    /// The plan for a pcap or pcapng file's `bytes`, cut into chunks of `chunk` bytes.
     fn over(bytes: Backing, chunk: usize) -> Option<Plan> {
         let mut parser = Parser::default();
-        let Next::Skip(first_record) = parser.next(&bytes) else {
-            return None;
+        let mut first_record = 0;
+        let first = loop {
+            match parser.next(bytes.get(first_record..)?) {
+                Next::Skip(used) => first_record += used,
+                Next::Packet(first, _) => break first,
+                Next::NeedMore | Next::Damaged(_) => return None,
+            }
         };
-        let layout = parser.pcap_layout()?;
-        let Next::Packet(first, _) = parser.clone().next(bytes.get(first_record..)?) else {
-            return None;
-        };
+        let layout = parser.layout()?;
         let first_second = u32::try_from(first.ts_us.div_euclid(1_000_000)).unwrap_or(0);
-        let linktype = first.linktype;
         Some(Plan {
             bytes,
             chunk,
             parser,
             layout,
-            linktype,
             first_record,
             first_second,
-            ended_at: AtomicUsize::new(usize::MAX),
+            walked_to: AtomicUsize::new(usize::MAX),
         })
     }
 
@@ -148,9 +156,21 @@ impl Plan {
         (self.first_record + (k + 1) * self.chunk).min(self.bytes.len())
     }
 
+    /// Where chunk `k`'s walker starts, and how it reads from there (as the file's first
+    /// packet reads): its guess of where the chunk's first record starts, or [`NO_START`]
+    /// when no record seems to start in it or the chunk is not to be walked
+    /// ([`Plan::unwalked`]).
+    pub fn walker_start(&self, k: usize) -> (usize, &Parser) {
+        let start = match self.unwalked(k) {
+            true => NO_START,
+            false => self.guess_start(k),
+        };
+        (start, &self.parser)
+    }
+
     /// The walker's guess of where chunk `k`'s first record starts ([`NO_START`] when no
     /// record seems to start in it).
-    pub fn guess_start(&self, k: usize) -> usize {
+    fn guess_start(&self, k: usize) -> usize {
         if k == 0 {
             return self.first_record;
         }
@@ -160,9 +180,11 @@ impl Plan {
             .unwrap_or(NO_START)
     }
 
-    /// True when chunk `k` is past the end some worker found: nobody reads it.
-    pub fn past_end(&self, k: usize) -> bool {
-        k > self.ended_at.load(Ordering::Relaxed)
+    /// True when chunk `k` is not to be walked by its walker: it is past the end some worker
+    /// found (nobody reads it), or past a block that changes how the blocks after it read
+    /// (every worker walks it itself).
+    fn unwalked(&self, k: usize) -> bool {
+        k > self.walked_to.load(Ordering::Relaxed)
     }
 
     /// Give back the map's pages more than `chunks` chunks before `at`, which every worker is
@@ -190,11 +212,12 @@ pub(crate) enum Handling {
     Undecodable,
 }
 
-/// One packet handed over: where its bytes are in the file (whose link type is the plan's).
+/// One packet handed over: where its bytes are in the file, and how to read them.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Item {
     pub offset: usize,
     pub len: u32,
+    pub linktype: i32,
     pub ts_us: i64,
     pub handling: Handling,
 }
@@ -222,6 +245,9 @@ pub(crate) struct Walked {
     pub items: Vec<Item>,
     /// The chunk's IP fragments, in file order: one list shared by every worker.
     pub fragments: Arc<Vec<Item>>,
+    /// How records read after the chunk, when the walk met a pcapng section header or
+    /// interface description; `None` when they read as the walk's first did.
+    pub parser_after: Option<Parser>,
 }
 
 impl Walked {
@@ -274,13 +300,14 @@ pub(crate) fn links(workers: usize) -> Vec<Links> {
     all
 }
 
-/// Walk the records of `plan`'s chunk `k` from `start` (the guess, or the known start), and
-/// sort the packets into one [`Walked`] per worker, of `workers`: for every worker, or, with
-/// `only`, for that worker alone (the others' lists stay empty).
+/// Walk the records of `plan`'s chunk `k` from `start` (the guess, or the known start), read
+/// as `parser` reads them (the plan's, or what the walks before left), and sort the packets
+/// into one [`Walked`] per worker, of `workers`: for every worker, or, with `only`, for that
+/// worker alone (the others' lists stay empty).
 pub(crate) fn walk(
     plan: &Plan,
     k: usize,
-    start: usize,
+    (start, parser): (usize, &Parser),
     (workers, only): (usize, Option<usize>),
     filter: &mut Filter,
 ) -> Vec<Walked> {
@@ -297,15 +324,17 @@ pub(crate) fn walk(
         .collect();
     let mut fragments = Vec::new();
     let (mut end, mut packets, mut captured, mut stop) = (start, 0u64, 0u64, None);
+    let mut parser_after = None;
     if start != NO_START {
         let bytes = plan.bytes();
-        let mut parser = plan.parser.clone();
+        let mut reader = parser.clone();
         let sort = |raw: RawPacket<'_>| {
             packets += 1;
             captured += raw.data.len() as u64;
             let item = |handling| Item {
                 offset: raw.data.as_ptr() as usize - bytes.as_ptr() as usize,
                 len: raw.data.len() as u32,
+                linktype: raw.linktype,
                 ts_us: raw.ts_us,
                 handling,
             };
@@ -323,7 +352,8 @@ pub(crate) fn walk(
             ControlFlow::Continue(())
         };
         let (at, how) =
-            mapped::read_records(bytes, &mut parser, (start, limit), filter, |_| {}, sort);
+            mapped::read_records(bytes, &mut reader, (start, limit), filter, |_| {}, sort);
+        parser_after = (reader.descriptions() != parser.descriptions()).then_some(reader);
         end = at;
         stop = match how {
             RecordsEnd::NeedMore => Some(mapped::ends_inside_a_record(bytes.len() - at)),
@@ -342,15 +372,19 @@ pub(crate) fn walk(
             bytes: captured,
             items,
             fragments: Arc::clone(&fragments),
+            parser_after: parser_after.clone(),
         })
         .collect()
 }
 
-/// Where a worker's reading of a split file has got to: the true start of the next chunk, and
-/// how the file ended once it has.
+/// Where a worker's reading of a split file has got to: the true start of the next chunk, how
+/// records read from there, and how the file ended once it has.
 pub(crate) struct Reading {
     /// The next chunk's first record, read from the start.
     pub next_start: usize,
+    /// How the next chunk reads, once a pcapng block changed that from how the plan's first
+    /// packet block read: every chunk is then walked again by every worker.
+    parser: Option<Parser>,
     /// Set once the file ended: damaged or cut at this chunk (the reason), or read whole.
     pub ended: Option<Option<String>>,
 }
@@ -360,13 +394,15 @@ impl Reading {
     pub fn new(plan: &Plan) -> Self {
         Reading {
             next_start: plan.first_record,
+            parser: None,
             ended: None,
         }
     }
 
     /// Chunk `k` as `walked` by its walker, for worker `me` of `workers`: the walk itself
-    /// when it started where the chunk really starts, else the chunk walked again from there.
-    /// `None` once the file has ended (the chunk is past its end).
+    /// when it started where the chunk really starts and read as the chunk reads, else the
+    /// chunk walked again from there, as it reads. `None` once the file has ended (the chunk
+    /// is past its end).
     pub fn accept(
         &mut self,
         plan: &Plan,
@@ -378,15 +414,21 @@ impl Reading {
         if self.ended.is_some() {
             return None;
         }
-        let walked = if walked.start == self.next_start {
-            walked
-        } else {
-            walk(plan, k, self.next_start, (workers, Some(me)), filter).swap_remove(me)
+        let mut walked = match &self.parser {
+            None if walked.start == self.next_start => walked,
+            parser => {
+                let start = (self.next_start, parser.as_ref().unwrap_or(&plan.parser));
+                walk(plan, k, start, (workers, Some(me)), filter).swap_remove(me)
+            }
         };
         self.next_start = walked.end;
+        if let Some(parser) = walked.parser_after.take() {
+            self.parser = Some(parser);
+            plan.walked_to.fetch_min(k, Ordering::Relaxed);
+        }
         if walked.stop.is_some() || k + 1 == plan.chunks() {
             self.ended = Some(walked.stop.clone());
-            plan.ended_at.fetch_min(k, Ordering::Relaxed);
+            plan.walked_to.fetch_min(k, Ordering::Relaxed);
         }
         Some(walked)
     }
@@ -395,7 +437,9 @@ impl Reading {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::capture::mapped::tests::pcap_with_records;
+    use crate::capture::test_files::{
+        block, enhanced_packet, interface_description, pcap_with_records, section_header,
+    };
     use crate::capture::ReadEnd;
     use crate::decode::{self, Transport};
     use crate::flow::key::worker_of_packet;
@@ -438,10 +482,20 @@ mod tests {
         out
     }
 
-    /// A pcap file of random frames: datagrams, fragments, garbage, look-alike records in
-    /// payloads; perhaps damaged at one record or cut off anywhere.
-    fn random_file(rng: &mut Rng) -> Vec<u8> {
-        let frames: Vec<Vec<u8>> = (0..1 + rng.below(60))
+    /// Bytes that, in a UDP payload, read as a chain of pcapng packet blocks at offsets a
+    /// block can start at (the payload starts 2 bytes past one: 28 + 42 bytes into its block).
+    fn look_alike_blocks(rng: &mut Rng, big_endian: bool) -> Vec<u8> {
+        let mut out = vec![0; 2];
+        for i in 0..1 + rng.below(5) {
+            let frame = vec![0x2e; 1 + rng.below(20) as usize];
+            out.extend(enhanced_packet(0, i, &frame, big_endian));
+        }
+        out
+    }
+
+    /// Random frames: datagrams, fragments, garbage, and datagrams holding `look_alikes`.
+    fn random_frames(rng: &mut Rng, look_alikes: impl Fn(&mut Rng) -> Vec<u8>) -> Vec<Vec<u8>> {
+        (0..1 + rng.below(60))
             .map(|_| match rng.below(5) {
                 0 => {
                     let n = rng.below(300) as usize;
@@ -457,7 +511,13 @@ mod tests {
                     udp_frame(rng, &payload, false)
                 }
             })
-            .collect();
+            .collect()
+    }
+
+    /// A pcap file of random frames, look-alike records in payloads; perhaps damaged at one
+    /// record or cut off anywhere.
+    fn random_pcap(rng: &mut Rng) -> Vec<u8> {
+        let frames = random_frames(rng, look_alikes);
         let refs: Vec<&[u8]> = frames.iter().map(Vec::as_slice).collect();
         let mut file = pcap_with_records(&refs);
         match rng.below(4) {
@@ -482,9 +542,66 @@ mod tests {
         file
     }
 
-    /// What one worker reading the whole file finds: each packet's offset, whether it is a
-    /// fragment, and how reading ended.
-    fn read_whole(file: &[u8]) -> (Vec<(usize, bool)>, ReadEnd) {
+    /// A pcapng file of random frames, look-alike blocks in payloads, and between the packet
+    /// blocks now and then custom blocks (which change nothing), another interface (Ethernet,
+    /// or raw IP, on which Ethernet frames do not decode) or a new section, perhaps in the
+    /// other byte order; perhaps damaged at one block or cut off anywhere.
+    fn random_pcapng(rng: &mut Rng) -> Vec<u8> {
+        let mut big_endian = rng.below(2) == 0;
+        let frames = random_frames(rng, |rng| look_alike_blocks(rng, big_endian));
+        let mut file = section_header(big_endian);
+        file.extend(interface_description(1, big_endian));
+        let (mut interfaces, mut packet_blocks) = (1, Vec::new());
+        for (i, frame) in frames.iter().enumerate() {
+            match rng.below(40) {
+                0 => {
+                    let linktype = [1, 101][rng.below(2) as usize];
+                    file.extend(interface_description(linktype, big_endian));
+                    interfaces += 1;
+                }
+                1 => {
+                    big_endian = rng.below(2) == 0;
+                    file.extend(section_header(big_endian));
+                    file.extend(interface_description(1, big_endian));
+                    interfaces = 1;
+                }
+                2..=5 => file.extend(block(0x0bad, &[0; 8], None, big_endian)),
+                _ => {}
+            }
+            packet_blocks.push((file.len(), big_endian));
+            let ts = 1_700_000_000_000_000 + i as u64 * 1_000;
+            let if_id = rng.below(interfaces) as u32;
+            file.extend(enhanced_packet(if_id, ts, frame, big_endian));
+        }
+        match rng.below(4) {
+            0 => {
+                let cut = 28 + rng.below(file.len() as u64 - 28) as usize;
+                file.truncate(cut);
+            }
+            1 => {
+                // A block shorter than a block's framing: damage.
+                let (at, big_endian) = packet_blocks[rng.below(frames.len() as u64) as usize];
+                let length = match big_endian {
+                    true => 8u32.to_be_bytes(),
+                    false => 8u32.to_le_bytes(),
+                };
+                file[at + 4..at + 8].copy_from_slice(&length);
+            }
+            _ => {}
+        }
+        file
+    }
+
+    /// A packet as one worker reading the whole file finds it.
+    struct Whole {
+        offset: usize,
+        linktype: i32,
+        ts_us: i64,
+        fragment: bool,
+    }
+
+    /// What one worker reading the whole file finds, and how reading ended.
+    fn read_whole(file: &[u8]) -> (Vec<Whole>, ReadEnd) {
         let input = InputFile {
             path: "t.pcap".into(),
             name: Arc::from("t.pcap"),
@@ -492,14 +609,15 @@ mod tests {
         };
         let mut packets = Vec::new();
         let end = mapped::read_loaded(&input, file, &mut Filter::none(), |raw| {
-            let fragment = matches!(
-                decode::decode(raw.linktype, raw.data).map(|p| p.transport),
-                Ok(Transport::Fragment(_))
-            );
-            packets.push((
-                raw.data.as_ptr() as usize - file.as_ptr() as usize,
-                fragment,
-            ));
+            packets.push(Whole {
+                offset: raw.data.as_ptr() as usize - file.as_ptr() as usize,
+                linktype: raw.linktype,
+                ts_us: raw.ts_us,
+                fragment: matches!(
+                    decode::decode(raw.linktype, raw.data).map(|p| p.transport),
+                    Ok(Transport::Fragment(_))
+                ),
+            });
             std::ops::ControlFlow::Continue(())
         })
         .expect("a capture file");
@@ -515,7 +633,7 @@ mod tests {
                 walk(
                     plan,
                     k,
-                    plan.guess_start(k),
+                    plan.walker_start(k),
                     (workers, None),
                     &mut Filter::none(),
                 )
@@ -537,64 +655,124 @@ mod tests {
             .collect()
     }
 
+    /// What checking the split walk on random files met: walkers' wrong guesses, and chunks
+    /// read on with another section header or interface description than the file's first.
+    #[derive(Default)]
+    struct Met {
+        wrong_guesses: usize,
+        described: usize,
+    }
+
     /// Whatever the bytes, the chunk size and the number of workers: every packet that one
     /// reader finds reaches exactly one worker (its flow's owner, or the walker for frames
-    /// that do not decode), fragments reach every worker, each worker gets its packets in
-    /// file order, and the file ends the same way.
-    #[test]
-    fn split_between_workers_every_packet_is_read_once_in_order() {
-        let mut rng = Rng(0x5eed_1234_abcd_0001);
-        let mut wrong_guesses = 0;
-        for case in 0..400 {
-            let file = random_file(&mut rng);
-            let (whole, end) = read_whole(&file);
-            for chunk in [40, 333, 4096] {
-                let Some(plan) = Plan::over(Backing::Memory(file.clone()), chunk) else {
-                    continue;
-                };
-                let mut start = plan.first_record;
-                for k in 0..plan.chunks() {
-                    let walked = walk(&plan, k, start, (1, None), &mut Filter::none()).remove(0);
-                    wrong_guesses += usize::from(plan.guess_start(k) != start);
-                    start = walked.end;
-                }
-                for workers in 1..=3 {
-                    let per_worker = split_walk(&plan, workers);
-                    let mut once: Vec<usize> = Vec::new();
-                    for (me, (items, ended)) in per_worker.iter().enumerate() {
-                        let context = format!("case {case}, chunk {chunk}, worker {me}/{workers}");
-                        let offsets: Vec<usize> = items.iter().map(|i| i.offset).collect();
-                        assert!(offsets.windows(2).all(|w| w[0] < w[1]), "{context}");
-                        let fragments: Vec<usize> = items
-                            .iter()
-                            .filter(|i| i.handling == Handling::Fragment)
-                            .map(|i| i.offset)
-                            .collect();
-                        let want: Vec<usize> = whole.iter().filter(|p| p.1).map(|p| p.0).collect();
-                        assert_eq!(fragments, want, "{context}");
-                        for item in items.iter().filter(|i| i.handling == Handling::Owned) {
-                            let pkt = decode::decode(plan.linktype, item.data(&plan)).unwrap();
-                            assert_eq!(worker_of_packet(&pkt, workers as u64), me as u64);
-                        }
-                        once.extend(
-                            items
-                                .iter()
-                                .filter(|i| i.handling != Handling::Fragment)
-                                .map(|i| i.offset),
-                        );
-                        let want_end = match &end {
-                            ReadEnd::CutShort(why) => Some(why.clone()),
-                            _ => None,
-                        };
-                        assert_eq!(ended.as_ref(), Some(&want_end), "{context}");
-                    }
-                    once.sort_unstable();
-                    let want: Vec<usize> = whole.iter().filter(|p| !p.1).map(|p| p.0).collect();
-                    assert_eq!(once, want, "case {case}, chunk {chunk}, {workers} workers");
+    /// that do not decode), with the link type and time that reader finds, fragments reach
+    /// every worker, each worker gets its packets in file order, and the file ends the same
+    /// way.
+    fn split_agrees_with_one_reader(file: &[u8], case: usize, met: &mut Met) {
+        let (whole, end) = read_whole(file);
+        let at: std::collections::HashMap<usize, &Whole> =
+            whole.iter().map(|w| (w.offset, w)).collect();
+        for chunk in [40, 333, 4096] {
+            let Some(plan) = Plan::over(Backing::Memory(file.to_vec()), chunk) else {
+                continue;
+            };
+            let (mut start, mut parser) = (plan.first_record, plan.parser.clone());
+            for k in 0..plan.chunks() {
+                let walk_from = (start, &parser);
+                let mut walked =
+                    walk(&plan, k, walk_from, (1, None), &mut Filter::none()).remove(0);
+                met.wrong_guesses += usize::from(plan.guess_start(k) != start);
+                start = walked.end;
+                if let Some(after) = walked.parser_after.take() {
+                    parser = after;
+                    met.described += 1;
                 }
             }
+            for workers in 1..=3 {
+                let per_worker = split_walk(&plan, workers);
+                let mut once: Vec<usize> = Vec::new();
+                for (me, (items, ended)) in per_worker.iter().enumerate() {
+                    let context = format!("case {case}, chunk {chunk}, worker {me}/{workers}");
+                    let offsets: Vec<usize> = items.iter().map(|i| i.offset).collect();
+                    assert!(offsets.windows(2).all(|w| w[0] < w[1]), "{context}");
+                    let fragments: Vec<usize> = items
+                        .iter()
+                        .filter(|i| i.handling == Handling::Fragment)
+                        .map(|i| i.offset)
+                        .collect();
+                    let want: Vec<usize> = whole
+                        .iter()
+                        .filter(|p| p.fragment)
+                        .map(|p| p.offset)
+                        .collect();
+                    assert_eq!(fragments, want, "{context}");
+                    for item in items {
+                        let found = at.get(&item.offset).expect("a packet one reader finds");
+                        assert_eq!(
+                            (item.linktype, item.ts_us, item.len as usize),
+                            (found.linktype, found.ts_us, item.data(&plan).len()),
+                            "{context}"
+                        );
+                    }
+                    for item in items.iter().filter(|i| i.handling == Handling::Owned) {
+                        let pkt = decode::decode(item.linktype, item.data(&plan)).unwrap();
+                        assert_eq!(worker_of_packet(&pkt, workers as u64), me as u64);
+                    }
+                    once.extend(
+                        items
+                            .iter()
+                            .filter(|i| i.handling != Handling::Fragment)
+                            .map(|i| i.offset),
+                    );
+                    let want_end = match &end {
+                        ReadEnd::CutShort(why) => Some(why.clone()),
+                        _ => None,
+                    };
+                    assert_eq!(ended.as_ref(), Some(&want_end), "{context}");
+                }
+                once.sort_unstable();
+                let want: Vec<usize> = whole
+                    .iter()
+                    .filter(|p| !p.fragment)
+                    .map(|p| p.offset)
+                    .collect();
+                assert_eq!(once, want, "case {case}, chunk {chunk}, {workers} workers");
+            }
+        }
+    }
+
+    #[test]
+    fn a_pcap_file_split_between_workers_reads_every_packet_once_in_order() {
+        let mut rng = Rng(0x5eed_1234_abcd_0001);
+        let mut met = Met::default();
+        for case in 0..400 {
+            split_agrees_with_one_reader(&random_pcap(&mut rng), case, &mut met);
         }
         // The look-alike records and the damage did make walkers guess wrong.
-        assert!(wrong_guesses > 100, "{wrong_guesses} wrong guesses");
+        assert!(
+            met.wrong_guesses > 100,
+            "{} wrong guesses",
+            met.wrong_guesses
+        );
+    }
+
+    #[test]
+    fn a_pcapng_file_split_between_workers_reads_every_packet_once_in_order() {
+        let mut rng = Rng(0x5eed_1234_abcd_0002);
+        let mut met = Met::default();
+        for case in 0..400 {
+            split_agrees_with_one_reader(&random_pcapng(&mut rng), case, &mut met);
+        }
+        // Wrong guesses, and files read on after a new interface or section.
+        assert!(
+            met.wrong_guesses > 100,
+            "{} wrong guesses",
+            met.wrong_guesses
+        );
+        assert!(
+            met.described > 100,
+            "{} chunks after a description",
+            met.described
+        );
     }
 }

@@ -206,6 +206,89 @@ pub fn pcap_of(frames: &[(u64, Vec<u8>)]) -> Vec<u8> {
     out
 }
 
+/// Where [`pcapng_of`] changes how the packet blocks after read.
+#[derive(Default, Clone, Copy)]
+pub struct PcapngChanges {
+    /// Before this frame, a second Ethernet interface counting nanoseconds, which this frame
+    /// and the ones after are captured on.
+    pub new_interface_at: Option<usize>,
+    /// Before this frame, a new section, big-endian, with one Ethernet interface counting
+    /// microseconds.
+    pub new_section_at: Option<usize>,
+}
+
+/// A pcapng file holding `frames` as (time µs, bytes): a little-endian section with one
+/// Ethernet interface counting microseconds, then an enhanced packet block per frame; with
+/// `changes`, an interface or a section added on the way.
+pub fn pcapng_of(frames: &[(u64, Vec<u8>)], changes: PcapngChanges) -> Vec<u8> {
+    let mut big_endian = false;
+    let u32_bytes = |n: u32, big_endian: bool| match big_endian {
+        true => n.to_be_bytes(),
+        false => n.to_le_bytes(),
+    };
+    let block = |out: &mut Vec<u8>, kind: u32, body: &[u8], big_endian: bool| {
+        let length = 12 + body.len() as u32;
+        out.extend(u32_bytes(kind, big_endian));
+        out.extend(u32_bytes(length, big_endian));
+        out.extend(body);
+        out.extend(u32_bytes(length, big_endian));
+    };
+    let section = |out: &mut Vec<u8>, big_endian: bool| {
+        let mut body = Vec::from(u32_bytes(0x1a2b_3c4d, big_endian));
+        body.extend(if big_endian {
+            [0, 1, 0, 0]
+        } else {
+            [1, 0, 0, 0]
+        });
+        body.extend([0xff; 8]); // section length unknown
+        block(out, 0x0a0d_0d0a, &body, big_endian);
+    };
+    // Ethernet, snap length 65535; with `nanos`, the if_tsresol option (9: 10^-9 s).
+    let interface = |out: &mut Vec<u8>, nanos: bool, big_endian: bool| {
+        let mut body = Vec::from(match big_endian {
+            true => 1u16.to_be_bytes(),
+            false => 1u16.to_le_bytes(),
+        });
+        body.extend([0, 0]);
+        body.extend(u32_bytes(65535, big_endian));
+        if nanos {
+            let (code, len) = match big_endian {
+                true => (9u16.to_be_bytes(), 1u16.to_be_bytes()),
+                false => (9u16.to_le_bytes(), 1u16.to_le_bytes()),
+            };
+            body.extend(code.into_iter().chain(len).chain([9, 0, 0, 0]));
+            body.extend([0; 4]); // end of options
+        }
+        block(out, 1, &body, big_endian);
+    };
+    let mut out = Vec::new();
+    section(&mut out, big_endian);
+    interface(&mut out, false, big_endian);
+    let (mut if_id, mut nanos) = (0u32, false);
+    for (i, (ts_us, frame)) in frames.iter().enumerate() {
+        if changes.new_interface_at == Some(i) {
+            interface(&mut out, true, big_endian);
+            (if_id, nanos) = (if_id + 1, true);
+        }
+        if changes.new_section_at == Some(i) {
+            big_endian = true;
+            section(&mut out, big_endian);
+            interface(&mut out, false, big_endian);
+            (if_id, nanos) = (0, false);
+        }
+        let units = if nanos { ts_us * 1_000 } else { *ts_us };
+        let len = frame.len() as u32;
+        let mut body = Vec::new();
+        for field in [if_id, (units >> 32) as u32, units as u32, len, len] {
+            body.extend(u32_bytes(field, big_endian));
+        }
+        body.extend(frame);
+        body.resize(body.len().next_multiple_of(4), 0);
+        block(&mut out, 6, &body, big_endian);
+    }
+    out
+}
+
 /// An Ethernet frame carrying a DNS query (type A) for `name` from 10.0.0.1:`src_port` to
 /// 192.0.2.53:53.
 pub fn dns_query_frame(src_port: u16, name: &str) -> Vec<u8> {
