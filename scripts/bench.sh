@@ -3,7 +3,7 @@
 # read floor (tcpdump reading and discarding) and tshark applying an equivalent name filter.
 #
 #   scripts/bench.sh [--size 1G] [--rounds 3] [--indicators 100000] [--seed 1]
-#                    [--timeout 900] [--no-tshark]
+#                    [--timeout 900] [--no-tshark] [--pcapng]
 #
 # Once, into ./bench-data/ (git-ignored): a realistic traffic mix and a small-packet worst
 # case of about --size bytes each, and a feed of --indicators random domains plus as many
@@ -11,7 +11,9 @@
 # and reproducible from --seed. Then for each file and each round every tool runs once, in
 # the same order, with /usr/bin/time recording wall time, user+sys CPU and peak RSS. The
 # table per file gives medians over the rounds. Raw figures are appended to
-# bench-data/results.csv. See benches/README.md for what each figure means.
+# bench-data/results.csv. With --pcapng, every tool reads the same captures written as
+# pcapng (by editcap, once, beside them: what Wireshark and dumpcap write). See
+# benches/README.md for what each figure means.
 set -euo pipefail
 
 usage() {
@@ -24,6 +26,7 @@ INDICATORS=100000
 SEED=1
 TIMEOUT=900
 TSHARK=1
+FORMAT=pcap
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -33,6 +36,7 @@ while [ $# -gt 0 ]; do
     --seed) SEED=${2:?--seed needs a number}; shift 2 ;;
     --timeout) TIMEOUT=${2:?--timeout needs seconds}; shift 2 ;;
     --no-tshark) TSHARK=0; shift ;;
+    --pcapng) FORMAT=pcapng; shift ;;
     -h | --help) usage; exit 0 ;;
     *) echo "bench: unknown argument: $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -62,6 +66,7 @@ ensure_tools() {
   [ -x /usr/bin/time ] || missing+=(time)
   command -v timeout >/dev/null 2>&1 || missing+=(coreutils)
   if [ "$TSHARK" = 1 ] && ! command -v tshark >/dev/null 2>&1; then missing+=(tshark); fi
+  if [ "$FORMAT" = pcapng ] && ! command -v editcap >/dev/null 2>&1; then missing+=(wireshark-common); fi
   [ ${#missing[@]} -eq 0 ] && return 0
   local sudo=()
   if [ "$(id -u)" -ne 0 ]; then
@@ -114,15 +119,34 @@ generate() {
   mv "$out.part" "$out"
 }
 
-need_kb=$(numfmt --from=iec "${SIZE^^}" | awk '{ printf "%d", $1 * 2.1 / 1024 }')
+# Two captures of about $SIZE (and their pcapng copies, a few percent larger), with room.
+copies=1
+[ "$FORMAT" = pcapng ] && copies=2.15
+need_kb=$(numfmt --from=iec "${SIZE^^}" | awk -v c="$copies" '{ printf "%d", $1 * 2.1 * c / 1024 }')
 free_kb=$(df -Pk "$DATA" | awk 'NR == 2 { print $4 }')
-if { [ ! -s "$MIX" ] || [ ! -s "$SMALL" ]; } && [ "$free_kb" -lt "$need_kb" ]; then
-  echo "bench: $DATA needs about $((need_kb / 1024)) MiB free for two $SIZE captures; it has $((free_kb / 1024)) MiB" >&2
+missing=0
+for f in "$MIX" "$SMALL"; do
+  [ -s "$f" ] || missing=1
+  [ "$FORMAT" = pcap ] || [ -s "${f}ng" ] || missing=1
+done
+if [ "$missing" = 1 ] && [ "$free_kb" -lt "$need_kb" ]; then
+  echo "bench: $DATA needs about $((need_kb / 1024)) MiB free for the $SIZE captures; it has $((free_kb / 1024)) MiB" >&2
   exit 1
 fi
 generate "$MIX" mix --mix realistic --bytes "$SIZE" --seed "$SEED"
 generate "$SMALL" mix --mix small --bytes "$SIZE" --seed "$SEED"
 generate "$FEED" feed --count "$INDICATORS" --seed "$SEED"
+if [ "$FORMAT" = pcapng ]; then
+  for capture in MIX SMALL; do
+    out=${!capture}ng
+    if [ ! -s "$out" ] || [ "$out" -ot "${!capture}" ]; then
+      echo "bench: writing $out" >&2
+      editcap -F pcapng "${!capture}" "$out.part"
+      mv "$out.part" "$out"
+    fi
+    printf -v "$capture" '%s' "$out"
+  done
+fi
 
 # tshark gets one name to look for (the first indicator of the feed, which the mixes contain),
 # the sensor the whole feed.
