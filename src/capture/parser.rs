@@ -10,16 +10,23 @@
 //! resolution — libpcap refuses files whose interfaces differ).
 //!
 //! Limits: a record longer than [`MAX_CAPLEN`] is damage (as libpcap treats it): reading ends
-//! there. pcap-parser trusts the record length; we cap it first.
+//! there. pcap-parser trusts the record length; we cap it first. So is a pcapng block whose
+//! length is not a multiple of 4 (libpcap refuses it; pcap-parser reads on), and
+//! a pcapng section that describes more than [`MAX_INTERFACES`] interfaces (they are kept).
 
 use pcap_parser::nom;
 use pcap_parser::pcapng::Block;
 use pcap_parser::{parse_pcap_frame_modified, parse_pcap_header, LegacyPcapBlock, PcapError};
 
+use std::sync::Arc;
+
 use super::RawPacket;
 
 /// Largest record accepted: libpcap's MAXIMUM_SNAPLEN.
 pub const MAX_CAPLEN: u32 = 262_144;
+/// Most interfaces a pcapng section may describe (each kept while the section is read: 2 MB at
+/// most; capture tools describe a handful). A section that describes more is damaged there.
+pub const MAX_INTERFACES: usize = 65_536;
 
 /// What the next bytes hold.
 #[derive(Debug)]
@@ -57,7 +64,9 @@ enum Format {
     },
     Pcapng {
         big_endian: bool,
-        interfaces: Vec<Interface>,
+        /// Shared by the parser's clones (the split walk clones one per chunk) until one of
+        /// them reads another description.
+        interfaces: Arc<Vec<Interface>>,
     },
 }
 
@@ -161,7 +170,7 @@ impl Parser {
         if data.starts_with(&[0x0a, 0x0d, 0x0d, 0x0a]) {
             self.format = Format::Pcapng {
                 big_endian: false,
-                interfaces: Vec::new(),
+                interfaces: Arc::default(),
             };
             return self.pcapng_block(data);
         }
@@ -198,6 +207,9 @@ impl Parser {
             if length < 12 {
                 return Next::Damaged(format!("damaged pcapng block (length {length})"));
             }
+            if !length.is_multiple_of(4) {
+                return not_aligned(length);
+            }
         }
         let parsed = if section_header {
             pcap_parser::pcapng::parse_sectionheaderblock(data)
@@ -213,15 +225,23 @@ impl Parser {
             Err(_) => return Next::Damaged("damaged pcapng block".into()),
         };
         let used = data.len() - rest.len();
+        if !used.is_multiple_of(4) {
+            return not_aligned(used as u32);
+        }
         match block {
             Block::SectionHeader(shb) => {
                 *big_endian = shb.big_endian();
-                interfaces.clear();
+                *interfaces = Arc::default();
                 self.descriptions += 1;
+            }
+            Block::InterfaceDescription(_) if interfaces.len() >= MAX_INTERFACES => {
+                return Next::Damaged(format!(
+                    "pcapng section describes more than {MAX_INTERFACES} interfaces"
+                ));
             }
             Block::InterfaceDescription(idb) => {
                 self.descriptions += 1;
-                interfaces.push(Interface {
+                Arc::make_mut(interfaces).push(Interface {
                     linktype: idb.linktype.0,
                     resolution: units_per_second(idb.if_tsresol),
                     // pcap-parser 0.17 reads if_tsoffset as little-endian in every section.
@@ -264,6 +284,15 @@ impl Parser {
         }
         Next::Skip(used)
     }
+}
+
+/// A pcapng block `length` bytes long, not a multiple of 4: damage, as libpcap reads the format
+/// (the blocks after it would lie off the 4-byte grid the format keeps, and that the split
+/// walk's guesses look on).
+fn not_aligned(length: u32) -> Next<'static> {
+    Next::Damaged(format!(
+        "damaged pcapng block (length {length}, not a multiple of 4)"
+    ))
 }
 
 /// Timestamp units per second of an interface whose `if_tsresol` is `tsresol`: 10 to its
@@ -472,7 +501,7 @@ fn pcapng_blocks_follow(data: &[u8], start: usize, big_endian: bool) -> bool {
         };
         let plausible = SYNC_BLOCK_TYPES.contains(&kind)
             && (12..=SYNC_BLOCK).contains(&length)
-            && length % 4 == 0;
+            && length.is_multiple_of(4);
         if !plausible {
             return false;
         }
@@ -944,6 +973,63 @@ mod tests {
             }
         }
         assert!(compared > 20_000, "{compared}");
+    }
+
+    #[test]
+    fn a_pcapng_block_whose_length_is_not_a_multiple_of_4_is_damage() {
+        for big_endian in [false, true] {
+            for body in 1..=8usize {
+                let mut file = section_header(big_endian);
+                let at = file.len();
+                file.extend(block(0x0bad, &vec![0; body], None, big_endian));
+                let mut parser = Parser::default();
+                assert!(matches!(parser.next(&file), Next::Skip(28)));
+                match parser.next(&file[at..]) {
+                    Next::Skip(used) => assert_eq!((used, body % 4), (12 + body, 0)),
+                    Next::Damaged(why) => {
+                        assert_ne!(body % 4, 0);
+                        assert!(why.contains("not a multiple of 4"), "{why}");
+                    }
+                    other => panic!("a body of {body} bytes: {other:?}"),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_pcapng_section_describes_at_most_max_interfaces_and_a_new_section_starts_again() {
+        let mut file = section_header(false);
+        let idb = interface_description(1, false);
+        for _ in 0..MAX_INTERFACES {
+            file.extend(&idb);
+        }
+        let last_kept = file.len();
+        file.extend(&idb);
+        let mut parser = Parser::default();
+        let mut at = 0;
+        while at < last_kept {
+            let Next::Skip(used) = parser.next(&file[at..]) else {
+                panic!("a description at {at}")
+            };
+            at += used;
+        }
+        assert_eq!(parser.descriptions(), 1 + MAX_INTERFACES as u64);
+        let clone = parser.clone();
+        match parser.next(&file[at..]) {
+            Next::Damaged(why) => assert!(why.contains("more than 65536 interfaces"), "{why}"),
+            other => panic!("one description too many: {other:?}"),
+        }
+        // A new section forgets the interfaces of the one before.
+        let mut next = section_header(true);
+        next.extend(interface_description(1, true));
+        let mut parser = clone;
+        for _ in 0..2 {
+            let Next::Skip(used) = parser.next(&next) else {
+                panic!("a new section and its interface")
+            };
+            next.drain(..used);
+        }
+        assert_eq!(parser.descriptions(), 3 + MAX_INTERFACES as u64);
     }
 
     #[test]

@@ -69,6 +69,10 @@ pub fn chunk_bytes(workers: usize) -> usize {
 /// alike; the fewer, the less of the file mapped at once).
 pub const LOOKAHEAD_PER_WORKER: usize = 1;
 
+/// Bytes of blocks before the first packet past which a file is not split (it is read whole by
+/// every worker): worker 0 reads them alone, before any other worker can start.
+const LEADING_BYTES: usize = 1 << 20;
+
 /// A large pcap or pcapng file, mapped once for every worker.
 pub(crate) struct Plan {
     bytes: Backing,
@@ -109,7 +113,7 @@ impl std::ops::Deref for Backing {
 
 impl Plan {
     /// The plan for `input`, for `workers` workers, when it is a large pcap or pcapng file
-    /// with at least one packet;
+    /// with a packet in its first [`LEADING_BYTES`];
     /// `None` otherwise (or when it cannot be read: each worker then reads it as before and
     /// meets the same error).
     pub fn of(input: &InputFile, workers: usize) -> Option<Plan> {
@@ -122,6 +126,9 @@ impl Plan {
         let mut parser = Parser::default();
         let mut first_record = 0;
         let first = loop {
+            if first_record > LEADING_BYTES {
+                return None;
+            }
             match parser.next(bytes.get(first_record..)?) {
                 Next::Skip(used) => first_record += used,
                 Next::Packet(first, _) => break first,
@@ -738,6 +745,27 @@ mod tests {
                     .collect();
                 assert_eq!(once, want, "case {case}, chunk {chunk}, {workers} workers");
             }
+        }
+    }
+
+    #[test]
+    fn a_file_whose_first_packet_lies_past_the_leading_bytes_is_not_split() {
+        let frame = [0u8; 60];
+        for (fillers, split) in [(10, true), (LEADING_BYTES / 20, false)] {
+            let mut file = section_header(false);
+            file.extend(interface_description(1, false));
+            for _ in 0..fillers {
+                file.extend(block(0x0bad, &[0; 8], None, false));
+            }
+            for ts in 0..100 {
+                file.extend(enhanced_packet(0, ts, &frame, false));
+            }
+            let plan = Plan::over(Backing::Memory(file), 4096);
+            assert_eq!(
+                plan.is_some(),
+                split,
+                "{fillers} blocks before the first packet"
+            );
         }
     }
 
