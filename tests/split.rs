@@ -222,9 +222,10 @@ fn a_large_capture_split_between_workers_gives_what_one_worker_gives() {
     }
 }
 
-/// The same packets as pcapng, as capture tools write it, and with an interface (counting
-/// nanoseconds) added half-way, a new section (big-endian) three quarters of the way, or
-/// both: with 1, 2 and 3 workers, the alerts and counters of the packets as a pcap file.
+/// The same packets as pcapng, as capture tools write it (little- or big-endian), and with an
+/// interface (counting nanoseconds) added half-way, a new section (big-endian) three quarters
+/// of the way, or both: with 1, 2 and 3 workers, the alerts and counters of the packets as a
+/// pcap file.
 #[test]
 fn a_large_pcapng_capture_split_between_workers_gives_what_the_same_packets_as_pcap_give() {
     let dir = tempfile::tempdir().unwrap();
@@ -237,6 +238,13 @@ fn a_large_pcapng_capture_split_between_workers_gives_what_the_same_packets_as_p
     let (interface, section) = (Some(n / 2), Some(n * 3 / 4));
     for (name, changes) in [
         ("as written", PcapngChanges::default()),
+        (
+            "big-endian",
+            PcapngChanges {
+                big_endian: true,
+                ..PcapngChanges::default()
+            },
+        ),
         (
             "interface added",
             PcapngChanges {
@@ -256,6 +264,7 @@ fn a_large_pcapng_capture_split_between_workers_gives_what_the_same_packets_as_p
             PcapngChanges {
                 new_interface_at: interface,
                 new_section_at: section,
+                ..PcapngChanges::default()
             },
         ),
     ] {

@@ -12,7 +12,8 @@
 //! Limits: a record longer than [`MAX_CAPLEN`] is damage (as libpcap treats it): reading ends
 //! there. pcap-parser trusts the record length; we cap it first. So is a pcapng block whose
 //! length is not a multiple of 4 (libpcap refuses it; pcap-parser reads on), and
-//! a pcapng section that describes more than [`MAX_INTERFACES`] interfaces (they are kept).
+//! a pcapng section that describes more than [`MAX_INTERFACES`] interfaces (the first ones are
+//! kept in memory while the section is read).
 
 use pcap_parser::nom;
 use pcap_parser::pcapng::Block;
@@ -991,6 +992,37 @@ mod tests {
                         assert!(why.contains("not a multiple of 4"), "{why}");
                     }
                     other => panic!("a body of {body} bytes: {other:?}"),
+                }
+            }
+            // A section header (its own parser reads its length), first or after another.
+            for extra in 1..=7usize {
+                let mut shb = section_header(big_endian);
+                shb.truncate(24);
+                shb.extend(vec![0; extra]);
+                let length = 28 + extra as u32;
+                shb.extend(u32_bytes(length, big_endian));
+                shb[4..8].copy_from_slice(&u32_bytes(length, big_endian));
+                for first in [true, false] {
+                    let mut file = if first {
+                        Vec::new()
+                    } else {
+                        section_header(big_endian)
+                    };
+                    let at = file.len();
+                    file.extend(&shb);
+                    file.extend([0; 64]);
+                    let mut parser = Parser::default();
+                    if !first {
+                        assert!(matches!(parser.next(&file), Next::Skip(28)));
+                    }
+                    match parser.next(&file[at..]) {
+                        Next::Skip(_) => assert_eq!(extra % 4, 0),
+                        Next::Damaged(why) => {
+                            assert_ne!(extra % 4, 0);
+                            assert!(why.contains("not a multiple of 4"), "{why}");
+                        }
+                        other => panic!("a section header {length} long: {other:?}"),
+                    }
                 }
             }
         }

@@ -13,8 +13,9 @@
 //!   where each walking every record took 0.35–0.39 s, and one worker 0.38–0.45 s (before
 //!   the walker read endpoints alone). The same mix as pcapng: 0.23 s where each walking
 //!   every block took 0.27 s.
-//! - **Every other file (small ones, the "modified" pcap format): each worker reads all of it** and skips the packets of other
-//!   workers' flows: a plain frame's by its endpoints alone, any other once decoded. One
+//! - **Every other file: each worker reads all of it** (small files, the "modified" pcap
+//!   format, a file whose first packet lies past its first megabyte) and skips the packets of
+//!   other workers' flows: a plain frame's by its endpoints alone, any other once decoded. One
 //!   worker owns every flow and skips the check. Small files come read ahead by one thread
 //!   for all workers ([`super::readahead`]).
 //!

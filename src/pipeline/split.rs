@@ -29,8 +29,9 @@
 //! chunk itself, as the file's head no longer says how it reads, and walkers stop.
 //!
 //! Worker 0 maps each large file and hands the map to the others ([`Message::Plan`]), so that
-//! all read the same bytes even while the file grows. Small files, the "modified" pcap format
-//! and single workers are read whole by every worker as before.
+//! all read the same bytes even while the file grows. Small files, the "modified" pcap format,
+//! files whose first packet lies past their first [`LEADING_BYTES`] and single workers are
+//! read whole by every worker as before.
 //!
 //! Channels: one per ordered pair of workers, bounded. No two workers can wait on each other:
 //! - within a file, a walker has at most `2 × LOOKAHEAD_PER_WORKER + 2` of its chunks sent
@@ -87,9 +88,9 @@ pub(crate) struct Plan {
     first_record: usize,
     /// Seconds of the first record's time.
     first_second: u32,
-    /// The first chunk after which walkers walk nothing: where a worker found the file's end
+    /// The last chunk that walkers walk (none after it): where a worker found the file's end
     /// (damage, or a cut record), or a pcapng block that changes how the blocks after it read.
-    walked_to: AtomicUsize,
+    last_walked_chunk: AtomicUsize,
 }
 
 /// Where a plan's bytes live.
@@ -144,7 +145,7 @@ impl Plan {
             layout,
             first_record,
             first_second,
-            walked_to: AtomicUsize::new(usize::MAX),
+            last_walked_chunk: AtomicUsize::new(usize::MAX),
         })
     }
 
@@ -191,7 +192,7 @@ impl Plan {
     /// found (nobody reads it), or past a block that changes how the blocks after it read
     /// (every worker walks it itself).
     fn unwalked(&self, k: usize) -> bool {
-        k > self.walked_to.load(Ordering::Relaxed)
+        k > self.last_walked_chunk.load(Ordering::Relaxed)
     }
 
     /// Give back the map's pages more than `chunks` chunks before `at`, which every worker is
@@ -431,11 +432,11 @@ impl Reading {
         self.next_start = walked.end;
         if let Some(parser) = walked.parser_after.take() {
             self.parser = Some(parser);
-            plan.walked_to.fetch_min(k, Ordering::Relaxed);
+            plan.last_walked_chunk.fetch_min(k, Ordering::Relaxed);
         }
         if walked.stop.is_some() || k + 1 == plan.chunks() {
             self.ended = Some(walked.stop.clone());
-            plan.walked_to.fetch_min(k, Ordering::Relaxed);
+            plan.last_walked_chunk.fetch_min(k, Ordering::Relaxed);
         }
         Some(walked)
     }
@@ -445,7 +446,7 @@ impl Reading {
 mod tests {
     use super::*;
     use crate::capture::test_files::{
-        block, enhanced_packet, interface_description, pcap_with_records, section_header,
+        block, enhanced_packet, interface_description, pcap_with_records, section_header, u32_bytes,
     };
     use crate::capture::ReadEnd;
     use crate::decode::{self, Transport};
@@ -549,17 +550,28 @@ mod tests {
         file
     }
 
-    /// A pcapng file of random frames, look-alike blocks in payloads, and between the packet
-    /// blocks now and then custom blocks (which change nothing), another interface (Ethernet,
-    /// or raw IP, on which Ethernet frames do not decode) or a new section, perhaps in the
-    /// other byte order; perhaps damaged at one block or cut off anywhere.
+    /// A pcapng file of random frames in enhanced packet blocks, now and then a simple one
+    /// (perhaps first), look-alike blocks in payloads, and between the packet blocks now and
+    /// then blocks that change nothing (custom, name resolution, interface statistics),
+    /// another interface (Ethernet, or raw IP, on which Ethernet frames do not decode) or a
+    /// new section, perhaps in the other byte order; perhaps damaged at one block or cut off
+    /// anywhere.
     fn random_pcapng(rng: &mut Rng) -> Vec<u8> {
         let mut big_endian = rng.below(2) == 0;
         let frames = random_frames(rng, |rng| look_alike_blocks(rng, big_endian));
         let mut file = section_header(big_endian);
         file.extend(interface_description(1, big_endian));
         let (mut interfaces, mut packet_blocks) = (1, Vec::new());
+        let simple_first = rng.below(8) == 0;
         for (i, frame) in frames.iter().enumerate() {
+            if (i == 0 && simple_first) || rng.below(20) == 0 {
+                // A simple packet block: the packet's length, then the packet, padded.
+                let mut body = Vec::from(u32_bytes(frame.len() as u32, big_endian));
+                body.extend(frame);
+                body.resize(body.len().next_multiple_of(4), 0);
+                file.extend(block(3, &body, None, big_endian));
+                continue;
+            }
             match rng.below(40) {
                 0 => {
                     let linktype = [1, 101][rng.below(2) as usize];
@@ -572,7 +584,11 @@ mod tests {
                     file.extend(interface_description(1, big_endian));
                     interfaces = 1;
                 }
-                2..=5 => file.extend(block(0x0bad, &[0; 8], None, big_endian)),
+                2 | 3 => file.extend(block(0x0bad, &[0; 8], None, big_endian)),
+                // Name resolution: no record but the end of records.
+                4 => file.extend(block(4, &[0; 4], None, big_endian)),
+                // Interface statistics of interface 0: its id and a time, no options.
+                5 => file.extend(block(5, &[0; 12], None, big_endian)),
                 _ => {}
             }
             packet_blocks.push((file.len(), big_endian));
@@ -585,9 +601,10 @@ mod tests {
                 let cut = 28 + rng.below(file.len() as u64 - 28) as usize;
                 file.truncate(cut);
             }
-            1 => {
+            1 if !packet_blocks.is_empty() => {
                 // A block shorter than a block's framing: damage.
-                let (at, big_endian) = packet_blocks[rng.below(frames.len() as u64) as usize];
+                let pick = rng.below(packet_blocks.len() as u64) as usize;
+                let (at, big_endian) = packet_blocks[pick];
                 let length = match big_endian {
                     true => 8u32.to_be_bytes(),
                     false => 8u32.to_le_bytes(),
@@ -745,6 +762,47 @@ mod tests {
                     .collect();
                 assert_eq!(once, want, "case {case}, chunk {chunk}, {workers} workers");
             }
+        }
+    }
+
+    /// After the chunk where an interface is added is read, walkers walk no chunk after it
+    /// (every worker walks those itself), and they walk the chunks before.
+    #[test]
+    fn walkers_stop_after_a_description_is_read() {
+        let frame = [0u8; 60];
+        let mut file = section_header(false);
+        file.extend(interface_description(1, false));
+        for ts in 0..100 {
+            if ts == 50 {
+                file.extend(interface_description(1, false));
+            }
+            file.extend(enhanced_packet(0, ts, &frame, false));
+        }
+        let plan = Plan::over(Backing::Memory(file), 333).expect("a plan");
+        let mut reading = Reading::new(&plan);
+        let mut described = None;
+        for k in 0..plan.chunks() {
+            if described.is_none() {
+                assert_ne!(plan.walker_start(k).0, NO_START, "chunk {k}");
+            }
+            let walked = walk(
+                &plan,
+                k,
+                plan.walker_start(k),
+                (2, None),
+                &mut Filter::none(),
+            );
+            let mine = walked.into_iter().next().unwrap();
+            let had_parser = reading.parser.is_some();
+            reading.accept(&plan, k, mine, (0, 2), &mut Filter::none());
+            if !had_parser && reading.parser.is_some() {
+                described = Some(k);
+            }
+        }
+        let described = described.expect("the description read");
+        assert!(described + 2 < plan.chunks(), "chunks after it");
+        for k in described + 1..plan.chunks() {
+            assert_eq!(plan.walker_start(k).0, NO_START, "chunk {k}");
         }
     }
 

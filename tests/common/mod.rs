@@ -209,6 +209,8 @@ pub fn pcap_of(frames: &[(u64, Vec<u8>)]) -> Vec<u8> {
 /// Where [`pcapng_of`] changes how the packet blocks after read.
 #[derive(Default, Clone, Copy)]
 pub struct PcapngChanges {
+    /// The first section big-endian (as written on a big-endian machine).
+    pub big_endian: bool,
     /// Before this frame, a second Ethernet interface counting nanoseconds, which this frame
     /// and the ones after are captured on.
     pub new_interface_at: Option<usize>,
@@ -219,9 +221,9 @@ pub struct PcapngChanges {
 
 /// A pcapng file holding `frames` as (time µs, bytes): a little-endian section with one
 /// Ethernet interface counting microseconds, then an enhanced packet block per frame; with
-/// `changes`, an interface or a section added on the way.
+/// `changes`, the first section big-endian, or an interface or a section added on the way.
 pub fn pcapng_of(frames: &[(u64, Vec<u8>)], changes: PcapngChanges) -> Vec<u8> {
-    let mut big_endian = false;
+    let mut big_endian = changes.big_endian;
     let u32_bytes = |n: u32, big_endian: bool| match big_endian {
         true => n.to_be_bytes(),
         false => n.to_le_bytes(),
