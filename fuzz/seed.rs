@@ -6,7 +6,7 @@
 //! | target | seeds |
 //! |---|---|
 //! | `decode` | whole frames, prefixed with their link type's index in `LINKTYPES` |
-//! | `pcap_file` | the captures (the first 16 KiB of larger ones: a cut file is a case too) |
+//! | `pcap_file`, `split_walk` | the captures (the first 16 KiB of larger ones: a cut file is a case too) |
 //! | `dns`, `dns_buffers` | UDP payloads on DNS ports, DNS-over-TCP messages |
 //! | `tls_client_hello` | TCP streams that start with a TLS handshake; the ClientHello bodies |
 //! | `http_request` | TCP streams that start with (or contain) an HTTP request |
@@ -109,6 +109,7 @@ fn main() {
     for path in &files {
         let bytes = std::fs::read(path).expect("read capture");
         out.put("pcap_file", &bytes[..bytes.len().min(MAX_SEED)]);
+        out.put("split_walk", &bytes[..bytes.len().min(MAX_SEED)]);
         let mut cap = Capture::default();
         let input = InputFile {
             path: path.clone(),

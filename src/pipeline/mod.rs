@@ -52,6 +52,15 @@ use batch::Batch;
 use stats::StatsBoard;
 pub use writer::{WriterControl, FLUSH_INTERVAL};
 
+/// The split walk of `file` (any bytes, as a capture file), for 1 to 3 workers and several
+/// chunk sizes, held to what one reader finds: panics where they differ (the `split_walk` fuzz
+/// target).
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub fn split_agrees_with_one_reader(file: &[u8]) {
+    split::agreement::check(file, 0, &mut split::agreement::Met::default());
+}
+
 /// Batches queued per worker.
 pub const QUEUE_DEPTH: usize = 8;
 /// How often a worker publishes its counters for `stats` records.

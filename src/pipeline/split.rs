@@ -96,8 +96,8 @@ pub(crate) struct Plan {
 /// Where a plan's bytes live.
 enum Backing {
     Map(Mmap),
-    /// A file's bytes in memory (tests).
-    #[cfg(test)]
+    /// A file's bytes in memory (tests, fuzzing).
+    #[cfg(any(test, fuzzing))]
     Memory(Vec<u8>),
 }
 
@@ -106,7 +106,7 @@ impl std::ops::Deref for Backing {
     fn deref(&self) -> &[u8] {
         match self {
             Backing::Map(map) => map,
-            #[cfg(test)]
+            #[cfg(any(test, fuzzing))]
             Backing::Memory(bytes) => bytes,
         }
     }
@@ -238,7 +238,7 @@ impl Item {
 }
 
 /// One chunk as walked, for one worker.
-#[cfg_attr(test, derive(Clone))]
+#[cfg_attr(any(test, fuzzing), derive(Clone))]
 pub(crate) struct Walked {
     /// Where the walk started (the guess; [`NO_START`] when none).
     pub start: usize,
@@ -442,15 +442,178 @@ impl Reading {
     }
 }
 
+/// The split walk held to what one reader finds, on any bytes: for the tests and the
+/// `split_walk` fuzz target.
+#[cfg(any(test, fuzzing))]
+pub(crate) mod agreement {
+    use super::*;
+    use crate::capture::ReadEnd;
+    use crate::decode::{self, Transport};
+    use crate::flow::key::worker_of_packet;
+
+    /// A packet as one worker reading the whole file finds it.
+    struct Whole {
+        offset: usize,
+        linktype: i32,
+        ts_us: i64,
+        fragment: bool,
+    }
+
+    /// What one worker reading the whole file finds, and how reading ended; `None` when the
+    /// bytes are no capture file.
+    fn read_whole(file: &[u8]) -> Option<(Vec<Whole>, ReadEnd)> {
+        let input = InputFile {
+            path: "t.pcap".into(),
+            name: Arc::from("t.pcap"),
+            size: Some(file.len() as u64),
+        };
+        let mut packets = Vec::new();
+        let end = mapped::read_loaded(&input, file, &mut Filter::none(), |raw| {
+            packets.push(Whole {
+                offset: raw.data.as_ptr() as usize - file.as_ptr() as usize,
+                linktype: raw.linktype,
+                ts_us: raw.ts_us,
+                fragment: matches!(
+                    decode::decode(raw.linktype, raw.data).map(|p| p.transport),
+                    Ok(Transport::Fragment(_))
+                ),
+            });
+            std::ops::ControlFlow::Continue(())
+        })
+        .ok()?;
+        Some((packets, end))
+    }
+
+    /// The split walk, on one thread: every chunk walked by its walker from its guessed start,
+    /// then each worker's lists accepted in order. Per worker: its items, and how the file
+    /// ended for it.
+    fn split_walk(plan: &Plan, workers: usize) -> Vec<(Vec<Item>, Option<Option<String>>)> {
+        let walked: Vec<Vec<Walked>> = (0..plan.chunks())
+            .map(|k| {
+                walk(
+                    plan,
+                    k,
+                    plan.walker_start(k),
+                    (workers, None),
+                    &mut Filter::none(),
+                )
+            })
+            .collect();
+        (0..workers)
+            .map(|me| {
+                let mut reading = Reading::new(plan);
+                let mut items = Vec::new();
+                for (k, parts) in walked.iter().enumerate() {
+                    let mut filter = Filter::none();
+                    let part = parts[me].clone();
+                    if let Some(w) = reading.accept(plan, k, part, (me, workers), &mut filter) {
+                        items.extend(w.in_order().copied());
+                    }
+                }
+                (items, reading.ended)
+            })
+            .collect()
+    }
+
+    /// What checking the split walk on random files met: walkers' wrong guesses, and chunks
+    /// read on with another section header or interface description than the file's first.
+    #[derive(Default)]
+    pub struct Met {
+        pub wrong_guesses: usize,
+        pub described: usize,
+    }
+
+    /// Whatever the bytes, the chunk size and the number of workers: every packet that one
+    /// reader finds reaches exactly one worker (its flow's owner, or the walker for frames
+    /// that do not decode), with the link type and time that reader finds, fragments reach
+    /// every worker, each worker gets its packets in file order, and the file ends the same
+    /// way.
+    /// Files that are no capture at all are not split, and checked no further. `case` names
+    /// the file in a failure.
+    pub fn check(file: &[u8], case: usize, met: &mut Met) {
+        let Some((whole, end)) = read_whole(file) else {
+            assert!(Plan::over(Backing::Memory(file.to_vec()), 40).is_none());
+            return;
+        };
+        let at: std::collections::HashMap<usize, &Whole> =
+            whole.iter().map(|w| (w.offset, w)).collect();
+        for chunk in [40, 333, 4096] {
+            let Some(plan) = Plan::over(Backing::Memory(file.to_vec()), chunk) else {
+                continue;
+            };
+            let (mut start, mut parser) = (plan.first_record, plan.parser.clone());
+            for k in 0..plan.chunks() {
+                let walk_from = (start, &parser);
+                let mut walked =
+                    walk(&plan, k, walk_from, (1, None), &mut Filter::none()).remove(0);
+                met.wrong_guesses += usize::from(plan.guess_start(k) != start);
+                start = walked.end;
+                if let Some(after) = walked.parser_after.take() {
+                    parser = after;
+                    met.described += 1;
+                }
+            }
+            for workers in 1..=3 {
+                let per_worker = split_walk(&plan, workers);
+                let mut once: Vec<usize> = Vec::new();
+                for (me, (items, ended)) in per_worker.iter().enumerate() {
+                    let context = format!("case {case}, chunk {chunk}, worker {me}/{workers}");
+                    let offsets: Vec<usize> = items.iter().map(|i| i.offset).collect();
+                    assert!(offsets.windows(2).all(|w| w[0] < w[1]), "{context}");
+                    let fragments: Vec<usize> = items
+                        .iter()
+                        .filter(|i| i.handling == Handling::Fragment)
+                        .map(|i| i.offset)
+                        .collect();
+                    let want: Vec<usize> = whole
+                        .iter()
+                        .filter(|p| p.fragment)
+                        .map(|p| p.offset)
+                        .collect();
+                    assert_eq!(fragments, want, "{context}");
+                    for item in items {
+                        let found = at.get(&item.offset).expect("a packet one reader finds");
+                        assert_eq!(
+                            (item.linktype, item.ts_us, item.len as usize),
+                            (found.linktype, found.ts_us, item.data(&plan).len()),
+                            "{context}"
+                        );
+                    }
+                    for item in items.iter().filter(|i| i.handling == Handling::Owned) {
+                        let pkt = decode::decode(item.linktype, item.data(&plan)).unwrap();
+                        assert_eq!(worker_of_packet(&pkt, workers as u64), me as u64);
+                    }
+                    once.extend(
+                        items
+                            .iter()
+                            .filter(|i| i.handling != Handling::Fragment)
+                            .map(|i| i.offset),
+                    );
+                    let want_end = match &end {
+                        ReadEnd::CutShort(why) => Some(why.clone()),
+                        _ => None,
+                    };
+                    assert_eq!(ended.as_ref(), Some(&want_end), "{context}");
+                }
+                once.sort_unstable();
+                let want: Vec<usize> = whole
+                    .iter()
+                    .filter(|p| !p.fragment)
+                    .map(|p| p.offset)
+                    .collect();
+                assert_eq!(once, want, "case {case}, chunk {chunk}, {workers} workers");
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::agreement::{check as split_agrees_with_one_reader, Met};
     use super::*;
     use crate::capture::test_files::{
         block, enhanced_packet, interface_description, pcap_with_records, section_header, u32_bytes,
     };
-    use crate::capture::ReadEnd;
-    use crate::decode::{self, Transport};
-    use crate::flow::key::worker_of_packet;
     use crate::mix::TestRng as Rng;
 
     /// An Ethernet frame of a UDP datagram between random ports carrying `payload`; with
@@ -614,155 +777,6 @@ mod tests {
             _ => {}
         }
         file
-    }
-
-    /// A packet as one worker reading the whole file finds it.
-    struct Whole {
-        offset: usize,
-        linktype: i32,
-        ts_us: i64,
-        fragment: bool,
-    }
-
-    /// What one worker reading the whole file finds, and how reading ended.
-    fn read_whole(file: &[u8]) -> (Vec<Whole>, ReadEnd) {
-        let input = InputFile {
-            path: "t.pcap".into(),
-            name: Arc::from("t.pcap"),
-            size: Some(file.len() as u64),
-        };
-        let mut packets = Vec::new();
-        let end = mapped::read_loaded(&input, file, &mut Filter::none(), |raw| {
-            packets.push(Whole {
-                offset: raw.data.as_ptr() as usize - file.as_ptr() as usize,
-                linktype: raw.linktype,
-                ts_us: raw.ts_us,
-                fragment: matches!(
-                    decode::decode(raw.linktype, raw.data).map(|p| p.transport),
-                    Ok(Transport::Fragment(_))
-                ),
-            });
-            std::ops::ControlFlow::Continue(())
-        })
-        .expect("a capture file");
-        (packets, end)
-    }
-
-    /// The split walk, on one thread: every chunk walked by its walker from its guessed start,
-    /// then each worker's lists accepted in order. Per worker: its items, and how the file
-    /// ended for it.
-    fn split_walk(plan: &Plan, workers: usize) -> Vec<(Vec<Item>, Option<Option<String>>)> {
-        let walked: Vec<Vec<Walked>> = (0..plan.chunks())
-            .map(|k| {
-                walk(
-                    plan,
-                    k,
-                    plan.walker_start(k),
-                    (workers, None),
-                    &mut Filter::none(),
-                )
-            })
-            .collect();
-        (0..workers)
-            .map(|me| {
-                let mut reading = Reading::new(plan);
-                let mut items = Vec::new();
-                for (k, parts) in walked.iter().enumerate() {
-                    let mut filter = Filter::none();
-                    let part = parts[me].clone();
-                    if let Some(w) = reading.accept(plan, k, part, (me, workers), &mut filter) {
-                        items.extend(w.in_order().copied());
-                    }
-                }
-                (items, reading.ended)
-            })
-            .collect()
-    }
-
-    /// What checking the split walk on random files met: walkers' wrong guesses, and chunks
-    /// read on with another section header or interface description than the file's first.
-    #[derive(Default)]
-    struct Met {
-        wrong_guesses: usize,
-        described: usize,
-    }
-
-    /// Whatever the bytes, the chunk size and the number of workers: every packet that one
-    /// reader finds reaches exactly one worker (its flow's owner, or the walker for frames
-    /// that do not decode), with the link type and time that reader finds, fragments reach
-    /// every worker, each worker gets its packets in file order, and the file ends the same
-    /// way.
-    fn split_agrees_with_one_reader(file: &[u8], case: usize, met: &mut Met) {
-        let (whole, end) = read_whole(file);
-        let at: std::collections::HashMap<usize, &Whole> =
-            whole.iter().map(|w| (w.offset, w)).collect();
-        for chunk in [40, 333, 4096] {
-            let Some(plan) = Plan::over(Backing::Memory(file.to_vec()), chunk) else {
-                continue;
-            };
-            let (mut start, mut parser) = (plan.first_record, plan.parser.clone());
-            for k in 0..plan.chunks() {
-                let walk_from = (start, &parser);
-                let mut walked =
-                    walk(&plan, k, walk_from, (1, None), &mut Filter::none()).remove(0);
-                met.wrong_guesses += usize::from(plan.guess_start(k) != start);
-                start = walked.end;
-                if let Some(after) = walked.parser_after.take() {
-                    parser = after;
-                    met.described += 1;
-                }
-            }
-            for workers in 1..=3 {
-                let per_worker = split_walk(&plan, workers);
-                let mut once: Vec<usize> = Vec::new();
-                for (me, (items, ended)) in per_worker.iter().enumerate() {
-                    let context = format!("case {case}, chunk {chunk}, worker {me}/{workers}");
-                    let offsets: Vec<usize> = items.iter().map(|i| i.offset).collect();
-                    assert!(offsets.windows(2).all(|w| w[0] < w[1]), "{context}");
-                    let fragments: Vec<usize> = items
-                        .iter()
-                        .filter(|i| i.handling == Handling::Fragment)
-                        .map(|i| i.offset)
-                        .collect();
-                    let want: Vec<usize> = whole
-                        .iter()
-                        .filter(|p| p.fragment)
-                        .map(|p| p.offset)
-                        .collect();
-                    assert_eq!(fragments, want, "{context}");
-                    for item in items {
-                        let found = at.get(&item.offset).expect("a packet one reader finds");
-                        assert_eq!(
-                            (item.linktype, item.ts_us, item.len as usize),
-                            (found.linktype, found.ts_us, item.data(&plan).len()),
-                            "{context}"
-                        );
-                    }
-                    for item in items.iter().filter(|i| i.handling == Handling::Owned) {
-                        let pkt = decode::decode(item.linktype, item.data(&plan)).unwrap();
-                        assert_eq!(worker_of_packet(&pkt, workers as u64), me as u64);
-                    }
-                    once.extend(
-                        items
-                            .iter()
-                            .filter(|i| i.handling != Handling::Fragment)
-                            .map(|i| i.offset),
-                    );
-                    let want_end = match &end {
-                        ReadEnd::CutShort(why) => Some(why.clone()),
-                        _ => None,
-                    };
-                    assert_eq!(ended.as_ref(), Some(&want_end), "{context}");
-                }
-                once.sort_unstable();
-                let want: Vec<usize> = whole
-                    .iter()
-                    .filter(|p| !p.fragment)
-                    .map(|p| p.offset)
-                    .collect();
-                assert_eq!(once, want, "case {case}, chunk {chunk}, {workers} workers");
-            }
-        }
     }
 
     /// After the chunk where an interface is added is read, walkers walk no chunk after it
