@@ -841,13 +841,20 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_pcap_file_split_between_workers_reads_every_packet_once_in_order() {
-        let mut rng = Rng(0x5eed_1234_abcd_0001);
+    /// 400 random files made by `file_of` from `seed`, each split and held to one reader;
+    /// what the walkers met on the way.
+    fn split_random_files(seed: u64, file_of: impl Fn(&mut Rng) -> Vec<u8>) -> Met {
+        let mut rng = Rng(seed);
         let mut met = Met::default();
         for case in 0..400 {
-            split_agrees_with_one_reader(&random_pcap(&mut rng), case, &mut met);
+            split_agrees_with_one_reader(&file_of(&mut rng), case, &mut met);
         }
+        met
+    }
+
+    #[test]
+    fn a_pcap_file_split_between_workers_reads_every_packet_once_in_order() {
+        let met = split_random_files(0x5eed_1234_abcd_0001, random_pcap);
         // The look-alike records and the damage did make walkers guess wrong.
         assert!(
             met.wrong_guesses > 100,
@@ -858,11 +865,7 @@ mod tests {
 
     #[test]
     fn a_pcapng_file_split_between_workers_reads_every_packet_once_in_order() {
-        let mut rng = Rng(0x5eed_1234_abcd_0002);
-        let mut met = Met::default();
-        for case in 0..400 {
-            split_agrees_with_one_reader(&random_pcapng(&mut rng), case, &mut met);
-        }
+        let met = split_random_files(0x5eed_1234_abcd_0002, random_pcapng);
         // Wrong guesses, and files read on after a new interface or section.
         assert!(
             met.wrong_guesses > 100,
