@@ -174,19 +174,31 @@ fn map_open(input: &InputFile, file: &File) -> Result<Mmap, String> {
 /// Give back the pages of `map` before `consumed` (from `released` on, which moves up), once
 /// 8 MB have been read since the last time.
 pub fn release_before(map: &Mmap, consumed: usize, released: &mut usize) {
-    if consumed.saturating_sub(*released) >= RELEASE_EVERY {
-        let upto = consumed / PAGE * PAGE;
-        // SAFETY: a read-only private file mapping: dropping pages only makes the kernel read
-        // them again from the file if they are touched again.
-        let _ = unsafe {
-            map.unchecked_advise_range(
-                memmap2::UncheckedAdvice::DontNeed,
-                *released,
-                upto - *released,
-            )
-        };
+    let upto = page_start(consumed);
+    if worth_releasing(*released, upto) {
+        release_range(map, *released, upto);
         *released = upto;
     }
+}
+
+/// `at` rounded down to a page boundary.
+pub fn page_start(at: usize) -> usize {
+    at / PAGE * PAGE
+}
+
+/// Whether the pages from `from` to `to` are enough to give back at once (8 MB): fewer, larger
+/// releases cost fewer system calls, and fewer interruptions of the other cores sharing the
+/// map.
+pub fn worth_releasing(from: usize, to: usize) -> bool {
+    to.saturating_sub(from) >= RELEASE_EVERY
+}
+
+/// Give back the pages of `map` from `from` to `to` (page boundaries).
+pub fn release_range(map: &Mmap, from: usize, to: usize) {
+    // SAFETY: a read-only private file mapping: dropping pages only makes the kernel read
+    // them again from the file if they are touched again.
+    let _ =
+        unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, from, to - from) };
 }
 
 /// Why a file that ends `left` bytes into a record is cut short.

@@ -26,6 +26,7 @@
 
 pub mod batch;
 pub mod dispatch;
+mod exchange;
 mod files;
 mod live;
 mod lookahead;
@@ -58,7 +59,8 @@ pub use writer::{WriterControl, FLUSH_INTERVAL};
 #[cfg(fuzzing)]
 #[doc(hidden)]
 pub fn split_agrees_with_one_reader(file: &[u8]) {
-    split::agreement::check(file, 0, &mut split::agreement::Met::default());
+    use split::agreement::{check, Driving, Met};
+    check(file, 0, Driving::OneThread, &mut Met::default());
 }
 
 /// Batches queued per worker.

@@ -38,11 +38,10 @@ use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use crossbeam_channel::Receiver;
-
+use super::exchange::Seat;
 use super::lookahead::{Ask, Churn, Lookahead};
 use super::readahead::{Ahead, Behind};
-use super::split::{self, Handling, Item, Links, Message, Plan, Reading};
+use super::split::{Handling, Item, Links, Plan, Reading};
 use super::tally::InputTally;
 use super::{Progress, RunReport, WorkerLane, WorkerOutput};
 use crate::capture::{self, mapped, Filter, Inputs, RawPacket, ReadEnd};
@@ -133,9 +132,9 @@ pub(crate) fn replay_worker(
             _ => match links
                 .as_ref()
                 .filter(|_| !mapped::is_small(file))
-                .and_then(|l| worker.plan(file, l).map(|plan| (l, plan)))
+                .and_then(|l| worker.plan(file, l))
             {
-                Some((links, plan)) => worker.split(stop, &plan, links, &mut filter, (file, name)),
+                Some(plan) => worker.split(stop, &plan, &mut filter, (file, name)),
                 None if file.size.is_some() => mapped::open(file).and_then(|bytes| {
                     let mut held = Lookahead::default();
                     let end = mapped::read_open(file, &bytes, &mut filter, |raw| {
@@ -408,69 +407,39 @@ impl Replay {
     /// Whether `file` is walked in chunks by all workers: worker 0 maps it and tells the
     /// others (see [`super::split`]). `None` when it is not, or when worker 0 is gone.
     fn plan(&self, file: &capture::InputFile, links: &Links) -> Option<Arc<Plan>> {
-        if self.me == 0 {
-            let plan = Plan::of(file, self.workers as usize).map(Arc::new);
-            for to in links.to.iter().flatten() {
-                let _ = to.send(Message::Plan(plan.clone()));
+        match links {
+            Links::First(others) => {
+                let plan = Plan::of(file, self.workers as usize).map(Arc::new);
+                for to in others {
+                    let _ = to.send(plan.clone());
+                }
+                plan
             }
-            return plan;
-        }
-        match links.from[0].as_ref()?.recv() {
-            Ok(Message::Plan(plan)) => plan,
-            _ => None,
+            Links::Other(first) => first.recv().ok().flatten(),
         }
     }
 
-    /// Replay `plan`'s file with the other workers: walk every `workers`-th chunk, hand each
-    /// worker its packets, and inspect this worker's packets chunk by chunk in file order.
+    /// Replay `plan`'s file with the other workers: take this worker's part of each chunk in
+    /// turn (walking chunks as [`Seat::take`] asks), and inspect its packets in file order.
     fn split(
         &mut self,
         stop: &AtomicBool,
         plan: &Plan,
-        links: &Links,
         filter: &mut Filter,
         (input, file): (&capture::InputFile, Option<&Arc<str>>),
     ) -> Result<ReadEnd, String> {
         let (me, workers) = (self.me as usize, self.workers as usize);
-        let chunks = plan.chunks();
-        let lookahead = split::LOOKAHEAD_PER_WORKER * workers;
-        let mut walked_here = std::collections::VecDeque::new();
-        let mut next_walk = me;
+        let mut seat = Seat::new(plan, me);
         let mut reading = Reading::new(plan);
-        let mut released = 0;
-        for k in 0..chunks {
+        for k in 0..plan.chunks() {
             if stop.load(Ordering::Relaxed) {
                 return Ok(ReadEnd::Stopped);
             }
-            // Walk this worker's chunks up to `lookahead` ahead (and always the one needed now);
-            // past the end some worker found, an empty walk tells the others so.
-            while next_walk < chunks && (next_walk <= k || next_walk < k + lookahead) {
-                let start = plan.walker_start(next_walk);
-                let parts = split::walk(plan, next_walk, start, (workers, None), filter);
-                for (to, part) in parts.into_iter().enumerate() {
-                    match &links.to[to] {
-                        Some(tx) => {
-                            let _ = tx.send(Message::Chunk(part));
-                        }
-                        None => walked_here.push_back(part),
-                    }
-                }
-                next_walk += workers;
-            }
-            let walker = k % workers;
-            let walked = if walker == me {
-                walked_here.pop_front()
-            } else {
-                match links.from[walker].as_ref().map(Receiver::recv) {
-                    Some(Ok(Message::Chunk(walked))) => Some(walked),
-                    _ => None,
-                }
-            };
-            let Some(walked) = walked else {
+            let Some(walked) = seat.take(k, filter, stop) else {
                 if stop.load(Ordering::Relaxed) {
                     return Ok(ReadEnd::Stopped);
                 }
-                // The walker is gone without being asked to stop: it failed.
+                // Another worker left the file without being asked to stop: it failed.
                 return Err(capture::named(
                     input,
                     "a worker ended unexpectedly; the rest of this file was not inspected",
@@ -486,11 +455,6 @@ impl Replay {
             match walked.fragments.is_empty() {
                 true => self.handed_all(walked.items.iter(), plan, file),
                 false => self.handed_all(walked.in_order(), plan, file),
-            }
-            if me == 0 {
-                // Pages every worker is past: a walker may be `lookahead` chunks ahead of the
-                // chunk it reads, and that chunk's reader as far behind.
-                plan.release_behind(walked.start, 2 * lookahead, &mut released);
             }
         }
         Ok(match reading.ended {

@@ -3,14 +3,14 @@
 //!
 //! Replay workers otherwise each walk and decode every record to find the packets of their
 //! own flows, which caps two workers at about 1.45× one (see docs/performance.md). Here the
-//! file is cut into chunks (4 MB, less with many workers: [`chunk_bytes`]), and chunk `k` is
-//! walked by worker `k % n`:
-//! it reads the chunk's records, decodes each far enough to know its flow's owner, and hands
-//! each worker the list of its packets (file offset, length, time). Every worker then inspects
-//! its lists chunk by chunk, in file order, so a flow's packets reach its owner in order, as
-//! before. IP fragments go to every worker, in one list per chunk that all share (a fragment's
-//! flow is known only once reassembled); frames that do not decode stay with the chunk's
-//! walker.
+//! file is cut into chunks (4 MB, less with many workers: [`chunk_bytes`]), and each chunk is
+//! walked by one worker, whichever comes for it first ([`super::exchange`]): it reads the
+//! chunk's records, decodes each far enough to know its flow's owner, and sorts them into one
+//! list per worker (file offset, length, time). Every worker then inspects its lists chunk by
+//! chunk, in file order, so a flow's packets reach its owner in order, as before. IP
+//! fragments go to every worker, in one list per chunk that all share (a fragment's flow is
+//! known only once reassembled); frames that do not decode stay with one worker (chosen by
+//! the chunk's number).
 //!
 //! Where a chunk's first record starts is known only by reading up to it. The walker guesses
 //! it ([`Layout::find_record`]: consecutive plausible record headers or pcapng blocks, within
@@ -28,23 +28,16 @@
 //! capture) says so, with how it read on: from the next chunk on, every worker walks every
 //! chunk itself, as the file's head no longer says how it reads, and walkers stop.
 //!
-//! Worker 0 maps each large file and hands the map to the others ([`Message::Plan`]), so that
+//! Worker 0 maps each large file and hands the map to the others (through [`Links`]), so that
 //! all read the same bytes even while the file grows. Small files, the "modified" pcap format,
 //! files whose first packet lies past their first [`LEADING_BYTES`] and single workers are
 //! read whole by every worker as before.
 //!
-//! Channels: one per ordered pair of workers, bounded. No two workers can wait on each other:
-//! - within a file, a walker has at most `2 × LOOKAHEAD_PER_WORKER + 2` of its chunks sent
-//!   and not yet read by any one reader (it walks [`LOOKAHEAD_PER_WORKER`] × n chunks ahead
-//!   of its own reading, and its reading needs every other walker's chunks before it), plus
-//!   the first chunks of the next file: fewer than a channel holds, so a chunk's send never
-//!   waits;
-//! - worker 0's plans for files that are not split can fill a channel when a worker is many
-//!   files behind; that worker is then reading whole files, which needs nothing but the plans
-//!   already queued for it, so it drains the channel.
-//!
-//! A worker that fails (panics) closes its channels: the others report the file as not read to
-//! its end, rather than waiting.
+//! Worker 0's plans go to each other worker through a bounded channel. Worker 0 can fill one
+//! only with plans of files that are not split, when a worker is many files behind; that
+//! worker is then reading whole files, which needs nothing but the plans already queued for
+//! it, so it drains the channel. A worker that fails (panics) abandons the file it is in (the
+//! others report it as not read to its end, rather than waiting) and closes its channels.
 
 use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -53,22 +46,21 @@ use std::sync::Arc;
 use crossbeam_channel::{bounded, Receiver, Sender};
 use memmap2::Mmap;
 
+use super::exchange::Exchange;
+
 use crate::capture::mapped::{self, RecordsEnd};
 use crate::capture::parser::{Layout, Next, Parser};
 use crate::capture::{Filter, InputFile, RawPacket};
 use crate::flow::key::{route, Route};
 
 /// Bytes of the file per chunk: 4 MB (64 KB to 4 MB measured with two workers, the larger
-/// the better: a chunk carries one message per worker and its own allocation of handed-over
-/// packets), less with many workers, so that the part of the file mapped at once (about three
-/// chunks per worker: walked ahead, being read, not yet released) stays near 48 MB; at least
-/// 1 MB (1 MB measured as fast as 4 MB with two workers).
+/// the better: a chunk carries one hand-over per worker and its own allocation of handed-over
+/// packets), less with many workers, so that the part of the file mapped at once (at most
+/// [`super::exchange::WINDOW_PER_WORKER`] chunks per worker) stays near 64 MB; at least 1 MB
+/// (1 MB measured as fast as 4 MB with two workers).
 pub fn chunk_bytes(workers: usize) -> usize {
     ((16 << 20) / workers.max(1)).clamp(1 << 20, 4 << 20)
 }
-/// Chunks a worker may walk ahead of the chunk it is inspecting, per worker (1 and 2 measured
-/// alike; the fewer, the less of the file mapped at once).
-pub const LOOKAHEAD_PER_WORKER: usize = 1;
 
 /// Bytes of blocks before the first packet past which a file is not split (it is read whole by
 /// every worker): worker 0 reads them alone, before any other worker can start.
@@ -91,6 +83,8 @@ pub(crate) struct Plan {
     /// The last chunk that walkers walk (none after it): where a worker found the file's end
     /// (damage, or a cut record), or a pcapng block that changes how the blocks after it read.
     last_walked_chunk: AtomicUsize,
+    /// Who walks which chunk, and the walked chunks on their way to the workers.
+    exchange: Exchange,
 }
 
 /// Where a plan's bytes live.
@@ -119,11 +113,12 @@ impl Plan {
     /// meets the same error).
     pub fn of(input: &InputFile, workers: usize) -> Option<Plan> {
         let map = mapped::map_large(input).ok()??;
-        Plan::over(Backing::Map(map), chunk_bytes(workers))
+        Plan::over(Backing::Map(map), chunk_bytes(workers), workers)
     }
 
-    /// The plan for a pcap or pcapng file's `bytes`, cut into chunks of `chunk` bytes.
-    fn over(bytes: Backing, chunk: usize) -> Option<Plan> {
+    /// The plan for a pcap or pcapng file's `bytes`, cut into chunks of `chunk` bytes, for
+    /// `workers` workers.
+    fn over(bytes: Backing, chunk: usize, workers: usize) -> Option<Plan> {
         let mut parser = Parser::default();
         let mut first_record = 0;
         let first = loop {
@@ -146,7 +141,20 @@ impl Plan {
             first_record,
             first_second,
             last_walked_chunk: AtomicUsize::new(usize::MAX),
+            exchange: Exchange::new(workers),
         })
+    }
+
+    /// The plan for a capture file's `bytes` held in memory, cut into chunks of `chunk` bytes,
+    /// for `workers` workers.
+    #[cfg(test)]
+    pub(super) fn in_memory(bytes: Vec<u8>, chunk: usize, workers: usize) -> Option<Plan> {
+        Plan::over(Backing::Memory(bytes), chunk, workers)
+    }
+
+    /// Who walks which chunk.
+    pub(super) fn exchange(&self) -> &Exchange {
+        &self.exchange
     }
 
     /// The file's bytes.
@@ -195,13 +203,27 @@ impl Plan {
         k > self.last_walked_chunk.load(Ordering::Relaxed)
     }
 
-    /// Give back the map's pages more than `chunks` chunks before `at`, which every worker is
-    /// past (see [`mapped::release_before`]; `released` moves up).
-    pub fn release_behind(&self, at: usize, chunks: usize, released: &mut usize) {
+    /// Where the bytes that every worker reading chunk `k` or later is past end: the chunk's
+    /// start, on a page boundary (the file's length past the last chunk).
+    pub(super) fn releasable_before(&self, k: usize) -> usize {
+        let start = k
+            .saturating_mul(self.chunk)
+            .saturating_add(self.first_record);
+        mapped::page_start(start.min(self.bytes.len()))
+    }
+
+    /// Whether giving back the map's pages from `from` to `to` is worth a system call
+    /// ([`mapped::worth_releasing`]; never for bytes in memory).
+    pub(super) fn worth_releasing(&self, from: usize, to: usize) -> bool {
+        matches!(self.bytes, Backing::Map(_)) && mapped::worth_releasing(from, to)
+    }
+
+    /// Give back the map's pages from `from` to `to` (page boundaries), which every worker is
+    /// past.
+    pub(super) fn release(&self, from: usize, to: usize) {
         #[allow(irrefutable_let_patterns)] // the other backing is for tests
         if let Backing::Map(map) = &self.bytes {
-            let upto = at.saturating_sub(chunks * self.chunk);
-            mapped::release_before(map, upto, released);
+            mapped::release_range(map, from, to);
         }
     }
 }
@@ -273,39 +295,24 @@ impl Walked {
     }
 }
 
-/// What the workers of a replay send each other.
-pub(crate) enum Message {
-    /// From worker 0 at each file read through a map: the file's plan, or `None`: every
-    /// worker reads this file whole.
-    Plan(Option<Arc<Plan>>),
-    /// A chunk walked by the sender.
-    Chunk(Walked),
+/// Worker 0's ends of the channels that carry its plan of each file to the other workers
+/// (`Some` plan: the file is split; `None`: every worker reads it whole), or another
+/// worker's end.
+pub(crate) enum Links {
+    First(Vec<Sender<Option<Arc<Plan>>>>),
+    Other(Receiver<Option<Arc<Plan>>>),
 }
 
-/// A worker's ends of the channels to and from every other worker (`None` at its own index).
-pub(crate) struct Links {
-    pub to: Vec<Option<Sender<Message>>>,
-    pub from: Vec<Option<Receiver<Message>>>,
-}
+/// Plans of files worker 0 can queue for a worker that is behind.
+const PLANS_QUEUED: usize = 8;
 
-/// Links for `workers` workers.
+/// Links for `workers` workers, worker 0's first.
 pub(crate) fn links(workers: usize) -> Vec<Links> {
-    // Room for twice what a walker can have sent ahead (see the module documentation).
-    let capacity = 4 * LOOKAHEAD_PER_WORKER + 8;
-    let mut all: Vec<Links> = (0..workers)
-        .map(|_| Links {
-            to: (0..workers).map(|_| None).collect(),
-            from: (0..workers).map(|_| None).collect(),
-        })
-        .collect();
-    for from in 0..workers {
-        for to in (0..workers).filter(|&to| to != from) {
-            let (tx, rx) = bounded(capacity);
-            all[from].to[to] = Some(tx);
-            all[to].from[from] = Some(rx);
-        }
-    }
-    all
+    let (senders, receivers): (Vec<_>, Vec<_>) =
+        (1..workers).map(|_| bounded(PLANS_QUEUED)).unzip();
+    std::iter::once(Links::First(senders))
+        .chain(receivers.into_iter().map(Links::Other))
+        .collect()
 }
 
 /// Walk the records of `plan`'s chunk `k` from `start` (the guess, or the known start), read
@@ -450,6 +457,8 @@ pub(crate) mod agreement {
     use crate::capture::ReadEnd;
     use crate::decode::{self, Transport};
     use crate::flow::key::worker_of_packet;
+    use crate::pipeline::exchange::Seat;
+    use std::sync::atomic::AtomicBool;
 
     /// A packet as one worker reading the whole file finds it.
     struct Whole {
@@ -484,35 +493,84 @@ pub(crate) mod agreement {
         Some((packets, end))
     }
 
-    /// The split walk, on one thread: every chunk walked by its walker from its guessed start,
-    /// then each worker's lists accepted in order. Per worker: its items, and how the file
-    /// ended for it.
-    fn split_walk(plan: &Plan, workers: usize) -> Vec<(Vec<Item>, Option<Option<String>>)> {
-        let walked: Vec<Vec<Walked>> = (0..plan.chunks())
-            .map(|k| {
-                walk(
-                    plan,
-                    k,
-                    plan.walker_start(k),
-                    (workers, None),
-                    &mut Filter::none(),
-                )
-            })
-            .collect();
-        (0..workers)
-            .map(|me| {
-                let mut reading = Reading::new(plan);
-                let mut items = Vec::new();
-                for (k, parts) in walked.iter().enumerate() {
-                    let mut filter = Filter::none();
-                    let part = parts[me].clone();
-                    if let Some(w) = reading.accept(plan, k, part, (me, workers), &mut filter) {
-                        items.extend(w.in_order().copied());
+    /// How the workers of [`check`] run.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Driving {
+        /// In turn on one thread, chunk by chunk (deterministic: the fuzz target).
+        OneThread,
+        /// Each on a thread of its own, as in a replay.
+        Threads,
+    }
+
+    /// One worker of [`split_walk`].
+    struct Worker<'p> {
+        me: usize,
+        seat: Seat<'p>,
+        reading: Reading,
+        filter: Filter,
+        items: Vec<Item>,
+    }
+
+    impl<'p> Worker<'p> {
+        fn new(plan: &'p Plan, me: usize) -> Self {
+            Worker {
+                me,
+                seat: Seat::new(plan, me),
+                reading: Reading::new(plan),
+                filter: Filter::none(),
+                items: Vec::new(),
+            }
+        }
+
+        /// Take and accept this worker's part of chunk `k`.
+        fn step(&mut self, plan: &Plan, k: usize, workers: usize) {
+            let never = AtomicBool::new(false);
+            let part = self.seat.take(k, &mut self.filter, &never);
+            let part = part.expect("no worker left the file");
+            let me = (self.me, workers);
+            if let Some(w) = self.reading.accept(plan, k, part, me, &mut self.filter) {
+                self.items.extend(w.in_order().copied());
+            }
+        }
+
+        fn result(self) -> (Vec<Item>, Option<Option<String>>) {
+            (self.items, self.reading.ended)
+        }
+    }
+
+    /// The split walk of `plan`'s file by `workers` workers, driven as `driving` says. Per
+    /// worker: its items, and how the file ended for it.
+    fn split_walk(
+        plan: &Plan,
+        workers: usize,
+        driving: Driving,
+    ) -> Vec<(Vec<Item>, Option<Option<String>>)> {
+        let chunks = plan.chunks();
+        match driving {
+            Driving::OneThread => {
+                let mut all: Vec<Worker> = (0..workers).map(|me| Worker::new(plan, me)).collect();
+                for k in 0..chunks {
+                    for worker in &mut all {
+                        worker.step(plan, k, workers);
                     }
                 }
-                (items, reading.ended)
-            })
-            .collect()
+                all.into_iter().map(Worker::result).collect()
+            }
+            Driving::Threads => std::thread::scope(|scope| {
+                let threads: Vec<_> = (0..workers)
+                    .map(|me| {
+                        scope.spawn(move || {
+                            let mut worker = Worker::new(plan, me);
+                            for k in 0..chunks {
+                                worker.step(plan, k, workers);
+                            }
+                            worker.result()
+                        })
+                    })
+                    .collect();
+                threads.into_iter().map(|t| t.join().unwrap()).collect()
+            }),
+        }
     }
 
     /// What checking the split walk on random files met: walkers' wrong guesses, and chunks
@@ -530,15 +588,15 @@ pub(crate) mod agreement {
     /// way.
     /// Files that are no capture at all are not split, and checked no further. `case` names
     /// the file in a failure.
-    pub fn check(file: &[u8], case: usize, met: &mut Met) {
+    pub fn check(file: &[u8], case: usize, driving: Driving, met: &mut Met) {
         let Some((whole, end)) = read_whole(file) else {
-            assert!(Plan::over(Backing::Memory(file.to_vec()), 40).is_none());
+            assert!(Plan::over(Backing::Memory(file.to_vec()), 40, 1).is_none());
             return;
         };
         let at: std::collections::HashMap<usize, &Whole> =
             whole.iter().map(|w| (w.offset, w)).collect();
         for chunk in [40, 333, 4096] {
-            let Some(plan) = Plan::over(Backing::Memory(file.to_vec()), chunk) else {
+            let Some(plan) = Plan::over(Backing::Memory(file.to_vec()), chunk, 1) else {
                 continue;
             };
             let (mut start, mut parser) = (plan.first_record, plan.parser.clone());
@@ -554,7 +612,8 @@ pub(crate) mod agreement {
                 }
             }
             for workers in 1..=3 {
-                let per_worker = split_walk(&plan, workers);
+                let plan = Plan::over(Backing::Memory(file.to_vec()), chunk, workers).unwrap();
+                let per_worker = split_walk(&plan, workers, driving);
                 let mut once: Vec<usize> = Vec::new();
                 for (me, (items, ended)) in per_worker.iter().enumerate() {
                     let context = format!("case {case}, chunk {chunk}, worker {me}/{workers}");
@@ -609,7 +668,7 @@ pub(crate) mod agreement {
 
 #[cfg(test)]
 mod tests {
-    use super::agreement::{check as split_agrees_with_one_reader, Met};
+    use super::agreement::{check as split_agrees_with_one_reader, Driving, Met};
     use super::*;
     use crate::capture::test_files::{
         block, enhanced_packet, interface_description, pcap_with_records, section_header, u32_bytes,
@@ -792,7 +851,7 @@ mod tests {
             }
             file.extend(enhanced_packet(0, ts, &frame, false));
         }
-        let plan = Plan::over(Backing::Memory(file), 333).expect("a plan");
+        let plan = Plan::over(Backing::Memory(file), 333, 2).expect("a plan");
         let mut reading = Reading::new(&plan);
         let mut described = None;
         for k in 0..plan.chunks() {
@@ -832,7 +891,7 @@ mod tests {
             for ts in 0..100 {
                 file.extend(enhanced_packet(0, ts, &frame, false));
             }
-            let plan = Plan::over(Backing::Memory(file), 4096);
+            let plan = Plan::over(Backing::Memory(file), 4096, 2);
             assert_eq!(
                 plan.is_some(),
                 split,
@@ -841,13 +900,16 @@ mod tests {
         }
     }
 
-    /// 400 random files made by `file_of` from `seed`, each split and held to one reader;
-    /// what the walkers met on the way.
+    /// 400 random files made by `file_of` from `seed`, each split and held to one reader,
+    /// with the workers in turn on one thread and on threads of their own; what the walkers
+    /// met on the way (on one thread).
     fn split_random_files(seed: u64, file_of: impl Fn(&mut Rng) -> Vec<u8>) -> Met {
         let mut rng = Rng(seed);
         let mut met = Met::default();
         for case in 0..400 {
-            split_agrees_with_one_reader(&file_of(&mut rng), case, &mut met);
+            let file = file_of(&mut rng);
+            split_agrees_with_one_reader(&file, case, Driving::OneThread, &mut met);
+            split_agrees_with_one_reader(&file, case, Driving::Threads, &mut Met::default());
         }
         met
     }
