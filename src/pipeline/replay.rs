@@ -6,8 +6,9 @@
 //!
 //! Two ways to share a file out:
 //! - **Large pcap and pcapng files, two workers or more: the split walk** ([`super::split`]).
-//!   Each worker walks every n-th chunk of the file and hands the others their packets, so
-//!   each record is walked once and decoded once, by its owner: the walker reads a plain
+//!   The file's chunks are walked by whichever worker comes for one first
+//!   ([`super::exchange`]), which hands the others their packets, so each record is walked
+//!   once and decoded once, by its owner: the walker reads a plain
 //!   frame's endpoints alone ([`crate::decode::plain_endpoints`]) and decodes only the others
 //!   whole. On the 1 GB mix with a one-line feed, two workers took 0.27–0.29 s
 //!   where each walking every record took 0.35–0.39 s, and one worker 0.38–0.45 s (before
@@ -32,7 +33,8 @@
 //! files cut short or unreadable (in the split walk, each chunk's walker tells how many
 //! packets it read). IP fragments reach every worker, which reassembles every fragmented
 //! datagram and keeps the ones it owns; the reassembly counters are worker 0's. Frames that
-//! do not decode are counted by one worker: in turn, or the chunk's walker.
+//! do not decode are counted by one worker: in turn, or in the split walk the one the chunk's
+//! number names.
 
 use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -326,7 +328,8 @@ impl Replay {
                 }
                 false
             }
-            // Counted as skipped, with its reason, by one worker: the walker, or in turn.
+            // Counted as skipped, with its reason, by one worker: the one the split walk's chunk
+            // names, or in turn.
             Err(_) => match handling {
                 Some(_) => {
                     self.inspector.packet(p);

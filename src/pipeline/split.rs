@@ -238,7 +238,7 @@ pub(crate) enum Handling {
     Owned,
     /// An IP fragment: every worker reassembles.
     Fragment,
-    /// It does not decode: the walker counts it.
+    /// It does not decode: worker `k % n` of chunk `k` counts it.
     Undecodable,
 }
 
