@@ -248,7 +248,7 @@ pub struct PlainEndpoints {
 /// bytes); `None` for every other frame, which only [`decode`] reads. For choosing a flow's
 /// worker: one more whole decode per packet made the two-worker replay of the mix a tenth
 /// slower.
-#[inline]
+#[inline(always)]
 pub fn plain_endpoints(linktype: i32, frame: &[u8]) -> Option<PlainEndpoints> {
     if linktype != link::linktype::ETHERNET {
         return None;

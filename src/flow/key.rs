@@ -231,11 +231,18 @@ pub enum Route<'a> {
 /// Where `frame` (of link type `linktype`) goes, of `workers`: to the owner of its flow as
 /// [`worker_of_packet`] says, found without decoding the frame whole when it is a plain one
 /// ([`crate::decode::plain_endpoints`]).
-#[inline]
+#[inline(always)]
 pub fn route(linktype: i32, frame: &[u8], workers: u64) -> Route<'_> {
     if let Some(endpoints) = crate::decode::plain_endpoints(linktype, frame) {
         return Route::Worker(worker_of_plain(endpoints, workers));
     }
+    route_decoded(linktype, frame, workers)
+}
+
+/// [`route`] of a frame that is not plain: decoded whole (kept out of line, so that the plain
+/// path inlines into the walker's loop).
+#[inline(never)]
+fn route_decoded(linktype: i32, frame: &[u8], workers: u64) -> Route<'_> {
     match crate::decode::decode(linktype, frame) {
         Ok(Packet {
             src,
