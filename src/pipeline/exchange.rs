@@ -3,7 +3,7 @@
 //!
 //! Chunks are walked by whichever worker comes for one first, in file order: a worker that
 //! needs a chunk not walked yet walks the next one not yet claimed, and one that has fewer
-//! than [`AHEAD_PER_WORKER`] × workers chunks walked ahead of its reading walks another. So a
+//! than [`AHEAD_PER_WORKER`] × workers chunks claimed ahead of its reading walks another. So a
 //! worker whose own packets cost less (fewer or lighter flows, a core not taken by the host
 //! for a while) walks more chunks instead of waiting for the other's walks: walks balance the
 //! workers' loads. (With chunk `k` walked by worker `k % n`, the faster worker waited for the
@@ -20,11 +20,14 @@
 //!
 //! No worker waits for ever: a worker waits only for a chunk that another has claimed (and is
 //! walking, which waits on nothing) or for the slowest worker to move on (which needs only
-//! chunks already claimed). A worker that leaves a file before its end (stopped, or failed
-//! and unwound) marks the file abandoned, which wakes every worker waiting in it.
+//! chunks already claimed): the worker furthest behind never waits on one ahead of it. A
+//! worker that leaves a file before its end (stopped, or failed and unwound) marks the file
+//! abandoned, which wakes every worker waiting in it; a worker that fails anywhere else (so
+//! that it will never come to this file) sets the replay's failure flag, which waiting
+//! workers look at every [`STOP_CHECK`].
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use super::split::{walk, Plan, Walked};
@@ -41,8 +44,8 @@ pub const AHEAD_PER_WORKER: usize = 1;
 /// takes away for a few milliseconds.
 pub const WINDOW_PER_WORKER: usize = 4;
 
-/// How long a waiting worker sleeps before it looks at the stop flag again (a stop wakes it
-/// sooner when another worker sees it first).
+/// How long a waiting worker sleeps before it looks at the stop and failure flags again (a
+/// stop wakes it sooner when another worker in the file sees it first).
 const STOP_CHECK: Duration = Duration::from_millis(50);
 
 /// The chunks of one split file, shared out between its workers.
@@ -52,6 +55,8 @@ pub(crate) struct Exchange {
     /// while some worker waits.
     changed: Condvar,
     workers: usize,
+    /// The replay's failure flag ([`super::split::Links::failed`]).
+    failed: Arc<AtomicBool>,
 }
 
 struct State {
@@ -59,7 +64,7 @@ struct State {
     next_claim: usize,
     /// Per worker: the chunk it reads (it has taken its part of every chunk before);
     /// `usize::MAX` once it has taken its part of the last.
-    reading: Vec<usize>,
+    position: Vec<usize>,
     /// Walked chunks some worker has not taken its part of yet: chunk `c` at `c % len`.
     ring: Vec<Option<Slot>>,
     /// Bytes of the file before which the map's pages have been given back.
@@ -80,24 +85,24 @@ struct Slot {
 impl State {
     /// The chunk the slowest worker reads.
     fn slowest(&self) -> usize {
-        self.reading.iter().copied().min().unwrap_or(usize::MAX)
+        self.position.iter().copied().min().unwrap_or(usize::MAX)
     }
 
     /// Whether chunk `k`'s parts are walked and waiting.
-    fn walked(&self, k: usize) -> bool {
+    fn is_walked(&self, k: usize) -> bool {
         let slot = &self.ring[k % self.ring.len()];
         slot.as_ref().is_some_and(|s| s.chunk == k)
     }
 }
 
 impl Exchange {
-    /// For `workers` workers.
-    pub fn new(workers: usize) -> Self {
+    /// For `workers` workers of a replay whose failure flag is `failed`.
+    pub fn new(workers: usize, failed: Arc<AtomicBool>) -> Self {
         let window = WINDOW_PER_WORKER * workers.max(1);
         Exchange {
             state: Mutex::new(State {
                 next_claim: 0,
-                reading: vec![0; workers],
+                position: vec![0; workers],
                 ring: (0..window).map(|_| None).collect(),
                 released: 0,
                 abandoned: false,
@@ -105,12 +110,14 @@ impl Exchange {
             }),
             changed: Condvar::new(),
             workers,
+            failed,
         }
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        // A worker that panicked while holding the lock left the state whole (every change
-        // under it is a single assignment): read on, the abandoned mark tells the rest.
+        // Nothing under the lock panics but the checks of a broken invariant; a worker
+        // unwinding from one marks the file abandoned (its seat's drop), which the others
+        // read through the poisoned lock.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -146,8 +153,8 @@ impl<'p> Seat<'p> {
     }
 
     /// This worker's part of chunk `k` (called for every chunk in order, from 0), walking
-    /// chunks as needed with `filter`. `None` when the file was abandoned by another worker
-    /// or `stop` is set.
+    /// chunks as needed with `filter`. `None` when the file was abandoned by another worker,
+    /// a worker of the replay failed, or `stop` is set.
     pub fn take(&mut self, k: usize, filter: &mut Filter, stop: &AtomicBool) -> Option<Walked> {
         let exchange = self.plan.exchange();
         let (chunks, workers) = (self.plan.chunks(), exchange.workers);
@@ -155,7 +162,7 @@ impl<'p> Seat<'p> {
         let ahead = AHEAD_PER_WORKER * workers;
         let mut state = exchange.lock();
         let slowest_before = state.slowest();
-        state.reading[self.me] = k;
+        state.position[self.me] = k;
         let slowest = state.slowest();
         if slowest != slowest_before {
             exchange.wake(&state);
@@ -168,10 +175,13 @@ impl<'p> Seat<'p> {
             }
         }
         loop {
-            if state.abandoned || stop.load(Ordering::Relaxed) {
+            if state.abandoned
+                || stop.load(Ordering::Relaxed)
+                || exchange.failed.load(Ordering::Relaxed)
+            {
                 return None;
             }
-            let ready = state.walked(k);
+            let ready = state.is_walked(k);
             let c = state.next_claim;
             let claimable = c < chunks && c < state.slowest().saturating_add(state.ring.len());
             if claimable && (!ready || c < k + ahead) {
@@ -205,7 +215,7 @@ impl<'p> Seat<'p> {
                 }
                 if k + 1 == chunks {
                     self.done = true;
-                    state.reading[self.me] = usize::MAX;
+                    state.position[self.me] = usize::MAX;
                     exchange.wake(&state);
                 }
                 return part;
@@ -236,14 +246,20 @@ impl Drop for Seat<'_> {
 mod tests {
     use super::*;
     use crate::capture::test_files::pcap_with_records;
+    use crate::pipeline::split::FailsOnPanic;
     use std::time::Instant;
 
     /// A pcap file of 200 records of 60 bytes (76 with their headers) in chunks of 100 bytes:
     /// each chunk holds the start of one record or two.
     fn plan(workers: usize) -> Plan {
+        plan_of_replay(workers, &Arc::new(AtomicBool::new(false)))
+    }
+
+    /// [`plan`] in a replay whose failure flag is `failed`.
+    fn plan_of_replay(workers: usize, failed: &Arc<AtomicBool>) -> Plan {
         let frame = [0u8; 60];
         let records: Vec<&[u8]> = (0..200).map(|_| &frame[..]).collect();
-        Plan::in_memory(pcap_with_records(&records), 100, workers).expect("a plan")
+        Plan::in_memory(pcap_with_records(&records), 100, workers, failed).expect("a plan")
     }
 
     /// Worker 0 of `plan` taking chunks until it is told no more: how many it took.
@@ -270,6 +286,20 @@ mod tests {
         }
         std::thread::sleep(Duration::from_millis(20));
         assert_eq!(plan.exchange().claimed(), chunks);
+    }
+
+    /// What `worker` returns once it has ended by itself within a few seconds; else it is
+    /// stopped through `rescue` (so that the test ends) and the test fails.
+    fn ended_by_itself(worker: std::thread::ScopedJoinHandle<usize>, rescue: &AtomicBool) -> usize {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !worker.is_finished() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let ended = worker.is_finished();
+        rescue.store(true, Ordering::Relaxed);
+        let taken = worker.join().unwrap();
+        assert!(ended, "still waiting after {taken} chunks");
+        taken
     }
 
     #[test]
@@ -310,15 +340,35 @@ mod tests {
     }
 
     #[test]
+    fn a_worker_failing_before_it_comes_to_the_file_releases_the_others() {
+        let failed = Arc::new(AtomicBool::new(false));
+        let plan = plan_of_replay(2, &failed);
+        let rescue = AtomicBool::new(false);
+        std::thread::scope(|scope| {
+            let first = scope.spawn(|| take_all(&plan, &rescue));
+            until_claimed(&plan, WINDOW_PER_WORKER * 2);
+            // Worker 1 fails in another file: it never takes a seat in this one.
+            let flag = Arc::clone(&failed);
+            let failing = std::thread::spawn(move || {
+                let _fails = FailsOnPanic(flag);
+                panic!("a worker fails");
+            });
+            assert!(failing.join().is_err());
+            assert!(failed.load(Ordering::Relaxed));
+            assert_eq!(ended_by_itself(first, &rescue), WINDOW_PER_WORKER * 2);
+        });
+    }
+
+    #[test]
     fn a_worker_leaving_the_file_early_releases_the_others() {
         let plan = plan(2);
-        let never = AtomicBool::new(false);
+        let rescue = AtomicBool::new(false);
         let leaving = Seat::new(&plan, 1);
         std::thread::scope(|scope| {
-            let first = scope.spawn(|| take_all(&plan, &never));
+            let first = scope.spawn(|| take_all(&plan, &rescue));
             until_claimed(&plan, WINDOW_PER_WORKER * 2);
             drop(leaving);
-            assert_eq!(first.join().unwrap(), WINDOW_PER_WORKER * 2);
+            assert_eq!(ended_by_itself(first, &rescue), WINDOW_PER_WORKER * 2);
         });
     }
 }

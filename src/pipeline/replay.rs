@@ -43,7 +43,7 @@ use std::sync::Arc;
 use super::exchange::Seat;
 use super::lookahead::{Ask, Churn, Lookahead};
 use super::readahead::{Ahead, Behind};
-use super::split::{Handling, Item, Links, Plan, Reading};
+use super::split::{FailsOnPanic, Handling, Item, Links, Plan, PlanLink, Reading};
 use super::tally::InputTally;
 use super::{Progress, RunReport, WorkerLane, WorkerOutput};
 use crate::capture::{self, mapped, Filter, Inputs, RawPacket, ReadEnd};
@@ -100,6 +100,8 @@ pub(crate) fn replay_worker(
     mut ahead: Option<Behind>,
     links: Option<Links>,
 ) -> (WorkerStats, InputReport) {
+    // A failure anywhere in this worker tells the others not to wait for it in split files.
+    let _fails = links.as_ref().map(|l| FailsOnPanic(Arc::clone(&l.failed)));
     let mut worker = Replay {
         workers: lane.workers as u64,
         me: lane.index as u64,
@@ -157,7 +159,6 @@ pub(crate) fn replay_worker(
         worker.tally.file_done(file, end);
         worker.report_progress();
     }
-    // The other workers see this one's channels close: none waits for it any longer.
     drop(links);
     worker.finish(inputs)
 }
@@ -410,15 +411,15 @@ impl Replay {
     /// Whether `file` is walked in chunks by all workers: worker 0 maps it and tells the
     /// others (see [`super::split`]). `None` when it is not, or when worker 0 is gone.
     fn plan(&self, file: &capture::InputFile, links: &Links) -> Option<Arc<Plan>> {
-        match links {
-            Links::First(others) => {
-                let plan = Plan::of(file, self.workers as usize).map(Arc::new);
+        match &links.plans {
+            PlanLink::First(others) => {
+                let plan = Plan::of(file, self.workers as usize, &links.failed).map(Arc::new);
                 for to in others {
                     let _ = to.send(plan.clone());
                 }
                 plan
             }
-            Links::Other(first) => first.recv().ok().flatten(),
+            PlanLink::Other(first) => first.recv().ok().flatten(),
         }
     }
 

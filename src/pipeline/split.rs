@@ -34,13 +34,15 @@
 //! read whole by every worker as before.
 //!
 //! Worker 0's plans go to each other worker through a bounded channel. Worker 0 can fill one
-//! only with plans of files that are not split, when a worker is many files behind; that
-//! worker is then reading whole files, which needs nothing but the plans already queued for
-//! it, so it drains the channel. A worker that fails (panics) abandons the file it is in (the
-//! others report it as not read to its end, rather than waiting) and closes its channels.
+//! when a worker is many files behind (files not split, or split files short enough for the
+//! others to read without it); worker 0 then waits for that worker, which needs nothing from
+//! worker 0 but the plans already queued for it: the worker furthest behind never waits on
+//! one ahead of it ([`super::exchange`]). A worker that fails (panics) sets the replay's
+//! failure flag ([`Links::failed`]): the others give up the split file they are in, or next
+//! come to, reporting it as not read to its end rather than waiting for it.
 
 use std::ops::ControlFlow;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use crossbeam_channel::{bounded, Receiver, Sender};
@@ -111,14 +113,20 @@ impl Plan {
     /// with a packet in its first [`LEADING_BYTES`];
     /// `None` otherwise (or when it cannot be read: each worker then reads it as before and
     /// meets the same error).
-    pub fn of(input: &InputFile, workers: usize) -> Option<Plan> {
+    /// `failed` is the replay's failure flag ([`Links::failed`]).
+    pub fn of(input: &InputFile, workers: usize, failed: &Arc<AtomicBool>) -> Option<Plan> {
         let map = mapped::map_large(input).ok()??;
-        Plan::over(Backing::Map(map), chunk_bytes(workers), workers)
+        Plan::over(Backing::Map(map), chunk_bytes(workers), workers, failed)
     }
 
     /// The plan for a pcap or pcapng file's `bytes`, cut into chunks of `chunk` bytes, for
     /// `workers` workers.
-    fn over(bytes: Backing, chunk: usize, workers: usize) -> Option<Plan> {
+    fn over(
+        bytes: Backing,
+        chunk: usize,
+        workers: usize,
+        failed: &Arc<AtomicBool>,
+    ) -> Option<Plan> {
         let mut parser = Parser::default();
         let mut first_record = 0;
         let first = loop {
@@ -141,15 +149,20 @@ impl Plan {
             first_record,
             first_second,
             last_walked_chunk: AtomicUsize::new(usize::MAX),
-            exchange: Exchange::new(workers),
+            exchange: Exchange::new(workers, Arc::clone(failed)),
         })
     }
 
     /// The plan for a capture file's `bytes` held in memory, cut into chunks of `chunk` bytes,
-    /// for `workers` workers.
-    #[cfg(test)]
-    pub(super) fn in_memory(bytes: Vec<u8>, chunk: usize, workers: usize) -> Option<Plan> {
-        Plan::over(Backing::Memory(bytes), chunk, workers)
+    /// for `workers` workers of a replay whose failure flag is `failed`.
+    #[cfg(any(test, fuzzing))]
+    pub(super) fn in_memory(
+        bytes: Vec<u8>,
+        chunk: usize,
+        workers: usize,
+        failed: &Arc<AtomicBool>,
+    ) -> Option<Plan> {
+        Plan::over(Backing::Memory(bytes), chunk, workers, failed)
     }
 
     /// Who walks which chunk.
@@ -203,8 +216,8 @@ impl Plan {
         k > self.last_walked_chunk.load(Ordering::Relaxed)
     }
 
-    /// Where the bytes that every worker reading chunk `k` or later is past end: the chunk's
-    /// start, on a page boundary (the file's length past the last chunk).
+    /// The first byte that a worker reading chunk `k` or later may still read: the chunk's
+    /// start, rounded down to a page boundary (the file's length past the last chunk).
     pub(super) fn releasable_before(&self, k: usize) -> usize {
         let start = k
             .saturating_mul(self.chunk)
@@ -295,10 +308,19 @@ impl Walked {
     }
 }
 
+/// What ties a replay's workers together: worker 0's plan of each file, and the replay's
+/// failure flag.
+pub(crate) struct Links {
+    pub plans: PlanLink,
+    /// Set when a worker of the replay fails (panics): a worker that will never come to a
+    /// split file, which the others must not wait for ([`FailsOnPanic`]).
+    pub failed: Arc<AtomicBool>,
+}
+
 /// Worker 0's ends of the channels that carry its plan of each file to the other workers
 /// (`Some` plan: the file is split; `None`: every worker reads it whole), or another
 /// worker's end.
-pub(crate) enum Links {
+pub(crate) enum PlanLink {
     First(Vec<Sender<Option<Arc<Plan>>>>),
     Other(Receiver<Option<Arc<Plan>>>),
 }
@@ -308,11 +330,27 @@ const PLANS_QUEUED: usize = 8;
 
 /// Links for `workers` workers, worker 0's first.
 pub(crate) fn links(workers: usize) -> Vec<Links> {
+    let failed = Arc::new(AtomicBool::new(false));
     let (senders, receivers): (Vec<_>, Vec<_>) =
         (1..workers).map(|_| bounded(PLANS_QUEUED)).unzip();
-    std::iter::once(Links::First(senders))
-        .chain(receivers.into_iter().map(Links::Other))
+    std::iter::once(PlanLink::First(senders))
+        .chain(receivers.into_iter().map(PlanLink::Other))
+        .map(|plans| Links {
+            plans,
+            failed: Arc::clone(&failed),
+        })
         .collect()
+}
+
+/// Sets a replay's failure flag if the worker holding it unwinds from a panic.
+pub(crate) struct FailsOnPanic(pub Arc<AtomicBool>);
+
+impl Drop for FailsOnPanic {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.store(true, Ordering::Relaxed);
+        }
+    }
 }
 
 /// Walk the records of `plan`'s chunk `k` from `start` (the guess, or the known start), read
@@ -458,7 +496,6 @@ pub(crate) mod agreement {
     use crate::decode::{self, Transport};
     use crate::flow::key::worker_of_packet;
     use crate::pipeline::exchange::Seat;
-    use std::sync::atomic::AtomicBool;
 
     /// A packet as one worker reading the whole file finds it.
     struct Whole {
@@ -491,6 +528,11 @@ pub(crate) mod agreement {
         })
         .ok()?;
         Some((packets, end))
+    }
+
+    /// A replay's failure flag, not set.
+    pub fn running() -> Arc<AtomicBool> {
+        Arc::new(AtomicBool::new(false))
     }
 
     /// How the workers of [`check`] run.
@@ -590,13 +632,13 @@ pub(crate) mod agreement {
     /// the file in a failure.
     pub fn check(file: &[u8], case: usize, driving: Driving, met: &mut Met) {
         let Some((whole, end)) = read_whole(file) else {
-            assert!(Plan::over(Backing::Memory(file.to_vec()), 40, 1).is_none());
+            assert!(Plan::in_memory(file.to_vec(), 40, 1, &running()).is_none());
             return;
         };
         let at: std::collections::HashMap<usize, &Whole> =
             whole.iter().map(|w| (w.offset, w)).collect();
         for chunk in [40, 333, 4096] {
-            let Some(plan) = Plan::over(Backing::Memory(file.to_vec()), chunk, 1) else {
+            let Some(plan) = Plan::in_memory(file.to_vec(), chunk, 1, &running()) else {
                 continue;
             };
             let (mut start, mut parser) = (plan.first_record, plan.parser.clone());
@@ -612,7 +654,7 @@ pub(crate) mod agreement {
                 }
             }
             for workers in 1..=3 {
-                let plan = Plan::over(Backing::Memory(file.to_vec()), chunk, workers).unwrap();
+                let plan = Plan::in_memory(file.to_vec(), chunk, workers, &running()).unwrap();
                 let per_worker = split_walk(&plan, workers, driving);
                 let mut once: Vec<usize> = Vec::new();
                 for (me, (items, ended)) in per_worker.iter().enumerate() {
@@ -668,7 +710,7 @@ pub(crate) mod agreement {
 
 #[cfg(test)]
 mod tests {
-    use super::agreement::{check as split_agrees_with_one_reader, Driving, Met};
+    use super::agreement::{check as split_agrees_with_one_reader, running, Driving, Met};
     use super::*;
     use crate::capture::test_files::{
         block, enhanced_packet, interface_description, pcap_with_records, section_header, u32_bytes,
@@ -851,7 +893,7 @@ mod tests {
             }
             file.extend(enhanced_packet(0, ts, &frame, false));
         }
-        let plan = Plan::over(Backing::Memory(file), 333, 2).expect("a plan");
+        let plan = Plan::in_memory(file, 333, 2, &running()).expect("a plan");
         let mut reading = Reading::new(&plan);
         let mut described = None;
         for k in 0..plan.chunks() {
@@ -891,7 +933,7 @@ mod tests {
             for ts in 0..100 {
                 file.extend(enhanced_packet(0, ts, &frame, false));
             }
-            let plan = Plan::over(Backing::Memory(file), 4096, 2);
+            let plan = Plan::in_memory(file, 4096, 2, &running());
             assert_eq!(
                 plan.is_some(),
                 split,
