@@ -15,10 +15,10 @@
 //! - With one worker there is nothing to route: the capture thread only copies, and the
 //!   worker decodes and reassembles fragments itself.
 //! - Regular capture files take another shape (`replay`): no capture thread; the workers read
-//!   the files through the memory map (a large pcap or pcapng file in chunks, each walked by one worker for all, `split` and
-//!   `exchange`;
-//!   small files read once for all, ahead of them, by `readahead`) and each inspects its own
-//!   flows. Streams (standard input, pipes) and live interfaces have the capture thread.
+//!   the files through the memory map (a large pcap or pcapng file in chunks, each walked by
+//!   one worker for all, `split` and `exchange`; small files read once for all, ahead of them,
+//!   by `readahead`) and each inspects its own flows. Streams (standard input, pipes) and
+//!   live interfaces have the capture thread.
 //! - Batches are recycled: `N × (QUEUE_DEPTH + 2)` of them exist per capture thread.
 //! - Shutdown by ownership: when input ends (or a signal stops it) the capture threads drop
 //!   their senders; each worker drains its queue, writes what its flows still hold, sends its

@@ -159,6 +159,8 @@ pub(crate) fn replay_worker(
         worker.tally.file_done(file, end);
         worker.report_progress();
     }
+    // Before the worker's last output: a worker still waiting for worker 0's next plan (worker
+    // 0 stopped early) sees the channel close.
     drop(links);
     worker.finish(inputs)
 }
