@@ -11,6 +11,7 @@
 //!
 //! A bad line becomes a [`FeedError`] naming its line; the other lines still load.
 
+use std::net::Ipv4Addr;
 use std::sync::Arc;
 
 use crossbeam_channel::Sender;
@@ -21,21 +22,27 @@ use super::set::IndicatorSetBuilder;
 use super::set::{IndicatorSink, NameHasher, NameKey, Source};
 use super::FeedError;
 
-/// Lists larger than this are classified in blocks of this size on helper threads.
-const BLOCK_BYTES: usize = 1 << 20;
+/// Lists of this size or larger are classified on helper threads.
+const PARALLEL_FROM: usize = 2 << 20;
+/// How much of a list a helper classifies at a time.
+const BLOCK_BYTES: usize = 256 << 10;
 /// Blocks classified ahead of the one being added (bounds the memory of a parallel load).
 const BLOCKS_AHEAD: usize = 4;
 
-/// One line of a list, classified: the part of loading that needs no shared state.
+/// One line of a list, classified: the part of loading that needs no shared state. 24
+/// bytes: the common lines (a name, an address) are kept small, for a large list's lines
+/// wait in blocks between the threads that read them and the one that adds them.
 enum Line<'a> {
     Blank,
     NotUtf8,
     /// The text after `#`, trimmed.
     Comment(&'a str),
-    Value(Result<Indicator, String>),
-    /// A name, already hashed for the set builder by the thread that read it (so its text
-    /// is freed there too).
+    /// A name, already hashed for the set builder by the thread that read it.
     Name(NameKey),
+    /// A plain IPv4 address (no port).
+    Ipv4(Ipv4Addr),
+    /// Anything else: an indicator, or why the line is not one.
+    Value(Box<Result<Indicator, String>>),
 }
 
 /// Classify one raw line; with `hasher`, a name comes out hashed.
@@ -43,10 +50,9 @@ fn read_line<'a>(raw: &'a [u8], hasher: Option<&NameHasher>) -> Line<'a> {
     // Most lines: a plain name or address, read in one pass.
     let mut name = [0u8; MAX_NAME_LEN];
     match (plain_value(raw, &mut name), hasher) {
-        (Some(Plain::Domain(name)), Some(hasher)) => {
-            return Line::Name(hasher.name_key(name.as_bytes()))
-        }
-        (Some(plain), _) => return Line::Value(Ok(plain.indicator())),
+        (Some(Plain::Domain(name)), Some(hasher)) => return Line::Name(hasher.name_key(name)),
+        (Some(Plain::Ipv4(addr)), _) => return Line::Ipv4(addr),
+        (Some(plain), None) => return Line::Value(Box::new(Ok(plain.indicator()))),
         (None, _) => {}
     }
     let Ok(line) = std::str::from_utf8(raw) else {
@@ -62,7 +68,7 @@ fn read_line<'a>(raw: &'a [u8], hasher: Option<&NameHasher>) -> Line<'a> {
     }
     match (classify(value), hasher) {
         (Ok(Indicator::Domain(name)), Some(hasher)) => Line::Name(hasher.name_key(name.as_bytes())),
-        (result, _) => Line::Value(result),
+        (result, _) => Line::Value(Box::new(result)),
     }
 }
 
@@ -93,24 +99,27 @@ fn load_with(
 ) -> usize {
     let text = text.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(text);
     let mut list = ListState::new(path);
-    if text.len() < 2 * BLOCK_BYTES || helpers < 2 {
+    if text.len() < PARALLEL_FROM || helpers < 2 {
         for raw in text.split(|&b| b == b'\n') {
             list.apply(read_line(raw, None), builder, errors);
         }
         return list.added;
     }
-    let blocks = blocks(text);
     let hasher = builder.as_builder().map(|b| b.name_hasher());
     std::thread::scope(|scope| {
         let (jobs, job_queue) = crossbeam_channel::unbounded::<(&[u8], Sender<Vec<Line>>)>();
+        // Blocks' line vectors, once added, go back to the helpers to be filled again: a
+        // list's lines then pass through a few vectors whose memory is touched once, where a
+        // new vector per block would take fresh pages from the kernel for every block.
+        let (spare, spares) = crossbeam_channel::bounded::<Vec<Line>>(BLOCKS_AHEAD + helpers);
         for _ in 0..helpers {
             let job_queue = job_queue.clone();
+            let spares = spares.clone();
             let hasher = hasher.clone();
             scope.spawn(move || {
                 for (block, done) in job_queue {
-                    let lines = block_lines(block)
-                        .map(|raw| read_line(raw, hasher.as_ref()))
-                        .collect();
+                    let mut lines = spares.try_recv().unwrap_or_default();
+                    lines.extend(block_lines(block).map(|raw| read_line(raw, hasher.as_ref())));
                     if done.send(lines).is_err() {
                         return;
                     }
@@ -118,7 +127,7 @@ fn load_with(
             });
         }
         let mut pending = std::collections::VecDeque::new();
-        let mut next = blocks.into_iter();
+        let mut next = blocks(text).into_iter();
         loop {
             while pending.len() < BLOCKS_AHEAD {
                 let Some(block) = next.next() else { break };
@@ -131,9 +140,12 @@ fn load_with(
                 break;
             };
             // Empty only when a helper panicked, which the scope raises again at its end.
-            for line in result.recv().unwrap_or_default() {
+            let mut lines = result.recv().unwrap_or_default();
+            for line in lines.drain(..) {
                 list.apply(line, builder, errors);
             }
+            // Full only when the helpers hold every vector there is room for.
+            let _ = spare.try_send(lines);
         }
         drop(jobs);
     });
@@ -205,11 +217,26 @@ impl<'p> ListState<'p> {
             }
             Line::Comment(comment) => self.comment(comment),
             Line::Blank => self.in_reference_block = false,
-            Line::Value(Ok(indicator)) => {
+            Line::Ipv4(addr) => {
                 self.in_reference_block = false;
                 let id = self.source_id(builder);
-                builder.add(&indicator, id, false);
+                let address = Indicator::Address {
+                    addr: addr.into(),
+                    port: None,
+                };
+                builder.add(&address, id, false);
                 self.added += 1;
+            }
+            Line::Value(value) => {
+                self.in_reference_block = false;
+                match *value {
+                    Ok(indicator) => {
+                        let id = self.source_id(builder);
+                        builder.add(&indicator, id, false);
+                        self.added += 1;
+                    }
+                    Err(reason) => errors.push(FeedError::new(self.path, self.line_no, reason)),
+                }
             }
             Line::Name(name) => {
                 self.in_reference_block = false;
@@ -219,10 +246,6 @@ impl<'p> ListState<'p> {
                     builder.add_name(name, id, false);
                     self.added += 1;
                 }
-            }
-            Line::Value(Err(reason)) => {
-                self.in_reference_block = false;
-                errors.push(FeedError::new(self.path, self.line_no, reason));
             }
         }
     }
@@ -324,7 +347,7 @@ mod tests {
                 _ => text.extend_from_slice(format!("h{i}.example-{}.org\n", i % 97).as_bytes()),
             }
         }
-        assert!(text.len() > 2 * BLOCK_BYTES);
+        assert!(text.len() > PARALLEL_FROM);
         let load_by = |helpers| {
             let mut b = IndicatorSetBuilder::new();
             let mut errors = Vec::new();
