@@ -68,39 +68,37 @@ pub struct FrozenMap<K: Copy> {
 }
 
 impl<K: FrozenKey> FrozenMap<K> {
-    /// A map of `entries` (distinct keys), hashed with `seed`.
-    pub fn build(seed: u64, entries: impl ExactSizeIterator<Item = (K, u32)>) -> Self {
+    /// A map of `entries` (distinct keys), hashed with `seed`. The entries are gone through
+    /// twice (each key hashed twice) rather than copied into a list of buckets and entries
+    /// to sort: for a large feed, such a list was megabytes of fresh pages, each a page fault.
+    pub fn build(seed: u64, entries: impl ExactSizeIterator<Item = (K, u32)> + Clone) -> Self {
         let len = entries.len();
         assert!(len < u32::MAX as usize, "frozen map holds < 2^32 entries");
         let buckets = (len / 2).max(1);
         let words = filter_words(len);
         let mut filter = crate::hugepages::vec_with_capacity(words);
         filter.resize(words, 0u64);
-        // One hash per key: its filter bits are set here, its bucket kept for the sort.
-        let mut pairs: Vec<(usize, Slot<K>)> = entries
-            .map(|(key, value)| {
-                let hash = key.spread(seed);
-                let (word, bits) = filter_bits(hash, words);
-                filter[word] |= bits;
-                (bucket(hash, buckets), Slot { key, value })
-            })
-            .collect();
-        // Counting sort by bucket: counts, then each bucket's start, then place.
+        // Counting sort by bucket. First the filter bits and each bucket's count...
         let mut starts = crate::hugepages::vec_with_capacity(buckets + 1);
         starts.resize(buckets + 1, 0u32);
-        for &(b, _) in &pairs {
-            starts[b + 1] += 1;
+        for (key, _) in entries.clone() {
+            let hash = key.spread(seed);
+            let (word, bits) = filter_bits(hash, words);
+            filter[word] |= bits;
+            starts[bucket(hash, buckets) + 1] += 1;
         }
+        // ...then each bucket's start, then every entry placed.
         for b in 0..buckets {
             starts[b + 1] += starts[b];
         }
         let mut next: Vec<u32> = starts[..buckets].to_vec();
         let mut slots = crate::hugepages::vec_with_capacity(len);
-        if let Some(&(_, first)) = pairs.first() {
-            slots.resize(len, first);
+        if let Some((key, value)) = entries.clone().next() {
+            slots.resize(len, Slot { key, value });
         }
-        for (b, slot) in pairs.drain(..) {
-            slots[next[b] as usize] = slot;
+        for (key, value) in entries {
+            let b = bucket(key.spread(seed), buckets);
+            slots[next[b] as usize] = Slot { key, value };
             next[b] += 1;
         }
         FrozenMap {

@@ -301,6 +301,13 @@ fn lowercase_word(word: u64) -> u64 {
 /// A table that grows while a set is built.
 type GrowingMap<K> = HashMap<K, u32, foldhash::fast::RandomState>;
 
+/// The entries of a builder's table, as a frozen map is built from them.
+fn entries_of<K: Copy, S>(
+    table: &HashMap<K, u32, S>,
+) -> impl ExactSizeIterator<Item = (K, u32)> + Clone + '_ {
+    table.iter().map(|(&key, &value)| (key, value))
+}
+
 /// Addresses of one family: exact table plus one table per network prefix length. Growing
 /// maps in the builder, frozen ones in the set.
 struct AddressTable<M> {
@@ -340,11 +347,11 @@ impl<K: std::hash::Hash + Eq + Copy> AddressTable<GrowingMap<K>> {
         K: FrozenKey,
     {
         AddressTable {
-            exact: FrozenMap::build(seed, self.exact.into_iter()),
+            exact: FrozenMap::build(seed, entries_of(&self.exact)),
             networks: self
                 .networks
                 .into_iter()
-                .map(|(len, table)| (len, FrozenMap::build(seed, table.into_iter())))
+                .map(|(len, table)| (len, FrozenMap::build(seed, entries_of(&table))))
                 .collect(),
         }
     }
@@ -944,14 +951,14 @@ impl IndicatorSetBuilder {
         let seed = self.hasher.seed[0];
         self.entries.shrink_to_fit();
         let mut set = IndicatorSet {
-            names: FrozenMap::build(seed, self.names.into_iter()),
-            urls: FrozenMap::build(seed, self.urls.into_iter()),
+            names: FrozenMap::build(seed, entries_of(&self.names)),
+            urls: FrozenMap::build(seed, entries_of(&self.urls)),
             v4: self.v4.freeze(seed),
             v6: self.v6.freeze(seed),
             sealed: self.sealed.map(|s| {
                 Box::new(SealedTables {
                     key: s.key,
-                    digests: FrozenMap::build(seed, s.digests.into_iter()),
+                    digests: FrozenMap::build(seed, entries_of(&s.digests)),
                     v4_prefixes: s.v4_prefixes,
                     v6_prefixes: s.v6_prefixes,
                 })
