@@ -45,6 +45,9 @@ enum Line<'a> {
     Value(Box<Result<Indicator, String>>),
 }
 
+// The size the comment on `Line` promises.
+const _: () = assert!(std::mem::size_of::<Line>() <= 24);
+
 /// Classify one raw line; with `hasher`, a name comes out hashed.
 fn read_line<'a>(raw: &'a [u8], hasher: Option<&NameHasher>) -> Line<'a> {
     // Most lines: a plain name or address, read in one pass.
