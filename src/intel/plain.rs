@@ -102,13 +102,14 @@ fn load_with(
 ) -> usize {
     let text = text.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(text);
     let mut list = ListState::new(path);
+    // Names are hashed where they are read whenever the sink is a set builder.
+    let hasher = builder.as_builder().map(|b| b.name_hasher());
     if text.len() < PARALLEL_FROM || helpers < 2 {
         for raw in text.split(|&b| b == b'\n') {
-            list.apply(read_line(raw, None), builder, errors);
+            list.apply(read_line(raw, hasher.as_ref()), builder, errors);
         }
         return list.added;
     }
-    let hasher = builder.as_builder().map(|b| b.name_hasher());
     std::thread::scope(|scope| {
         let (jobs, job_queue) = crossbeam_channel::unbounded::<(&[u8], Sender<Vec<Line>>)>();
         // Blocks' line vectors, once added, go back to the helpers to be filled again: a
