@@ -223,22 +223,12 @@ impl<'p> ListState<'p> {
             Line::Blank => self.in_reference_block = false,
             Line::Ipv4(addr) => {
                 self.in_reference_block = false;
-                let id = self.source_id(builder);
-                let address = Indicator::Address {
-                    addr: addr.into(),
-                    port: None,
-                };
-                builder.add(&address, id, false);
-                self.added += 1;
+                self.add(&Plain::Ipv4(addr).indicator(), builder);
             }
             Line::Value(value) => {
                 self.in_reference_block = false;
                 match *value {
-                    Ok(indicator) => {
-                        let id = self.source_id(builder);
-                        builder.add(&indicator, id, false);
-                        self.added += 1;
-                    }
+                    Ok(indicator) => self.add(&indicator, builder),
                     Err(reason) => errors.push(FeedError::new(self.path, self.line_no, reason)),
                 }
             }
@@ -252,6 +242,13 @@ impl<'p> ListState<'p> {
                 }
             }
         }
+    }
+
+    /// Add `indicator` with the current source.
+    fn add(&mut self, indicator: &Indicator, builder: &mut dyn IndicatorSink) {
+        let id = self.source_id(builder);
+        builder.add(indicator, id, false);
+        self.added += 1;
     }
 
     /// The id of the current source, registered on first use.
